@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Assemble, serve and test Moodlens. Standard library only, so it runs on a fresh machine.
+
+    python3 build.py            # assemble dist/ (npm ci and the wheel download on first run)
+    python3 build.py serve      # assemble, then serve dist/ on http://127.0.0.1:8000/
+    python3 build.py test       # install what the tests need into .venv, assemble, run pytest
+
+Everything in dist/ comes from here: npm packages pinned in package.json/package-lock.json,
+Pyodide wheels from the PyPI package pinned in pyproject.toml (each checked against the sha256
+in Pyodide's own pyodide-lock.json), model files checked against their manifests' sha256.
+Downloads are cached in node_modules/ and .cache/ (both outside git); a rebuild with nothing
+changed only copies files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import subprocess
+import sys
+import threading
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+CACHE = ROOT / ".cache"
+NODE = ROOT / "node_modules"
+VENV = ROOT / ".venv"
+sys.path.insert(0, str(ROOT / "py"))
+
+from moodlens import manifest as manifests  # noqa: E402  (stdlib-only module)
+
+PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+TFJS_FILES = {
+    "@tensorflow/tfjs/dist/tf.min.js": "tf.min.js",
+    "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js": "tf-backend-wasm.min.js",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm": "tfjs-backend-wasm.wasm",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm": "tfjs-backend-wasm-simd.wasm",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm": "tfjs-backend-wasm-threaded-simd.wasm",
+}
+MIME_TYPES = {
+    ".wasm": "application/wasm",
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".py": "text/x-python",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".css": "text/css",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+class BuildError(SystemExit):
+    """A build step that cannot go on; the message says which file and why."""
+
+    def __init__(self, message: str):
+        super().__init__(f"build failed: {message}")
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", flush=True)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def settings() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def run(cmd: list[str], what: str, **kwargs) -> None:
+    try:
+        subprocess.run(cmd, check=True, cwd=ROOT, **kwargs)
+    except FileNotFoundError:
+        raise BuildError(f"{what}: '{cmd[0]}' is not installed (needed: {what})") from None
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"{what}: '{' '.join(cmd)}' exited with {exc.returncode}") from None
+
+
+# -- inputs ---------------------------------------------------------------------------
+def npm_packages() -> None:
+    """`npm ci` when node_modules does not match package-lock.json."""
+    stamp = NODE / ".moodlens-lock-sha256"
+    want = sha256(ROOT / "package-lock.json")
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    if shutil.which("npm") is None:
+        raise BuildError("npm not found: install Node.js 20+ (which includes npm) and run again")
+    log("installing npm packages (npm ci)…")
+    run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], "npm packages")
+    stamp.write_text(want)
+
+
+def package_version(name: str) -> str:
+    with open(NODE / name / "package.json", encoding="utf-8") as fh:
+        return json.load(fh)["version"]
+
+
+def pyodide_wheels(conf: dict) -> list[Path]:
+    """The Pyodide wheels the app loads, cached in .cache/wheels and checked against the lock."""
+    lock = json.loads((NODE / "pyodide" / "pyodide-lock.json").read_text())["packages"]
+    wanted = {lock[name]["file_name"]: lock[name]["sha256"] for name in conf["pyodide-packages"]}
+    wheel_dir = CACHE / "wheels"
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    missing = [f for f, digest in wanted.items() if not (wheel_dir / f).exists() or sha256(wheel_dir / f) != digest]
+    if missing:
+        source = _download_wheel_source(conf["pyodide-wheels-source"])
+        with zipfile.ZipFile(source) as archive:
+            for name in missing:
+                member = conf["pyodide-wheels-dir"] + name
+                try:
+                    data = archive.read(member)
+                except KeyError:
+                    raise BuildError(f"{source.name} has no {member}") from None
+                (wheel_dir / name).write_bytes(data)
+    for name, digest in wanted.items():
+        got = sha256(wheel_dir / name)
+        if got != digest:
+            (wheel_dir / name).unlink()
+            raise BuildError(f"{name}: sha256 {got} does not match pyodide-lock.json's {digest}")
+    return [wheel_dir / name for name in wanted]
+
+
+def _download_wheel_source(requirement: str) -> Path:
+    dest = CACHE / "pypi"
+    dest.mkdir(parents=True, exist_ok=True)
+    name, _, version = requirement.partition("==")
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    found = sorted(dest.glob(pattern))
+    if not found:
+        log(f"downloading {requirement} from PyPI (Pyodide wheels)…")
+        run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", str(dest),
+             requirement], f"download of {requirement}", stdout=subprocess.DEVNULL)
+        found = sorted(dest.glob(pattern))
+    if not found:
+        raise BuildError(f"pip downloaded no file matching {pattern} for {requirement}")
+    return found[-1]
+
+
+def model_manifests(conf: dict) -> list[manifests.Manifest]:
+    out = []
+    for model_id in conf["models"]:
+        path = ROOT / "models" / model_id / "manifest.json"
+        try:
+            m = manifests.load(path)
+        except (OSError, manifests.ManifestError) as exc:
+            raise BuildError(str(exc)) from None
+        if m.id != model_id:
+            raise BuildError(f"{path}: id is {m.id!r}, its folder is {model_id!r}")
+        out.append(m)
+    return out
+
+
+# -- assembling dist/ -----------------------------------------------------------------
+def copy(src: Path, dest: Path) -> None:
+    if not src.exists():
+        raise BuildError(f"{src} is missing (is the npm package installed? run `npm ci`)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dest)
+
+
+def copy_model(m: manifests.Manifest, dest: Path) -> None:
+    installed = package_version(m.source.package)
+    if installed != m.source.version:
+        raise BuildError(f"models/{m.id}: manifest wants {m.source.package}@{m.source.version}, "
+                         f"package.json installs {installed}")
+    for f in m.source.files:
+        src = NODE / m.source.package / f.path
+        if not src.exists():
+            raise BuildError(f"models/{m.id}: {m.source.package}/{f.path} does not exist")
+        got = sha256(src)
+        if got != f.sha256:
+            raise BuildError(f"models/{m.id}: {m.source.package}/{f.path} has sha256 {got}, manifest says {f.sha256}")
+        copy(src, dest / f.name)
+    shutil.copy2(ROOT / "models" / m.id / "manifest.json", dest / "manifest.json")
+
+
+def zip_package(src: Path, dest: Path) -> None:
+    """py/moodlens -> a zip PyScript unpacks into Pyodide's working directory."""
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(src.rglob("*.py")):
+            archive.write(path, path.relative_to(src.parent).as_posix())
+
+
+def notice(models: list[manifests.Manifest]) -> str:
+    text = (ROOT / "site" / "NOTICE.txt").read_text(encoding="utf-8")
+    lines = [f"- {m.id}: {m.credit}. Licence: {m.license}. From npm {m.source.package}@{m.source.version}."
+             for m in models]
+    return text.rstrip() + "\n\nModels\n" + "\n".join(lines) + "\n"
+
+
+def build() -> Path:
+    conf = settings()["tool"]["moodlens"]
+    npm_packages()
+    wheels = pyodide_wheels(conf)
+    models = model_manifests(conf)
+
+    staging = ROOT / "dist.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    for name in PYODIDE_CORE:
+        copy(NODE / "pyodide" / name, staging / "pyodide" / name)
+    for wheel in wheels:
+        copy(wheel, staging / "pyodide" / wheel.name)
+    for src in sorted((NODE / "@pyscript" / "core" / "dist").iterdir()):
+        if src.suffix in (".js", ".css"):
+            copy(src, staging / "pyscript" / src.name)
+    for src, name in TFJS_FILES.items():
+        copy(NODE / src, staging / "vendor" / "tfjs" / name)
+    for m in models:
+        copy_model(m, staging / "models" / m.id)
+    index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
+    (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
+
+    for name in ("index.html", "style.css", "main.py"):
+        copy(ROOT / "site" / name, staging / name)
+    zip_package(ROOT / "py" / "moodlens", staging / "moodlens.zip")
+    pyscript_config = {"interpreter": "./pyodide/pyodide.mjs", "files": {"./moodlens.zip": "./*"}}
+    (staging / "pyscript.json").write_text(json.dumps(pyscript_config, indent=1))
+    (staging / "NOTICE.txt").write_text(notice(models), encoding="utf-8")
+
+    shutil.rmtree(DIST, ignore_errors=True)
+    staging.rename(DIST)
+    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
+    log(f"dist/ ready: {sum(1 for p in DIST.rglob('*') if p.is_file())} files, {size / 1e6:.1f} MB")
+    return DIST
+
+
+# -- serving --------------------------------------------------------------------------
+class Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        if os.environ.get("MOODLENS_SERVER_LOG"):
+            super().log_message(format, *args)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def make_server(directory: Path = DIST, host: str = "127.0.0.1", port: int = 8000) -> Server:
+    return Server((host, port), functools.partial(Handler, directory=str(directory)))
+
+
+def serve_in_thread(directory: Path = DIST, port: int = 0) -> tuple[Server, str]:
+    """For tests: serve ``directory`` on a free port; returns the server and its base URL."""
+    server = make_server(directory, port=port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def serve(port: int) -> None:
+    build()
+    try:
+        server = make_server(port=port)
+    except OSError as exc:
+        raise BuildError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port") from None
+    print(f"Serving Moodlens at http://127.0.0.1:{server.server_address[1]}/  (Ctrl+C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+# -- testing --------------------------------------------------------------------------
+def find_chromium() -> str | None:
+    candidates = [os.environ.get("MOODLENS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
+    for c in candidates:
+        if c and (found := shutil.which(c)):
+            return found
+    return None
+
+
+def ensure_chromium() -> str:
+    found = find_chromium()
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing Chromium (apt-get install chromium)…")
+        run(["apt-get", "update", "-qq"], "apt-get update")
+        run(["apt-get", "install", "-y", "-qq", "chromium"], "Chromium install",
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        found = find_chromium()
+    if not found:
+        raise BuildError("Chromium is missing. Install it (Debian/Ubuntu: `sudo apt-get install chromium`) "
+                         "or point MOODLENS_CHROMIUM at a Chrome/Chromium binary, then run again.")
+    return found
+
+
+def ensure_venv() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        log("creating .venv…")
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        except subprocess.CalledProcessError:
+            raise BuildError("python3 -m venv failed; on Debian/Ubuntu install it: `sudo apt-get install python3-venv`") from None
+    deps = settings()["project"]["optional-dependencies"]["test"]
+    stamp = VENV / ".moodlens-test-deps"
+    if not stamp.exists() or stamp.read_text() != "\n".join(deps):
+        log("installing test dependencies into .venv…")
+        run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *deps],
+            "test dependencies")
+        stamp.write_text("\n".join(deps))
+    return python
+
+
+def test(pytest_args: list[str]) -> int:
+    python = ensure_venv()
+    chromium = ensure_chromium()
+    build()
+    env = {**os.environ, "MOODLENS_CHROMIUM": chromium}
+    return subprocess.call([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("build", help="assemble dist/ (the default)")
+    serve_cmd = sub.add_parser("serve", help="assemble dist/ and serve it on 127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    test_cmd = sub.add_parser("test", help="install test dependencies, assemble dist/, run pytest")
+    test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.port)
+    elif args.command == "test":
+        return test(args.pytest_args)
+    else:
+        build()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

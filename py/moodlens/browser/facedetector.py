@@ -1,0 +1,36 @@
+"""The browser's own face detector (Shape Detection API), where the browser has one.
+
+Chrome on macOS, Windows and Android ships ``FaceDetector`` behind a flag or by default;
+Linux, Firefox and Safari do not. Same interface as ``moodlens.detect.BlazeFace``:
+
+    if NativeDetector.available():
+        detector = NativeDetector(canvas, max_faces=5)
+        faces = await detector.detect(frame, max_faces)   # reads the canvas the frame came from
+"""
+
+from __future__ import annotations
+
+import js
+from pyodide.ffi import to_js
+
+from ..detect import Detection
+
+
+class NativeDetector:
+    def __init__(self, canvas, max_faces: int):
+        options = to_js({"maxDetectedFaces": max_faces, "fastMode": True}, dict_converter=js.Object.fromEntries)
+        self.canvas = canvas
+        self.detector = js.FaceDetector.new(options)
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(js.window, "FaceDetector")
+
+    async def detect(self, frame, max_faces: int) -> list[Detection]:
+        # The frame was drawn into self.canvas by FrameGrabber; the browser reads it there.
+        faces = await self.detector.detect(self.canvas)
+        found = []
+        for face in faces.to_py(depth=1)[:max_faces]:
+            r = face.boundingBox
+            found.append(Detection((float(r.x), float(r.y), float(r.width), float(r.height)), 1.0))
+        return found

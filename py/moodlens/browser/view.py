@@ -1,0 +1,152 @@
+"""What a person sees: state, progress, notes, boxes, emoji, bars and the mood colour.
+
+    view = View(js.document)
+    view.set_state("loading", "Loading NumPy and models…")
+    view.use_labels(manifest)                # one bar per label
+    view.show(result_json, main_face, spoken, now_ms)  # per inference: bars, emoji, colour
+    view.draw(faces, frame_w, frame_h)       # per video frame: boxes and captions
+
+The page contract (README): ``body[data-state]`` is loading | ready | running | error,
+``#status`` a readable message, ``#results`` the JSON of the latest inference.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import js
+
+from ..manifest import Manifest
+
+if TYPE_CHECKING:  # present.py needs NumPy, which arrives after this module is imported
+    from ..present import FaceView
+
+STATES = ("loading", "ready", "running", "error")
+STAGES = ("python", "numpy", "models", "warmup")
+ANNOUNCE_EVERY_MS = 1000.0
+
+
+class View:
+    def __init__(self, document):
+        self.doc = document
+        el = document.getElementById
+        self.body = document.body
+        self.root_style = document.documentElement.style
+        self.video, self.overlay = el("video"), el("overlay")
+        self.viewport, self.button = el("viewport"), el("start")
+        self.status, self.results, self.notes = el("status"), el("results"), el("notes")
+        self.emoji, self.mood_label, self.bars = el("emoji"), el("mood-label"), el("bars")
+        self.progress, self.announcer = el("progress"), el("announce")
+        self.ctx = self.overlay.getContext("2d")
+        self._bar_fills: list = []
+        self._bar_values: list = []
+        self._mood = None
+        self._announced = ("", -ANNOUNCE_EVERY_MS)
+        self.mirror = True
+
+    # -- state, progress, notes -------------------------------------------------------
+    def set_state(self, state: str, message: str) -> None:
+        assert state in STATES, state
+        self.body.dataset.state = state
+        self.status.textContent = message
+
+    def stage(self, name: str, done: bool = False) -> None:
+        """Mark a loading stage active (or done) in the progress indicator."""
+        item = self.doc.querySelector(f'[data-stage="{name}"]')
+        item.classList.toggle("active", not done)
+        item.classList.toggle("done", done)
+        self.progress.value = sum(
+            1 for s in STAGES if self.doc.querySelector(f'[data-stage="{s}"]').classList.contains("done")
+        )
+
+    def add_notes(self, notes) -> None:
+        for note in notes:
+            li = self.doc.createElement("li")
+            li.textContent = note
+            self.notes.append(li)
+
+    def set_text(self, element_id: str, text: str) -> None:
+        self.doc.getElementById(element_id).textContent = text
+
+    def set_running(self, running: bool) -> None:
+        self.button.disabled = False
+        self.button.textContent = "Stop camera" if running else "Start camera"
+        self.button.setAttribute("aria-pressed", "true" if running else "false")
+
+    def set_mirror(self, mirror: bool) -> None:
+        self.mirror = mirror
+        self.viewport.classList.toggle("mirrored", mirror)
+
+    # -- per-label bars ---------------------------------------------------------------
+    def use_labels(self, manifest: Manifest) -> None:
+        self.bars.replaceChildren()
+        self._bar_fills, self._bar_values = [], []
+        for label in manifest.labels:
+            li = self.doc.createElement("li")
+            li.className = "bar"
+            li.innerHTML = (
+                '<span class="bar-name"></span><span class="bar-track"><span class="bar-fill"></span></span>'
+                '<span class="bar-value">0%</span>'
+            )
+            li.querySelector(".bar-name").textContent = label.name
+            fill = li.querySelector(".bar-fill")
+            fill.style.setProperty("--c", label.color)
+            self.bars.append(li)
+            self._bar_fills.append(fill)
+            self._bar_values.append(li.querySelector(".bar-value"))
+
+    # -- per inference ----------------------------------------------------------------
+    def show(self, result_json: dict, main: FaceView | None, spoken: str, now_ms: float) -> None:
+        self.results.textContent = json.dumps(result_json)
+        if main is not None:
+            for fill, value, bar in zip(self._bar_fills, self._bar_values, main.bars):
+                fill.style.setProperty("--p", f"{bar.value:.4f}")
+                value.textContent = f"{round(bar.value * 100)}%"
+            self.emoji.textContent = main.emoji
+            self.mood_label.textContent = main.caption
+            if main.color != self._mood:
+                self._mood = main.color
+                self.root_style.setProperty("--mood", main.color)
+        else:
+            self.mood_label.textContent = "No face in view"
+        self._announce(spoken, now_ms)
+
+    def _announce(self, text: str, now_ms: float) -> None:
+        last_text, last_ms = self._announced
+        if text.split(",")[0] != last_text.split(",")[0] and now_ms - last_ms >= ANNOUNCE_EVERY_MS:
+            self.announcer.textContent = text
+            self._announced = (text, now_ms)
+
+    # -- per video frame --------------------------------------------------------------
+    def draw(self, faces: list[FaceView], frame_w: int, frame_h: int) -> None:
+        """Boxes and captions on the overlay, in frame pixels; mirrored like the video."""
+        canvas, ctx = self.overlay, self.ctx
+        if canvas.width != frame_w or canvas.height != frame_h:
+            canvas.width, canvas.height = frame_w, frame_h
+        ctx.clearRect(0, 0, frame_w, frame_h)
+        line = max(2.0, frame_w / 240)
+        font_px = max(12, round(frame_w / 34))
+        ctx.font = f"600 {font_px}px system-ui, sans-serif"
+        ctx.lineWidth = line
+        for face in faces:
+            x, y, w, h = face.box
+            if self.mirror:
+                x = frame_w - x - w
+            ctx.strokeStyle = face.color
+            ctx.strokeRect(x, y, w, h)
+            caption = f"{face.emoji} {face.caption}"
+            text_w = ctx.measureText(caption).width + 2 * line
+            label_y = y - font_px - 2 * line if y >= font_px + 2 * line else y + h
+            ctx.fillStyle = face.color
+            ctx.fillRect(x - line / 2, label_y, text_w, font_px + 2 * line)
+            ctx.fillStyle = "#111217"
+            ctx.fillText(caption, x + line, label_y + font_px)
+
+    def clear(self) -> None:
+        self.ctx.clearRect(0, 0, self.overlay.width, self.overlay.height)
+        self.emoji.textContent = "·"
+        self.mood_label.textContent = "Camera off"
+        for fill, value in zip(self._bar_fills, self._bar_values):
+            fill.style.setProperty("--p", "0")
+            value.textContent = "0%"

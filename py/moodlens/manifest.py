@@ -1,0 +1,282 @@
+"""Model manifests: what a model expects and what its outputs mean.
+
+Contract: ``models/<id>/manifest.json`` (a dict) -> a frozen :class:`Manifest`, or
+:class:`ManifestError` naming the manifest and the field at fault. Labels, input size,
+colour mode and normalization live here and nowhere in code, so a new model needs a new
+manifest, not a code change. Standard library only: ``build.py`` validates manifests
+with the same code the browser uses at load time.
+
+    >>> m = parse(json.load(open("models/oarriaga-emotion/manifest.json")))
+    >>> m.input.width, m.input.color, m.label_names[:2]
+    (64, 'grayscale', ('angry', 'disgust'))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, replace
+
+KINDS = ("emotion", "detector")
+FORMATS = ("tfjs-graph", "tfjs-layers")
+COLORS = {"grayscale": 1, "rgb": 3}
+OUTPUTS = ("probabilities", "logits")
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+# Shown for a label the manifest gives no emoji or colour for (a model with labels of its own).
+DEFAULT_EMOJI = "🙂"
+DEFAULT_COLOR = "#8b8d98"
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot describe a usable model; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    emoji: str = DEFAULT_EMOJI
+    color: str = DEFAULT_COLOR
+
+
+@dataclass(frozen=True)
+class Input:
+    width: int
+    height: int
+    color: str  # "grayscale" | "rgb"
+    scale: float  # pixel / scale, then (x - mean) / std per channel
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @property
+    def channels(self) -> int:
+        return COLORS[self.color]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str  # file name in dist/models/<id>/
+    path: str  # path inside the package
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Source:
+    package: str
+    version: str
+    files: tuple[SourceFile, ...]
+
+
+@dataclass(frozen=True)
+class Decode:
+    """Anchor layout and thresholds of a BlazeFace-style detector."""
+
+    strides: tuple[int, ...]
+    anchors_per_cell: tuple[int, ...]
+    keypoints: int
+    score_threshold: float
+    iou_threshold: float
+
+
+@dataclass(frozen=True)
+class Manifest:
+    id: str
+    name: str
+    kind: str
+    format: str
+    entry: str
+    source: Source
+    input: Input
+    license: str
+    credit: str
+    labels: tuple[Label, ...] = ()
+    output: str = "probabilities"
+    crop_margin: float = 0.0
+    decode: Decode | None = None
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(label.name for label in self.labels)
+
+    def label(self, name: str) -> Label:
+        for label in self.labels:
+            if label.name == name:
+                return label
+        return Label(name)
+
+
+def parse(data: object, where: str = "manifest") -> Manifest:
+    """Validate a manifest dict; raise ManifestError saying what is wrong and where."""
+    f = _Fields(data, where)
+    kind = f.choice("kind", KINDS)
+    manifest = Manifest(
+        id=f.match("id", _ID, "lowercase letters, digits, '.', '_' or '-'"),
+        name=f.text("name"),
+        kind=kind,
+        format=f.choice("format", FORMATS),
+        entry=f.text("entry"),
+        source=_source(f.sub("source")),
+        input=_input(f.sub("input")),
+        license=f.text("license"),
+        credit=f.text("credit"),
+    )
+    if kind == "emotion":
+        labels = _labels(f.get("labels", list), f"{where}: labels")
+        margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
+        output = f.choice("output", OUTPUTS)
+        return replace(manifest, labels=labels, output=output, crop_margin=margin)
+    return replace(manifest, decode=_decode(f.sub("decode")))
+
+
+def load(path) -> Manifest:
+    """Read and validate ``path``; a JSON syntax error is reported as a ManifestError too."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{path}: not valid JSON ({exc})") from None
+    return parse(data, str(path))
+
+
+def check_model_shapes(manifest: Manifest, input_shape, output_size: int | None) -> None:
+    """Compare a loaded model's input shape (batch first) and output size with the manifest."""
+    expected = manifest.input.shape
+    got = tuple(input_shape[1:]) if input_shape is not None else None
+    if got is not None and len(got) == 3 and any(g not in (None, -1, e) for g, e in zip(got, expected)):
+        raise ManifestError(
+            f"{manifest.id}: model input is {list(got)} but the manifest says {list(expected)} (height, width, channels)"
+        )
+    if manifest.kind == "emotion" and output_size not in (None, -1) and output_size != len(manifest.labels):
+        raise ManifestError(
+            f"{manifest.id}: model outputs {output_size} scores but the manifest lists {len(manifest.labels)} labels"
+        )
+
+
+def _source(f: _Fields) -> Source:
+    files = []
+    for i, item in enumerate(f.get("files", list)):
+        ff = _Fields(item, f"{f.where}.files[{i}]")
+        files.append(SourceFile(ff.text("name"), ff.text("path"), ff.match("sha256", _SHA256, "64 lowercase hex digits")))
+    if not files:
+        raise ManifestError(f"{f.where}.files: at least one file is needed")
+    return Source(f.text("package"), f.text("version"), tuple(files))
+
+
+def _input(f: _Fields) -> Input:
+    color = f.choice("color", tuple(COLORS))
+    channels = COLORS[color]
+    mean = f.numbers("mean", channels, -1e6, 1e6)
+    std = f.numbers("std", channels, 1e-9, 1e6)
+    return Input(
+        width=f.integer("width", 8, 1024),
+        height=f.integer("height", 8, 1024),
+        color=color,
+        scale=f.number("scale", 1e-9, 1e9),
+        mean=mean,
+        std=std,
+    )
+
+
+def _labels(items: list, where: str) -> tuple[Label, ...]:
+    labels = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            item = {"name": item}
+        lf = _Fields(item, f"{where}[{i}]")
+        color = lf.data.get("color", DEFAULT_COLOR)
+        if not isinstance(color, str) or not _HEX_COLOR.match(color):
+            raise ManifestError(f"{lf.where}.color: expected '#rrggbb', got {color!r}")
+        emoji = lf.data.get("emoji", DEFAULT_EMOJI)
+        if not isinstance(emoji, str) or not emoji or len(emoji) > 8:
+            raise ManifestError(f"{lf.where}.emoji: expected a short non-empty string, got {emoji!r}")
+        labels.append(Label(lf.text("name"), emoji, color))
+    names = [label.name for label in labels]
+    if len(labels) < 2:
+        raise ManifestError(f"{where}: a classifier needs at least 2 labels, got {len(labels)}")
+    if len(set(names)) != len(names):
+        raise ManifestError(f"{where}: label names must be unique, got {names}")
+    return tuple(labels)
+
+
+def _decode(f: _Fields) -> Decode:
+    f.choice("layout", ("score-box-keypoints",))
+    strides = tuple(int(v) for v in f.numbers("strides", None, 1, 256))
+    per_cell = tuple(int(v) for v in f.numbers("anchors_per_cell", len(strides), 1, 64))
+    return Decode(
+        strides=strides,
+        anchors_per_cell=per_cell,
+        keypoints=f.integer("keypoints", 0, 64),
+        score_threshold=f.number("score_threshold", 0.0, 1.0),
+        iou_threshold=f.number("iou_threshold", 0.0, 1.0),
+    )
+
+
+class _Fields:
+    """Typed access to one JSON object, with errors that say where the value sits."""
+
+    def __init__(self, data: object, where: str):
+        if not isinstance(data, dict):
+            raise ManifestError(f"{where}: expected an object, got {type(data).__name__}")
+        self.data, self.where = data, where
+
+    def get(self, key: str, kind: type):
+        if key not in self.data:
+            raise ManifestError(f"{self.where}: missing '{key}'")
+        value = self.data[key]
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ManifestError(f"{self.where}.{key}: expected {kind.__name__}, got {value!r}")
+        return value
+
+    def sub(self, key: str) -> _Fields:
+        return _Fields(self.get(key, dict), f"{self.where}.{key}")
+
+    def text(self, key: str) -> str:
+        value = self.get(key, str)
+        if not value.strip():
+            raise ManifestError(f"{self.where}.{key}: must not be empty")
+        return value
+
+    def match(self, key: str, pattern: re.Pattern, what: str) -> str:
+        value = self.text(key)
+        if not pattern.match(value):
+            raise ManifestError(f"{self.where}.{key}: expected {what}, got {value!r}")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        value = self.text(key)
+        if value not in options:
+            raise ManifestError(f"{self.where}.{key}: expected one of {list(options)}, got {value!r}")
+        return value
+
+    def number(self, key: str, lo: float, hi: float) -> float:
+        return _in_range(self.get(key, (int, float)), lo, hi, f"{self.where}.{key}")
+
+    def integer(self, key: str, lo: int, hi: int) -> int:
+        value = self.get(key, int)
+        return int(_in_range(value, lo, hi, f"{self.where}.{key}"))
+
+    def numbers(self, key: str, count: int | None, lo: float, hi: float) -> tuple[float, ...]:
+        values = self.get(key, list)
+        if count is not None and len(values) != count:
+            raise ManifestError(f"{self.where}.{key}: expected {count} values, got {len(values)}")
+        if not values:
+            raise ManifestError(f"{self.where}.{key}: must not be empty")
+        out = []
+        for i, v in enumerate(values):
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise ManifestError(f"{self.where}.{key}[{i}]: expected a number, got {v!r}")
+            out.append(float(_in_range(v, lo, hi, f"{self.where}.{key}[{i}]")))
+        return tuple(out)
+
+
+def _in_range(value, lo, hi, where):
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ManifestError(f"{where}: expected a value in [{lo}, {hi}], got {value!r}")
+    return value

@@ -1,0 +1,108 @@
+"""One inference step: frame in, results out. Reads top to bottom like the data flow:
+
+    frame -> detect faces -> crop + preprocess -> classify -> track + smooth -> present
+
+Contract: ``await Pipeline.step(frame, now_ms)`` with an (H, W, 4) uint8 RGBA frame ->
+:class:`Result`, whose ``to_json()`` is the ``#results`` contract documented in the README.
+The detector and the classifier are injected (TF.js or the browser's FaceDetector in the page,
+fakes in unit tests), so this module never touches the browser.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Protocol
+
+import numpy as np
+
+from . import preprocess, present
+from .detect import Detection
+from .manifest import Manifest
+from .track import Tracker
+
+Classify = Callable[[np.ndarray], Awaitable[np.ndarray]]
+
+
+class Detector(Protocol):
+    async def detect(self, frame: np.ndarray, max_faces: int) -> list[Detection]: ...
+
+
+@dataclass
+class Result:
+    frame: int
+    time_ms: float
+    model: str
+    faces: list[present.FaceView]
+    stages_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "frame": self.frame,
+            "time_ms": round(self.time_ms, 2),
+            "model": self.model,
+            "faces": [
+                {
+                    "id": f.track_id,
+                    "box": [round(v, 1) for v in f.box],
+                    "emotion": f.emotion,
+                    "scores": {bar.label: round(bar.value, 5) for bar in f.bars},
+                }
+                for f in self.faces
+            ],
+            "stages_ms": {k: round(v, 2) for k, v in self.stages_ms.items()},
+        }
+
+
+def to_probabilities(output: np.ndarray, manifest: Manifest) -> np.ndarray:
+    """Model output (N, L) -> probabilities; softmax when the manifest says the model gives logits."""
+    out = np.asarray(output, dtype=np.float32)
+    out = out.reshape(out.shape[0], -1)
+    if out.shape[1] != len(manifest.labels):
+        raise ValueError(f"{manifest.id}: model gave {out.shape[1]} scores per face, manifest lists {len(manifest.labels)} labels")
+    if manifest.output == "logits":
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+    # Renormalize either way: float32 softmax outputs drift from 1 by ~1e-7.
+    return out / out.sum(axis=1, keepdims=True)
+
+
+class Pipeline:
+    def __init__(self, detector: Detector, classify: Classify, manifest: Manifest, max_faces: int, smoothing: float):
+        self.detector, self.classify, self.manifest = detector, classify, manifest
+        self.max_faces = max_faces
+        self.tracker = Tracker(smoothing=smoothing)
+        self.frames = 0
+
+    async def step(self, frame: np.ndarray, now_ms: float) -> Result:
+        clock = _Stopwatch()
+        detections = await self.detector.detect(frame, self.max_faces)
+        clock.lap("detect")
+
+        boxes = [d.box for d in detections[: self.max_faces]]
+        probs = np.zeros((0, len(self.manifest.labels)), dtype=np.float32)
+        if boxes:
+            batch = preprocess.face_batch(frame, boxes, self.manifest.input, self.manifest.crop_margin)
+            clock.lap("preprocess")
+            probs = to_probabilities(await self.classify(batch), self.manifest)
+            clock.lap("classify")
+
+        tracks = self.tracker.update(boxes, probs, now_ms)
+        faces = [present.face_view(self.manifest, t.id, t.box, t.scores) for t in tracks]
+        clock.lap("track")
+
+        self.frames += 1
+        return Result(self.frames, clock.total(), self.manifest.id, faces, clock.laps)
+
+
+class _Stopwatch:
+    def __init__(self):
+        self.start = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = (now - self.last) * 1000.0
+        self.last = now
+
+    def total(self) -> float:
+        return (time.perf_counter() - self.start) * 1000.0

@@ -1,0 +1,117 @@
+"""Frame -> model inputs, in NumPy, exactly as a model's manifest says.
+
+Contracts:
+- ``face_batch``: (H, W, 4) uint8 RGBA frame + N boxes (x, y, w, h) -> (N, h, w, C) float32,
+  each box squared around its centre, widened by the manifest's margin, kept inside the frame,
+  converted to the manifest's colour mode, resized and normalized.
+- ``detector_input``: (H, W, 4) uint8 RGBA frame -> (1, h, w, C) float32, letterboxed
+  (aspect kept, padded bottom/right with black) so faces are not squashed, plus the
+  :class:`Letterbox` that maps detector coordinates back to frame pixels.
+
+Normalization: ``(pixel / scale - mean) / std`` per channel. Grayscale uses the ITU-R BT.601
+luma weights, which OpenCV's ``cvtColor(RGB2GRAY)`` (used to train the FER-2013 models) uses too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .manifest import Input
+
+# ITU-R BT.601 luma weights (R, G, B).
+BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Maps detector-input pixels back to frame pixels: frame = input * scale."""
+
+    scale: float  # frame pixels per detector-input pixel
+    width: int  # frame width
+    height: int  # frame height
+
+
+def square_box(box, margin: float, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
+    """(x, y, w, h) -> a square (x, y, s, s) in whole pixels, inside the frame.
+
+    The side is ``max(w, h) * (1 + margin)``, centred on the box. A square that crosses the
+    frame edge is shifted back inside rather than cut, so the crop keeps its aspect ratio;
+    a square larger than the frame shrinks to the frame's shorter side.
+    """
+    x, y, w, h = (float(v) for v in box)
+    side = max(w, h) * (1.0 + margin)
+    side = int(round(min(max(side, 1.0), frame_w, frame_h)))
+    cx, cy = x + w / 2.0, y + h / 2.0
+    left = int(round(cx - side / 2.0))
+    top = int(round(cy - side / 2.0))
+    left = min(max(left, 0), frame_w - side)
+    top = min(max(top, 0), frame_h - side)
+    return left, top, side, side
+
+
+def to_color(pixels: np.ndarray, color: str) -> np.ndarray:
+    """(h, w, 3 or 4) RGB(A) -> (h, w, 1) or (h, w, 3) float32 in the pixel's own units (0..255)."""
+    rgb = pixels[..., :3].astype(np.float32, copy=False)
+    if color == "grayscale":
+        return (rgb @ BT601)[..., None]
+    return rgb
+
+
+def resize_bilinear(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """(H, W, C) any dtype -> (out_h, out_w, C) float32, bilinear with half-pixel centres.
+
+    Written by hand because Pyodide's NumPy has no resize and loading Pillow or OpenCV for
+    this would cost seconds of start-up. The sampling grid is OpenCV's INTER_LINEAR (and
+    ``tf.image.resize`` bilinear with half-pixel centres): the FER models were trained on
+    ``cv2.resize`` output. Separable: rows first, then columns, two gathers each.
+    """
+    in_h, in_w = image.shape[:2]
+    y0, y1, wy = _sample_grid(in_h, out_h)
+    x0, x1, wx = _sample_grid(in_w, out_w)
+    # Gather the needed rows before converting to float: a 640x480 frame shrunk to 128 rows
+    # converts 256 rows, not 480.
+    wy = wy[:, None, None]
+    rows = image[y0].astype(np.float32) * (1.0 - wy) + image[y1].astype(np.float32) * wy
+    wx = wx[None, :, None]
+    return rows[:, x0] * (1.0 - wx) + rows[:, x1] * wx
+
+
+def _sample_grid(n_in: int, n_out: int):
+    """Source indices and weights for each output position (half-pixel centres, edge clamped)."""
+    src = (np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5
+    src = np.clip(src, 0.0, n_in - 1)
+    lo = np.floor(src).astype(np.intp)
+    hi = np.minimum(lo + 1, n_in - 1)
+    return lo, hi, (src - lo).astype(np.float32)
+
+
+def normalize(pixels: np.ndarray, spec: Input) -> np.ndarray:
+    """Apply ``(pixel / scale - mean) / std`` with the manifest's per-channel mean and std."""
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
+    return ((pixels / np.float32(spec.scale)) - mean) / std
+
+
+def face_batch(frame: np.ndarray, boxes, spec: Input, margin: float) -> np.ndarray:
+    """Crop, colour-convert, resize and normalize every face box into one batch."""
+    frame_h, frame_w = frame.shape[:2]
+    batch = np.empty((len(boxes), spec.height, spec.width, spec.channels), dtype=np.float32)
+    for i, box in enumerate(boxes):
+        x, y, s, _ = square_box(box, margin, frame_w, frame_h)
+        crop = to_color(frame[y : y + s, x : x + s], spec.color)
+        batch[i] = resize_bilinear(crop, spec.height, spec.width)
+    return normalize(batch, spec)
+
+
+def detector_input(frame: np.ndarray, spec: Input) -> tuple[np.ndarray, Letterbox]:
+    """Letterbox the frame into the detector's square input; return it and the mapping back."""
+    frame_h, frame_w = frame.shape[:2]
+    scale = max(frame_w / spec.width, frame_h / spec.height)
+    fit_w = max(1, min(spec.width, int(round(frame_w / scale))))
+    fit_h = max(1, min(spec.height, int(round(frame_h / scale))))
+    out = np.zeros((1, spec.height, spec.width, spec.channels), dtype=np.float32)
+    out[0, :fit_h, :fit_w] = to_color(resize_bilinear(frame[..., :3], fit_h, fit_w), spec.color)
+    # Padding is black in pixel units, so normalize the whole square after filling it.
+    return normalize(out, spec), Letterbox(scale=scale, width=frame_w, height=frame_h)

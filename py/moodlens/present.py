@@ -1,0 +1,55 @@
+"""Scores -> what to show: label, confidence, emoji, colour, bars. Plain data, no DOM.
+
+Contract: a manifest + tracked faces -> :class:`FaceView` per face and the main face (the
+largest, i.e. nearest the camera), whose emotion drives the emoji, bars and page colour.
+Emoji and colours come from the manifest; labels it does not style get neutral defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .manifest import Manifest
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    color: str
+
+
+@dataclass(frozen=True)
+class FaceView:
+    track_id: int
+    box: tuple[float, float, float, float]
+    emotion: str
+    confidence: float
+    emoji: str
+    color: str
+    bars: tuple[Bar, ...]
+
+    @property
+    def caption(self) -> str:
+        return f"{self.emotion} {round(self.confidence * 100)}%"
+
+
+def face_view(manifest: Manifest, track_id: int, box, scores: np.ndarray) -> FaceView:
+    top = int(np.argmax(scores))
+    label = manifest.labels[top]
+    bars = tuple(Bar(lab.name, float(scores[i]), lab.color) for i, lab in enumerate(manifest.labels))
+    return FaceView(track_id, tuple(float(v) for v in box), label.name, float(scores[top]), label.emoji, label.color, bars)
+
+
+def main_face(faces: list[FaceView]) -> FaceView | None:
+    """The face to feature: the largest box."""
+    return max(faces, key=lambda f: f.box[2] * f.box[3], default=None)
+
+
+def announcement(face: FaceView | None) -> str:
+    """What a screen reader hears."""
+    if face is None:
+        return "No face in view."
+    return f"{face.emotion.capitalize()}, {round(face.confidence * 100)} percent."

@@ -1,0 +1,13 @@
+# Entry point PyScript runs once Pyodide is up. The app itself is the moodlens package
+# (py/moodlens, shipped as moodlens.zip and unpacked by PyScript's "files" config).
+import js
+
+try:
+    from moodlens.browser.app import App
+except Exception as exc:  # a broken deploy: say so in the page, not only in the console
+    js.document.body.dataset.state = "error"
+    js.document.getElementById("status").textContent = f"Moodlens could not start: {exc!r}"
+    raise
+
+app = App(js.document)
+await app.start_up()  # noqa: F704 - PyScript runs this script with top-level await

@@ -1,0 +1,72 @@
+"""Test media made from real photos: y4m videos for Chromium's fake camera.
+
+Chromium's ``--use-file-for-fake-video-capture`` plays a YUV4MPEG2 file in a loop; it must be
+4:2:0 (``C420jpeg``: full-range BT.601, chroma sited between pixels) with a short header.
+The photos are the demo pictures shipped in the npm package ``@vladmandic/face-api``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "node_modules" / "@vladmandic" / "face-api" / "demo"
+WIDTH, HEIGHT = 640, 480
+
+
+def photo(name: str, crop: tuple[int, int, int, int] | None = None, size=(WIDTH, HEIGHT)) -> Image.Image:
+    """A sample photo, cropped (left, top, right, bottom in the photo's pixels) and resized."""
+    image = Image.open(SAMPLES / name).convert("RGB")
+    if crop:
+        image = image.crop(crop)
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def letterboxed(image: Image.Image, size=(WIDTH, HEIGHT)) -> Image.Image:
+    """The whole picture fitted inside ``size`` on black, aspect kept."""
+    image = image.copy()
+    image.thumbnail(size, Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", size)
+    canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
+    return canvas
+
+
+def write_y4m(path: Path, frames: list[Image.Image], fps: int = 30) -> Path:
+    """Write RGB frames as a 4:2:0 y4m file (chroma averaged over each 2x2 block)."""
+    w, h = frames[0].size
+    assert w % 2 == 0 and h % 2 == 0, "4:2:0 needs even dimensions"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            ycc = np.asarray(frame.convert("YCbCr"), dtype=np.float32)
+            chroma = ycc[:, :, 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))
+            fh.write(b"FRAME\n")
+            fh.write(ycc[:, :, 0].round().astype(np.uint8).tobytes())
+            fh.write(chroma[:, :, 0].round().astype(np.uint8).tobytes())
+            fh.write(chroma[:, :, 1].round().astype(np.uint8).tobytes())
+    return path
+
+
+# A smiling face, tilted, right of centre: sample1.jpg cropped to 800x600 and shown at 640x480.
+# The face box was read off the picture by eye (forehead to chin, ear to ear) in video pixels.
+ONE_FACE_CROP = (1100, 80, 1900, 680)
+ONE_FACE_BOX = (288, 104, 184, 184)  # x, y, w, h
+# A staircase and railings, no face: sample5.jpg.
+NO_FACE_CROP = (0, 300, 560, 720)
+
+
+def one_face_video(path: Path) -> Path:
+    return write_y4m(path, [photo("sample1.jpg", ONE_FACE_CROP)] * 10)
+
+
+def no_face_video(path: Path) -> Path:
+    return write_y4m(path, [photo("sample5.jpg", NO_FACE_CROP)] * 10)
+
+
+def group_video(path: Path) -> Path:
+    """Three people (sample1.jpg, whole picture)."""
+    return write_y4m(path, [letterboxed(Image.open(SAMPLES / "sample1.jpg").convert("RGB"))] * 10)
