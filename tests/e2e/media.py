@@ -25,15 +25,6 @@ def photo(name: str, crop: tuple[int, int, int, int] | None = None, size=(WIDTH,
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def letterboxed(image: Image.Image, size=(WIDTH, HEIGHT)) -> Image.Image:
-    """The whole picture fitted inside ``size`` on black, aspect kept."""
-    image = image.copy()
-    image.thumbnail(size, Image.Resampling.LANCZOS)
-    canvas = Image.new("RGB", size)
-    canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
-    return canvas
-
-
 def write_y4m(path: Path, frames: list[Image.Image], fps: int = 30) -> Path:
     """Write RGB frames as a 4:2:0 y4m file (chroma averaged over each 2x2 block)."""
     w, h = frames[0].size
@@ -67,6 +58,11 @@ def no_face_video(path: Path) -> Path:
     return write_y4m(path, [photo("sample5.jpg", NO_FACE_CROP)] * 10)
 
 
+# Four people side by side, as a webcam would see a group: sample6.jpg cropped to 1520x1140.
+GROUP_CROP = (240, 60, 1760, 1200)
+# Centre of each face (between the eyes and the mouth), read off the picture by eye, left to right.
+GROUP_FACE_CENTRES = ((45, 235), (215, 175), (435, 160), (570, 140))
+
+
 def group_video(path: Path) -> Path:
-    """Three people (sample1.jpg, whole picture)."""
-    return write_y4m(path, [letterboxed(Image.open(SAMPLES / "sample1.jpg").convert("RGB"))] * 10)
+    return write_y4m(path, [photo("sample6.jpg", GROUP_CROP)] * 10)

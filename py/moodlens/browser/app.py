@@ -171,7 +171,9 @@ class App:
         from ..present import announcement, main_face
 
         try:
-            frame = self.grabber.grab()
+            frame = self.grabber.grab() if self.running else None
+            if frame is None:
+                return
             result = await self.pipeline.step(frame, now_ms)
             if not self.running:
                 return

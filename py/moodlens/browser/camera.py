@@ -84,7 +84,10 @@ class FrameGrabber:
         self.frame = None
 
     def grab(self):
+        """The current frame, or None when the video has none (not started, or just stopped)."""
         w, h = int(self.video.videoWidth), int(self.video.videoHeight)
+        if w == 0 or h == 0:
+            return None
         if self.frame is None or self.frame.shape[:2] != (h, w):
             self.canvas.width, self.canvas.height = w, h
             self.frame = np.empty((h, w, 4), dtype=np.uint8)

@@ -1,0 +1,141 @@
+"""End-to-end fixtures: the built dist/ served on 127.0.0.1, headless Chromium with a fake
+camera playing y4m videos made from real photos, and a recorder of every request."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+import build
+
+from . import media
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # tests may run as root (CI)
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+VIDEOS = {"one_face": media.one_face_video, "no_face": media.no_face_video, "group": media.group_video}
+
+
+@pytest.fixture(scope="session")
+def site():
+    if not (build.DIST / "index.html").exists():
+        build.build()
+    server, base = build.serve_in_thread(build.DIST)
+    yield base
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def video_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("videos")
+    return {name: make(folder / f"{name}.y4m") for name, make in VIDEOS.items()}
+
+
+@pytest.fixture(scope="session")
+def browsers(video_files):
+    """One Chromium per fake-camera video (the video is a launch flag), started on first use."""
+    executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
+    assert executable, "Chromium not found: run the tests with `python3 build.py test`, or set MOODLENS_CHROMIUM"
+    launched = {}
+    with sync_playwright() as pw:
+
+        def get(video: str):
+            if video not in launched:
+                flags = CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={video_files[video]}"]
+                launched[video] = pw.chromium.launch(executable_path=executable, args=flags)
+            return launched[video]
+
+        yield get
+        for browser in launched.values():
+            browser.close()
+
+
+class AppPage:
+    """One page of the app, with what it requested and logged."""
+
+    def __init__(self, context, page, base: str):
+        self.context, self.page, self.base = context, page, base
+        self.requests: list[str] = []
+        self.console_errors: list[str] = []
+        context.on("request", lambda r: self.requests.append(r.url))
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def foreign_requests(self) -> list[str]:
+        return [u for u in self.requests if not (u.startswith(self.origin + "/") or u.startswith(("data:", "blob:")))]
+
+    def state(self) -> str:
+        return self.page.evaluate("document.body.dataset.state")
+
+    def status(self) -> str:
+        return self.page.inner_text("#status")
+
+    def results(self) -> dict:
+        return json.loads(self.page.text_content("#results") or "{}")
+
+    def wait_state(self, state: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = self.state()
+            if current == state:
+                return
+            if current == "error" and state != "error":
+                raise AssertionError(f"app went to error: {self.status()}")
+            time.sleep(0.1)
+        raise AssertionError(f"state stayed {self.state()!r} (status: {self.status()!r}), wanted {state!r}")
+
+    def wait_frames(self, n: int, timeout: float = 60.0) -> dict:
+        """Wait until #results reports inference number ``n`` or later; return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.results()
+            if result.get("frame", 0) >= n:
+                return result
+            if self.state() == "error":
+                raise AssertionError(f"app went to error: {self.status()}")
+            time.sleep(0.05)
+        raise AssertionError(f"only {self.results().get('frame', 0)} inferences in {timeout}s, wanted {n}")
+
+    def screenshot(self, name: str, **kwargs) -> bytes:
+        ARTIFACTS.mkdir(exist_ok=True)
+        return self.page.screenshot(path=str(ARTIFACTS / name), **kwargs)
+
+
+@pytest.fixture
+def open_app(browsers, site):
+    opened = []
+
+    def _open(query: str = "?autostart=1", video: str = "one_face", viewport=(1280, 800)) -> AppPage:
+        context = browsers(video).new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        page = context.new_page()
+        app = AppPage(context, page, site)
+        opened.append(app)
+        page.goto(f"{site}index.html{query}")
+        return app
+
+    yield _open
+    for app in opened:
+        app.context.close()
+    # Every page of every test: nothing may leave the page's origin.
+    for app in opened:
+        assert app.foreign_requests() == [], f"requests left the origin: {app.foreign_requests()}"

@@ -1,0 +1,237 @@
+"""The live app in headless Chromium, camera fed with real photos (see media.py)."""
+
+from __future__ import annotations
+
+import io
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from moodlens import manifest
+
+from . import media
+
+EMOTION = manifest.load(media.ROOT / "models" / "oarriaga-emotion" / "manifest.json")
+
+
+def iou(a, b) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    w = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    h = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = w * h
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def hex_rgb(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def test_a_face_is_found_boxed_and_classified(open_app):
+    """The smiling face in the video is found where it is and read as happy."""
+    app = open_app()
+    app.wait_state("running")
+    result = app.wait_frames(10)
+    assert result["model"] == "oarriaga-emotion"
+    assert len(result["faces"]) == 1
+    face = result["faces"][0]
+    assert iou(face["box"], media.ONE_FACE_BOX) >= 0.35, face["box"]
+    assert list(face["scores"]) == list(EMOTION.label_names)
+    assert sum(face["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert face["emotion"] == "happy" and face["scores"]["happy"] > 0.8
+
+
+def test_screenshot_shows_box_emoji_bars_and_mood_colour(open_app):
+    app = open_app()
+    app.wait_state("running")
+    face = app.wait_frames(10)["faces"][0]
+    happy = EMOTION.label("happy")
+    page = app.page
+    # The page colour eases to the mood: wait for the transition to end.
+    page.wait_for_function(
+        "c => getComputedStyle(document.body).borderTopColor === c", arg=f"rgb{hex_rgb(happy.color)}"
+    )
+    shot = np.asarray(Image.open(io.BytesIO(app.screenshot("running.png"))).convert("RGB")).astype(int)
+
+    # The box: its left edge, drawn in the label colour on the mirrored overlay.
+    rect = page.eval_on_selector("#overlay", "e => e.getBoundingClientRect().toJSON()")
+    scale = rect["width"] / media.WIDTH
+    x, y, w, h = face["box"]
+    left = rect["x"] + (media.WIDTH - x - w) * scale  # mirrored
+    ys = np.linspace(rect["y"] + (y + 0.3 * h) * scale, rect["y"] + (y + 0.9 * h) * scale, 20).astype(int)
+    edge = shot[ys[:, None], np.arange(int(left) - 2, int(left) + 3)[None, :]]
+    hits = (np.abs(edge - np.array(hex_rgb(happy.color))).max(axis=2) < 40).any(axis=1)
+    assert hits.mean() > 0.8, "no box edge in the label colour where the face is"
+
+    # The emoji and the bars.
+    assert page.text_content("#emoji") == happy.emoji
+    assert page.is_visible("#emoji")
+    widths = page.eval_on_selector_all(
+        ".bar", "bars => bars.map(b => b.querySelector('.bar-fill').getBoundingClientRect().width"
+        " / b.querySelector('.bar-track').getBoundingClientRect().width)"
+    )
+    assert len(widths) == len(EMOTION.labels)
+    assert widths[EMOTION.label_names.index("happy")] > 0.8
+    assert sum(widths) == pytest.approx(1.0, abs=0.05)
+    # The mood colour shows in the screenshot's frame, too.
+    assert tuple(shot[3, 3]) == pytest.approx(hex_rgb(happy.color), abs=3)
+
+
+def test_a_video_with_no_face_yields_no_faces(open_app):
+    app = open_app(video="no_face")
+    app.wait_state("running")
+    seen = []
+    for n in (3, 8, 15):
+        seen.append(app.wait_frames(n))
+    assert all(r["faces"] == [] for r in seen), [r["faces"] for r in seen]
+    assert app.page.text_content("#mood-label") == "No face in view"
+
+
+def test_every_face_in_view_is_handled_up_to_max_faces(open_app):
+    app = open_app(video="group")
+    app.wait_state("running")
+    faces = app.wait_frames(10)["faces"]
+    assert len(faces) == len(media.GROUP_FACE_CENTRES)
+    assert len({f["id"] for f in faces}) == len(faces)
+    centres = sorted((x + w / 2, y + h / 2) for x, y, w, h in (f["box"] for f in faces))
+    for (cx, cy), (ex, ey) in zip(centres, media.GROUP_FACE_CENTRES):
+        assert abs(cx - ex) < 45 and abs(cy - ey) < 45, (centres, media.GROUP_FACE_CENTRES)
+    for f in faces:
+        assert sum(f["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+
+    capped = open_app("?autostart=1&max_faces=1", video="group")
+    capped.wait_state("running")
+    assert len(capped.wait_frames(10)["faces"]) == 1
+
+
+def test_tensors_do_not_accumulate(open_app):
+    app = open_app()
+    app.wait_state("running")
+    early = app.wait_frames(10)["tensors"]
+    later = app.wait_frames(60)["tensors"]
+    assert later == early
+
+
+def test_stop_releases_the_camera(open_app):
+    app = open_app()
+    app.wait_state("running")
+    app.wait_frames(3)
+    page = app.page
+    page.evaluate("window.__stream = document.getElementById('video').srcObject")
+    page.click("#start")
+    app.wait_state("ready")
+    assert page.evaluate("document.getElementById('video').srcObject") is None
+    assert page.evaluate("window.__stream.getTracks().every(t => t.readyState === 'ended')")
+    assert page.text_content("#start") == "Start camera"
+    frame = app.results()["frame"]
+    time.sleep(0.5)
+    assert app.results()["frame"] == frame, "inference went on after Stop"
+
+
+def test_keyboard_alone_starts_the_camera(open_app):
+    app = open_app("")
+    app.wait_state("ready")
+    page = app.page
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "start"
+    page.keyboard.press("Enter")
+    app.wait_state("running")
+    app.wait_frames(3)
+    assert page.get_attribute("#start", "aria-pressed") == "true"
+
+
+def test_emotion_is_announced_to_screen_readers(open_app):
+    app = open_app()
+    app.wait_state("running")
+    app.wait_frames(5)
+    app.page.wait_for_function("document.getElementById('announce').textContent.startsWith('Happy')")
+    assert app.page.get_attribute("#announce", "aria-live") == "polite"
+
+
+def test_loading_shows_named_stages(open_app, browsers, site):
+    context = browsers("one_face").new_context()
+    page = context.new_page()
+    page.add_init_script(
+        """new MutationObserver(() => {
+             const s = document.getElementById('status');
+             if (s) (window.__statuses ||= []).push(s.textContent);
+           }).observe(document, {subtree: true, childList: true, characterData: true});"""
+    )
+    page.goto(f"{site}index.html")
+    assert page.text_content("#stages").split() == ["Python", "runtime", "NumPy", "Models", "Warm-up"]
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60000)
+    statuses = page.evaluate("window.__statuses")
+    context.close()
+    assert any("NumPy" in s for s in statuses), statuses
+    assert statuses[-1].startswith("Ready")
+
+
+def test_bad_url_parameters_are_clamped_with_visible_notes(open_app):
+    app = open_app("?autostart=1&interval=5&max_faces=lots&smoothing=7&model=nope&backend=quantum")
+    app.wait_state("running")
+    app.wait_frames(3)
+    notes = app.page.inner_text("#notes")
+    for fragment in ("interval=5", "max_faces=lots", "smoothing=7", "model=nope", "backend=quantum"):
+        assert fragment in notes
+    assert app.page.is_visible("#notes")
+
+
+def test_interval_sets_the_least_time_between_inferences(open_app):
+    app = open_app("?autostart=1&interval=500")
+    app.wait_state("running")
+    start = app.wait_frames(1)["frame"]
+    time.sleep(3.0)
+    done = app.results()["frame"] - start
+    assert 1 <= done <= 7, f"{done} inferences in 3 s at a 500 ms interval"
+
+
+def test_native_detector_request_falls_back_to_blazeface(open_app):
+    app = open_app("?autostart=1&detector=native")
+    app.wait_state("running")
+    assert len(app.wait_frames(5)["faces"]) == 1
+    assert "no built-in FaceDetector" in app.page.inner_text("#notes")
+    assert "BlazeFace" in app.status()
+
+
+def test_forced_backend_is_used(open_app):
+    app = open_app("?autostart=1&backend=cpu")
+    app.wait_state("running")
+    result = app.wait_frames(3)
+    assert result["backend"] == "cpu"
+    assert result["faces"] and result["faces"][0]["emotion"] == "happy"
+
+
+def test_fits_a_phone_viewport(open_app):
+    app = open_app(viewport=(390, 844))
+    app.wait_state("running")
+    app.wait_frames(3)
+    page = app.page
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    button = page.eval_on_selector("#start", "e => e.getBoundingClientRect().toJSON()")
+    assert button["x"] >= 0 and button["x"] + button["width"] <= 390
+    app.screenshot("phone.png", full_page=True)
+
+
+def test_a_whole_session_fetches_only_from_its_own_origin(open_app):
+    app = open_app("")
+    app.wait_state("ready")
+    app.page.click("#start")
+    app.wait_state("running")
+    app.wait_frames(20)
+    app.page.click("#start")
+    app.wait_state("ready")
+    assert len(app.requests) > 20  # the runtime, wheels, models and scripts were all seen
+    assert app.foreign_requests() == []
+    assert not app.console_errors, app.console_errors
+
+
+@pytest.mark.parametrize(
+    "path, content_type",
+    [("pyodide/pyodide.asm.wasm", "application/wasm"), ("pyodide/pyodide.mjs", "text/javascript"),
+     ("vendor/tfjs/tfjs-backend-wasm-simd.wasm", "application/wasm"), ("models/index.json", "application/json")],
+)
+def test_the_server_sends_the_types_browsers_require(site, path, content_type):
+    with urllib.request.urlopen(site + path) as response:
+        assert response.headers["Content-Type"] == content_type

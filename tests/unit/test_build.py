@@ -1,0 +1,56 @@
+"""build.py refuses files whose hashes do not match, naming the file and both hashes."""
+
+import json
+import zipfile
+
+import pytest
+
+import build
+from moodlens import manifest
+
+
+@pytest.fixture
+def fake_node(tmp_path, monkeypatch):
+    node = tmp_path / "node_modules"
+    monkeypatch.setattr(build, "NODE", node)
+    monkeypatch.setattr(build, "CACHE", tmp_path / "cache")
+    return node
+
+
+def test_a_model_file_with_the_wrong_hash_stops_the_build(fake_node, tmp_path):
+    m = manifest.load(build.ROOT / "models" / "oarriaga-emotion" / "manifest.json")
+    package = fake_node / m.source.package
+    (package / "models").mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps({"version": m.source.version}))
+    for f in m.source.files:
+        (package / f.path).write_bytes(b"not the model")
+    with pytest.raises(build.BuildError) as err:
+        build.copy_model(m, tmp_path / "out")
+    message = str(err.value)
+    assert "models/emotion.json" in message
+    assert build.sha256(package / "models" / "emotion.json") in message and m.source.files[0].sha256 in message
+
+
+def test_a_model_from_another_package_version_stops_the_build(fake_node, tmp_path):
+    m = manifest.load(build.ROOT / "models" / "oarriaga-emotion" / "manifest.json")
+    (fake_node / m.source.package).mkdir(parents=True)
+    (fake_node / m.source.package / "package.json").write_text(json.dumps({"version": "0.0.1"}))
+    with pytest.raises(build.BuildError, match="0.0.1"):
+        build.copy_model(m, tmp_path / "out")
+
+
+def test_a_pyodide_wheel_with_the_wrong_hash_stops_the_build(fake_node, tmp_path, monkeypatch):
+    (fake_node / "pyodide").mkdir(parents=True)
+    lock = {"packages": {"numpy": {"file_name": "numpy-2.0.2-x.whl", "sha256": "a" * 64}}}
+    (fake_node / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock))
+    source = tmp_path / "source.whl"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("assets/numpy-2.0.2-x.whl", b"tampered")
+    monkeypatch.setattr(build, "_download_wheel_source", lambda requirement: source)
+    conf = {"pyodide-packages": ["numpy"], "pyodide-wheels-source": "x==1", "pyodide-wheels-dir": "assets/"}
+    with pytest.raises(build.BuildError) as err:
+        build.pyodide_wheels(conf)
+    message = str(err.value)
+    assert "numpy-2.0.2-x.whl" in message and "a" * 64 in message
+    # The tampered copy is removed so the next build extracts it again.
+    assert not (tmp_path / "cache" / "wheels" / "numpy-2.0.2-x.whl").exists()

@@ -1,0 +1,52 @@
+"""Manifest validation: the shipped manifests pass; broken ones fail naming the field."""
+
+import copy
+
+import pytest
+
+from moodlens.manifest import DEFAULT_COLOR, ManifestError, check_model_shapes, parse
+
+
+def test_shipped_manifests_are_valid(emotion_manifest, detector_manifest):
+    assert emotion_manifest.label_names == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    assert emotion_manifest.input.shape == (64, 64, 1)
+    assert detector_manifest.decode.strides == (8, 16)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d.pop("labels"), "missing 'labels'"),
+        (lambda d: d["labels"].__setitem__(0, {"name": "angry", "color": "red"}), "labels[0].color"),
+        (lambda d: d["labels"].append({"name": "happy"}), "unique"),
+        (lambda d: d["input"].__setitem__("mean", [0.5, 0.5, 0.5]), "input.mean"),
+        (lambda d: d["input"].__setitem__("color", "cmyk"), "input.color"),
+        (lambda d: d["input"].__setitem__("width", 0), "input.width"),
+        (lambda d: d["input"].__setitem__("std", [0]), "input.std"),
+        (lambda d: d["source"]["files"][0].__setitem__("sha256", "abc"), "sha256"),
+        (lambda d: d.__setitem__("kind", "gender"), "kind"),
+    ],
+)
+def test_broken_manifests_name_what_is_wrong(emotion_dict, change, field):
+    data = copy.deepcopy(emotion_dict)
+    change(data)
+    with pytest.raises(ManifestError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        parse(data)
+
+
+def test_six_class_rgb_model_with_its_own_labels(emotion_dict):
+    data = copy.deepcopy(emotion_dict)
+    data["input"] = {"width": 48, "height": 48, "color": "rgb", "scale": 255,
+                     "mean": [0.5432, 0.4287, 0.3821], "std": [0.2862, 0.2541, 0.2465]}
+    data["labels"] = ["joy", "anger", "calm", "fear", "awe", "boredom"]
+    m = parse(data)
+    assert m.input.shape == (48, 48, 3)
+    assert m.label("boredom").color == DEFAULT_COLOR  # unknown labels get defaults
+
+
+def test_model_shapes_must_match_the_manifest(emotion_manifest):
+    check_model_shapes(emotion_manifest, [None, 64, 64, 1], 7)
+    with pytest.raises(ManifestError, match="outputs 6 scores but the manifest lists 7"):
+        check_model_shapes(emotion_manifest, [None, 64, 64, 1], 6)
+    with pytest.raises(ManifestError, match=r"input is \[48, 48, 1\]"):
+        check_model_shapes(emotion_manifest, [None, 48, 48, 1], 7)

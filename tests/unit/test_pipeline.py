@@ -1,0 +1,65 @@
+"""One pipeline step with fake detector and classifier: the #results contract."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from moodlens.detect import Detection
+from moodlens.pipeline import Pipeline, to_probabilities
+
+from .helpers import run_async
+
+
+class FakeDetector:
+    def __init__(self, boxes):
+        self.boxes = boxes
+
+    async def detect(self, frame, max_faces):
+        return [Detection(b, 0.9) for b in self.boxes][:max_faces]
+
+
+def run_step(manifest, boxes, logits, max_faces=5):
+    seen = {}
+
+    async def classify(batch):
+        seen["batch"] = batch
+        return np.array(logits[: len(batch)], dtype=np.float32)
+
+    pipe = Pipeline(FakeDetector(boxes), classify, manifest, max_faces=max_faces, smoothing=0.0)
+    frame = np.full((480, 640, 4), 128, dtype=np.uint8)
+    return run_async(pipe.step(frame, 0.0)), seen
+
+
+def test_results_follow_the_documented_contract(emotion_manifest):
+    probs = [[0.1, 0, 0, 0.7, 0.1, 0, 0.1], [0, 0, 0, 0, 0, 0.9, 0.1]]
+    result, seen = run_step(emotion_manifest, [(10, 20, 100, 100), (300, 50, 80, 80)], probs)
+    data = result.to_json()
+    assert seen["batch"].shape == (2, 64, 64, 1)
+    assert data["frame"] == 1 and data["model"] == "oarriaga-emotion" and data["time_ms"] >= 0
+    assert [f["emotion"] for f in data["faces"]] == ["happy", "surprise"]
+    assert data["faces"][0]["box"] == [10, 20, 100, 100]
+    assert list(data["faces"][0]["scores"]) == list(emotion_manifest.label_names)
+    assert sum(data["faces"][1]["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_no_face_means_no_classification(emotion_manifest):
+    result, seen = run_step(emotion_manifest, [], [])
+    assert result.faces == [] and "batch" not in seen
+
+
+def test_max_faces_caps_the_batch(emotion_manifest):
+    boxes = [(i * 100, 0, 60, 60) for i in range(5)]
+    result, seen = run_step(emotion_manifest, boxes, [[1, 0, 0, 0, 0, 0, 0]] * 5, max_faces=2)
+    assert len(result.faces) == 2 and seen["batch"].shape[0] == 2
+
+
+def test_logits_are_turned_into_probabilities(emotion_manifest):
+    m = dataclasses.replace(emotion_manifest, output="logits")
+    p = to_probabilities(np.array([[0, 0, 0, np.log(4), 0, 0, 0]], np.float32), m)
+    assert p[0, 3] == pytest.approx(0.4) and p.sum() == pytest.approx(1.0)
+
+
+def test_output_size_must_match_the_labels(emotion_manifest):
+    with pytest.raises(ValueError, match="6 scores per face, manifest lists 7"):
+        to_probabilities(np.zeros((1, 6), np.float32), emotion_manifest)

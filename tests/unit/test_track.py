@@ -1,0 +1,70 @@
+"""Tracking across frames and time-based score smoothing."""
+
+import numpy as np
+import pytest
+
+from moodlens.track import Tracker
+
+A = np.array([1.0, 0.0], dtype=np.float32)
+B = np.array([0.0, 1.0], dtype=np.float32)
+
+
+def test_a_face_that_moves_a_little_keeps_its_track():
+    t = Tracker(smoothing=0.0)
+    first = t.update([(100, 100, 50, 50)], [A], 0)[0]
+    second = t.update([(105, 102, 50, 50)], [B], 100)[0]
+    assert second.id == first.id and second.seen == 2
+
+
+def test_a_face_elsewhere_gets_a_new_track():
+    t = Tracker()
+    first = t.update([(0, 0, 50, 50)], [A], 0)[0]
+    other = t.update([(300, 300, 50, 50)], [A], 50)[0]
+    assert other.id != first.id
+
+
+def test_two_faces_are_matched_to_their_own_tracks():
+    t = Tracker()
+    left, right = t.update([(0, 0, 50, 50), (200, 0, 50, 50)], [A, B], 0)
+    right2, left2 = t.update([(202, 0, 50, 50), (3, 0, 50, 50)], [B, A], 100)
+    assert (left2.id, right2.id) == (left.id, right.id)
+
+
+def test_tracks_expire_after_max_age():
+    t = Tracker(max_age_ms=500)
+    first = t.update([(0, 0, 50, 50)], [A], 0)[0]
+    later = t.update([(0, 0, 50, 50)], [A], 2000)[0]
+    assert later.id != first.id
+
+
+def test_smoothing_zero_reports_raw_scores():
+    t = Tracker(smoothing=0.0)
+    t.update([(0, 0, 50, 50)], [A], 0)
+    assert t.update([(0, 0, 50, 50)], [B], 100)[0].scores.tolist() == B.tolist()
+
+
+def test_smoothing_keeps_its_share_per_100ms():
+    t = Tracker(smoothing=0.5)
+    t.update([(0, 0, 50, 50)], [A], 0)
+    np.testing.assert_allclose(t.update([(0, 0, 50, 50)], [B], 100)[0].scores, [0.5, 0.5])
+    # 200 ms later it keeps 0.5 ** 2 of the old scores
+    np.testing.assert_allclose(t.update([(0, 0, 50, 50)], [B], 300)[0].scores, [0.125, 0.875])
+
+
+def test_retention_is_frame_rate_independent():
+    t = Tracker(smoothing=0.6)
+    assert t.retention(200) == pytest.approx(0.36)
+    assert t.retention(50) ** 2 == pytest.approx(t.retention(100))
+
+
+def test_smoothing_one_still_moves():
+    assert Tracker(smoothing=1.0).retention(100) == pytest.approx(0.98)
+
+
+def test_scores_stay_a_distribution():
+    t = Tracker(smoothing=0.7)
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        p = rng.dirichlet(np.ones(7)).astype(np.float32)
+        track = t.update([(0, 0, 50, 50)], [p], i * 33)[0]
+    assert track.scores.sum() == pytest.approx(1.0, abs=1e-5)
