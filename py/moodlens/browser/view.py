@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # present.py needs NumPy, which arrives after this module is 
     from ..present import FaceView
 
 STATES = ("loading", "ready", "running", "error")
+# Colour emoji fonts first: some system fonts (DejaVu on Linux) carry monochrome emoji.
+EMOJI_FONTS = '"Apple Color Emoji", "Segoe UI Emoji", "Noto Color Emoji", sans-serif'
+TEXT_FONTS = "system-ui, sans-serif"
 STAGES = ("python", "numpy", "models", "warmup")
 ANNOUNCE_EVERY_MS = 1000.0
 
@@ -127,7 +130,7 @@ class View:
         ctx.clearRect(0, 0, frame_w, frame_h)
         line = max(2.0, frame_w / 240)
         font_px = max(12, round(frame_w / 34))
-        ctx.font = f"600 {font_px}px system-ui, sans-serif"
+        emoji_font, text_font = f"{font_px}px {EMOJI_FONTS}", f"600 {font_px}px {TEXT_FONTS}"
         ctx.lineWidth = line
         for face in faces:
             x, y, w, h = face.box
@@ -135,13 +138,17 @@ class View:
                 x = frame_w - x - w
             ctx.strokeStyle = face.color
             ctx.strokeRect(x, y, w, h)
-            caption = f"{face.emoji} {face.caption}"
-            text_w = ctx.measureText(caption).width + 2 * line
+            ctx.font = emoji_font
+            emoji_w = ctx.measureText(face.emoji).width + font_px / 4
+            ctx.font = text_font
+            label_w = emoji_w + ctx.measureText(face.caption).width + 2 * line
             label_y = y - font_px - 2 * line if y >= font_px + 2 * line else y + h
             ctx.fillStyle = face.color
-            ctx.fillRect(x - line / 2, label_y, text_w, font_px + 2 * line)
+            ctx.fillRect(x - line / 2, label_y, label_w, font_px + 2 * line)
             ctx.fillStyle = "#111217"
-            ctx.fillText(caption, x + line, label_y + font_px)
+            ctx.fillText(face.caption, x + line + emoji_w, label_y + font_px)
+            ctx.font = emoji_font
+            ctx.fillText(face.emoji, x + line, label_y + font_px)
 
     def clear(self) -> None:
         self.ctx.clearRect(0, 0, self.overlay.width, self.overlay.height)
