@@ -3,7 +3,8 @@
 Start-up runs in parallel where it can: NumPy installs while TF.js picks a backend and the
 models download. The frame loop is driven by ``requestVideoFrameCallback``: every new video
 frame redraws the boxes; an inference starts on a frame when none is running and the
-``?interval=`` has passed. All JS callbacks are proxies made once and destroyed on shutdown.
+``?interval=`` has passed. The JS callbacks are two proxies made once for the app's life,
+so nothing is created per frame.
 
     await App(js.document).start_up()     # from site/main.py
 """
@@ -18,7 +19,7 @@ import pyodide_js
 from pyodide.ffi import create_proxy
 
 from .. import config
-from ..manifest import Manifest, parse
+from ..manifest import parse
 from . import tfjs
 from .view import View
 
@@ -46,7 +47,7 @@ class App:
         self.frame_handle = None
         self.pipeline = None
         self.errors_in_a_row = 0
-        # Made once; destroyed in shutdown().
+        # Made once for the app's life (the page owns the app until it unloads).
         self._on_frame = create_proxy(self.on_frame)
         self._on_click = create_proxy(lambda event: asyncio.ensure_future(self.toggle()))
 
@@ -64,19 +65,18 @@ class App:
             view.stage("numpy")
             view.stage("models")
             view.set_state("loading", "Loading NumPy and the models…")
-            numpy_loaded = pyodide_js.loadPackage("numpy")  # a JS promise: runs while models load
-            detector_manifest = await self._manifest(index["detector"][0]["id"])
-            emotion_manifest = await self._manifest(cfg.model or emotion_ids[0])
+            numpy_loaded = pyodide_js.loadPackage("numpy")  # a JS promise: installs while models load
             self.backend, notes = await tfjs.use_backend(cfg.backend)
             view.add_notes(notes)
             view.set_text("backend", self.backend)
-            emotion_model = await tfjs.Model.load(self._model_url(emotion_manifest), emotion_manifest)
+            emotion = await self._load_model(cfg.model or emotion_ids[0])
+            detector = None if self._use_native_detector() else await self._load_model(index["detector"][0]["id"])
             view.stage("models", done=True)
             await numpy_loaded
             view.stage("numpy", done=True)
 
             view.stage("warmup")
-            await self._build_pipeline(detector_manifest, emotion_manifest, emotion_model)
+            await self._build_pipeline(detector, emotion)
             view.stage("warmup", done=True)
         except Exception as exc:  # anything here leaves the app unusable: say why, in the page
             view.set_state("error", f"Moodlens could not start: {exc}")
@@ -87,38 +87,36 @@ class App:
         if cfg.autostart:
             await self.start()
 
-    async def _manifest(self, model_id: str) -> Manifest:
-        return parse(await fetch_json(f"models/{model_id}/manifest.json"), f"models/{model_id}/manifest.json")
+    async def _load_model(self, model_id: str) -> tfjs.Model:
+        where = f"models/{model_id}/manifest.json"
+        manifest = parse(await fetch_json(where), where)
+        return await tfjs.Model.load(f"models/{model_id}/{manifest.entry}", manifest)
 
-    @staticmethod
-    def _model_url(manifest: Manifest) -> str:
-        return f"models/{manifest.id}/{manifest.entry}"
+    def _use_native_detector(self) -> bool:
+        """The browser's FaceDetector unless ?detector=blazeface, where the browser has one."""
+        available = hasattr(js.window, "FaceDetector")
+        if self.cfg.detector == "native" and not available:
+            self.view.add_notes(["This browser has no built-in FaceDetector; using BlazeFace instead."])
+        return available and self.cfg.detector != "blazeface"
 
-    async def _build_pipeline(self, detector_manifest, emotion_manifest, emotion_model) -> None:
+    async def _build_pipeline(self, detector_model: tfjs.Model | None, emotion: tfjs.Model) -> None:
         # NumPy is installed now; these modules import it at the top.
         from ..detect import BlazeFace
         from ..pipeline import Pipeline
         from .camera import FrameGrabber
         from .facedetector import NativeDetector
 
-        cfg = self.cfg
         self.grabber = FrameGrabber(self.video, self.grab_canvas)
-        use_native = cfg.detector == "native" or (cfg.detector is None and NativeDetector.available())
-        if use_native and not NativeDetector.available():
-            self.view.add_notes(["This browser has no built-in FaceDetector; using BlazeFace instead."])
-            use_native = False
-        if use_native:
-            detector = NativeDetector(self.grab_canvas, cfg.max_faces)
+        if detector_model is None:
+            detector = NativeDetector(self.grab_canvas, self.cfg.max_faces)
             self.detector_name = "browser FaceDetector"
         else:
-            detector_model = await tfjs.Model.load(self._model_url(detector_manifest), detector_manifest)
             await detector_model.warm_up()
-            detector = BlazeFace(detector_manifest, detector_model.predict)
+            detector = BlazeFace(detector_model.manifest, detector_model.predict)
             self.detector_name = "BlazeFace"
-        await emotion_model.warm_up()
-        self.emotion_model = emotion_model
-        self.pipeline = Pipeline(detector, emotion_model.predict, emotion_manifest, cfg.max_faces, cfg.smoothing)
-        self.view.use_labels(emotion_manifest)
+        await emotion.warm_up()
+        self.pipeline = Pipeline(detector, emotion.predict, emotion.manifest, self.cfg.max_faces, self.cfg.smoothing)
+        self.view.use_labels(emotion.manifest)
 
     # -- camera on and off ------------------------------------------------------------
     async def toggle(self) -> None:
@@ -192,7 +190,3 @@ class App:
                 self.view.set_state("error", f"Inference keeps failing: {exc}")
         finally:
             self.busy = False
-
-    def shutdown(self) -> None:
-        self._on_frame.destroy()
-        self._on_click.destroy()

@@ -3,7 +3,7 @@
 Chrome on macOS, Windows and Android ships ``FaceDetector`` behind a flag or by default;
 Linux, Firefox and Safari do not. Same interface as ``moodlens.detect.BlazeFace``:
 
-    if NativeDetector.available():
+    if hasattr(js.window, "FaceDetector"):     # app.py decides
         detector = NativeDetector(canvas, max_faces=5)
         faces = await detector.detect(frame, max_faces)   # reads the canvas the frame came from
 """
@@ -21,10 +21,6 @@ class NativeDetector:
         options = to_js({"maxDetectedFaces": max_faces, "fastMode": True}, dict_converter=js.Object.fromEntries)
         self.canvas = canvas
         self.detector = js.FaceDetector.new(options)
-
-    @staticmethod
-    def available() -> bool:
-        return hasattr(js.window, "FaceDetector")
 
     async def detect(self, frame, max_faces: int) -> list[Detection]:
         # The frame was drawn into self.canvas by FrameGrabber; the browser reads it there.

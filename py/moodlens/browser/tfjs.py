@@ -121,10 +121,16 @@ class Model:
         return out
 
     async def warm_up(self) -> None:
-        """Run once on zeros so the first real frame does not pay for kernel set-up."""
+        """Run once on zeros so the first real frame does not pay for kernel set-up, and check
+        the output size against the manifest (graph models often do not declare it)."""
         import numpy as np
 
-        await self.predict(np.zeros((1, *self.manifest.input.shape), dtype=np.float32))
+        out = await self.predict(np.zeros((1, *self.manifest.input.shape), dtype=np.float32))
+        if self.manifest.kind == "emotion":
+            try:
+                check_model_shapes(self.manifest, None, int(np.prod(out.shape[1:])))
+            except ManifestError as exc:
+                raise ModelLoadError(f"{self.url}: {exc}") from None
 
     def _input(self, n: int):
         if n not in self._inputs:
