@@ -41,8 +41,10 @@ from moodlens import manifest as manifests  # noqa: E402  (stdlib-only module)
 
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 TFJS_FILES = {
-    "@tensorflow/tfjs/dist/tf.min.js": "tf.min.js",
-    "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js": "tf-backend-wasm.min.js",
+    # The ES2017 bundles: the ES5 ones carry core-js/regenerator polyfills that call
+    # Function(...) at load, which the Content-Security-Policy (rightly) refuses.
+    "@tensorflow/tfjs/dist/tf.es2017.min.js": "tf.min.js",
+    "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.es2017.min.js": "tf-backend-wasm.min.js",
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm": "tfjs-backend-wasm.wasm",
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm": "tfjs-backend-wasm-simd.wasm",
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm": "tfjs-backend-wasm-threaded-simd.wasm",
@@ -208,6 +210,32 @@ def notice(models: list[manifests.Manifest]) -> str:
     return text.rstrip() + "\n\nModels\n" + "\n".join(lines) + "\n"
 
 
+def site_headers() -> dict[str, str]:
+    """The production headers from site/headers.toml, as name -> value."""
+    with open(ROOT / "site" / "headers.toml", "rb") as fh:
+        conf = tomllib.load(fh)
+    csp = "; ".join(f"{name} {' '.join(values)}" for name, values in conf["content-security-policy"].items())
+    permissions = ", ".join(f"{name}=({value})" for name, value in conf["permissions-policy"].items())
+    return {"Content-Security-Policy": csp, "Permissions-Policy": permissions, **conf["headers"]}
+
+
+def meta_csp(csp: str) -> str:
+    """The CSP for a <meta> tag: browsers ignore (and warn about) frame-ancestors there."""
+    return "; ".join(d for d in csp.split("; ") if not d.startswith(("frame-ancestors", "report-uri", "sandbox")))
+
+
+def write_site(staging: Path) -> None:
+    """index.html with its CSP meta tag, and the headers file Netlify reads."""
+    headers = site_headers()
+    html = (ROOT / "site" / "index.html").read_text(encoding="utf-8")
+    if "{{csp}}" not in html:
+        raise BuildError("site/index.html has no {{csp}} placeholder for the Content-Security-Policy meta tag")
+    (staging / "index.html").write_text(html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"])),
+                                        encoding="utf-8")
+    lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
+    (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def build() -> Path:
     conf = settings()["tool"]["moodlens"]
     npm_packages()
@@ -230,7 +258,8 @@ def build() -> Path:
     index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
 
-    for name in ("index.html", "style.css", "main.py"):
+    write_site(staging)
+    for name in ("style.css", "main.py"):
         copy(ROOT / "site" / name, staging / name)
     zip_package(ROOT / "py" / "moodlens", staging / "moodlens.zip")
     pyscript_config = {"interpreter": "./pyodide/pyodide.mjs", "files": {"./moodlens.zip": "./*"}}
@@ -246,7 +275,15 @@ def build() -> Path:
 
 # -- serving --------------------------------------------------------------------------
 class Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files with the right types and the production headers (site/headers.toml)."""
+
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    site_headers: dict[str, str] = {}
+
+    def end_headers(self):
+        for name, value in self.site_headers.items():
+            self.send_header(name, value)
+        super().end_headers()
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if os.environ.get("MOODLENS_SERVER_LOG"):
@@ -259,7 +296,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def make_server(directory: Path = DIST, host: str = "127.0.0.1", port: int = 8000) -> Server:
-    return Server((host, port), functools.partial(Handler, directory=str(directory)))
+    handler = type("SiteHandler", (Handler,), {"site_headers": site_headers()})
+    return Server((host, port), functools.partial(handler, directory=str(directory)))
 
 
 def serve_in_thread(directory: Path = DIST, port: int = 0) -> tuple[Server, str]:
