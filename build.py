@@ -259,12 +259,15 @@ def build() -> Path:
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
 
     write_site(staging)
-    for name in ("style.css", "main.py"):
+    for name in ("style.css", "main.py", "boot.js"):
         copy(ROOT / "site" / name, staging / name)
     zip_package(ROOT / "py" / "moodlens", staging / "moodlens.zip")
     pyscript_config = {"interpreter": "./pyodide/pyodide.mjs", "files": {"./moodlens.zip": "./*"}}
     (staging / "pyscript.json").write_text(json.dumps(pyscript_config, indent=1))
     (staging / "NOTICE.txt").write_text(notice(models), encoding="utf-8")
+
+    sizes = {p.relative_to(staging).as_posix(): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
+    (staging / "files.json").write_text(json.dumps(sizes, indent=0))  # boot.js names damaged files with it
 
     shutil.rmtree(DIST, ignore_errors=True)
     staging.rename(DIST)
@@ -293,6 +296,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A browser that closes a connection mid-download (page closed, reload) is not an error.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 def make_server(directory: Path = DIST, host: str = "127.0.0.1", port: int = 8000) -> Server:

@@ -109,8 +109,8 @@ def test_every_face_in_view_is_handled_up_to_max_faces(open_app):
 def test_tensors_do_not_accumulate(open_app):
     app = open_app()
     app.wait_state("running")
-    early = app.wait_frames(10)["tensors"]
-    later = app.wait_frames(60)["tensors"]
+    early = app.wait_frames(10)["diagnostics"]["tensors"]
+    later = app.wait_frames(60)["diagnostics"]["tensors"]
     assert later == early
 
 
@@ -199,7 +199,7 @@ def test_forced_backend_is_used(open_app):
     app = open_app("?autostart=1&backend=cpu")
     app.wait_state("running")
     result = app.wait_frames(3)
-    assert result["backend"] == "cpu"
+    assert result["diagnostics"]["backend"] == "cpu"
     assert result["faces"] and result["faces"][0]["emotion"] == "happy"
 
 

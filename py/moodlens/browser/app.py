@@ -2,9 +2,12 @@
 
 Start-up runs in parallel where it can: NumPy installs while TF.js picks a backend and the
 models download. The frame loop is driven by ``requestVideoFrameCallback``: every new video
-frame redraws the boxes; an inference starts on a frame when none is running and the
-``?interval=`` has passed. The JS callbacks are two proxies made once for the app's life,
-so nothing is created per frame.
+frame redraws the boxes; an inference starts on a frame when none is running, the tab is
+visible and the ``?interval=`` has passed. The JS callbacks are proxies made once for the
+app's life, so nothing is created per frame.
+
+Failures a person meets (no camera, denied, busy, unplugged, a damaged model file, a lost
+WebGL context) end in a readable ``#status`` and a page that still responds.
 
     await App(js.document).start_up()     # from site/main.py
 """
@@ -16,7 +19,7 @@ import json
 
 import js
 import pyodide_js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, to_js
 
 from .. import config
 from ..manifest import parse
@@ -24,32 +27,96 @@ from . import tfjs
 from .view import View
 
 MODELS_INDEX = "models/index.json"
+CAMERA_SETTING = "moodlens.camera"  # the camera the person picked (a device id, never an image)
 
 
 async def fetch_json(url: str):
     response = await js.fetch(url)
     if not response.ok:
         raise RuntimeError(f"{url}: HTTP {response.status}")
-    return json.loads(await response.text())
+    try:
+        return json.loads(await response.text())
+    except ValueError as exc:
+        raise RuntimeError(f"{url}: not valid JSON ({exc})") from None
+
+
+def remember(key: str, value: str | None) -> None:
+    """Keep a setting in localStorage; a browser that refuses storage just forgets it."""
+    try:
+        if value is None:
+            js.localStorage.removeItem(key)
+        else:
+            js.localStorage.setItem(key, value)
+    except Exception:  # noqa: BLE001 - SecurityError in sandboxed frames, quota errors
+        pass
+
+
+def recall(key: str) -> str | None:
+    try:
+        value = js.localStorage.getItem(key)
+    except Exception:  # noqa: BLE001
+        return None
+    return None if value is None else str(value)
+
+
+class Diagnostics:
+    """What tests and curious people see in ``#results.diagnostics``."""
+
+    def __init__(self):
+        self.dropped_frames = 0
+        self._last_presented = None
+        module = getattr(pyodide_js, "_module", None)
+        # Pyodide 0.27's own (private) bookkeeping of live PyProxies; on where available.
+        self._proxies = getattr(module, "pyproxy_alloc_map", None)
+        if self._proxies is not None:
+            module.enable_pyproxy_allocation_tracing()
+        self._module = module
+
+    def video_frame(self, presented: int) -> None:
+        """Count frames the page never saw: the browser skips callbacks when it is too busy."""
+        if self._last_presented is not None:
+            self.dropped_frames += max(0, presented - self._last_presented - 1)
+        self._last_presented = presented
+
+    def reset(self) -> None:
+        self._last_presented = None
+
+    def snapshot(self, backend: str) -> dict:
+        memory = getattr(js.performance, "memory", None)
+        return {
+            "tensors": tfjs.memory()["tensors"],
+            "js_heap_bytes": int(memory.usedJSHeapSize) if memory else None,
+            "wasm_heap_bytes": int(self._module.HEAP8.length) if self._module else None,
+            "py_proxies": int(self._proxies.size) if self._proxies is not None else None,
+            "backend": backend,
+            "dropped_frames": self.dropped_frames,
+        }
 
 
 class App:
     def __init__(self, document):
+        self.doc = document
         self.view = View(document)
         self.video = document.getElementById("video")
         self.grab_canvas = document.getElementById("grab")
+        self.picker = document.getElementById("camera")
         self.cfg = config.Config()
-        self.stream = None
+        self.camera = None
+        self.models: list[tfjs.Model] = []
+        self.pipeline = None
         self.running = False
         self.busy = False
+        self.recovering = False
         self.faces = []
         self.last_inference_ms = -1e12
         self.frame_handle = None
-        self.pipeline = None
         self.errors_in_a_row = 0
+        self.diagnostics = Diagnostics()
         # Made once for the app's life (the page owns the app until it unloads).
         self._on_frame = create_proxy(self.on_frame)
         self._on_click = create_proxy(lambda event: asyncio.ensure_future(self.toggle()))
+        self._on_pick = create_proxy(lambda event: asyncio.ensure_future(self.pick_camera()))
+        self._on_visibility = create_proxy(lambda event: self.visibility_changed())
 
     # -- start-up ---------------------------------------------------------------------
     async def start_up(self) -> None:
@@ -65,14 +132,17 @@ class App:
             view.stage("numpy")
             view.stage("models")
             view.set_state("loading", "Loading NumPy and the models…")
-            numpy_loaded = pyodide_js.loadPackage("numpy")  # a JS promise: installs while models load
+            numpy_loaded = self._load_numpy()  # a JS promise: installs while the models load
+            tfjs.check_loaded()
             self.backend, notes = await tfjs.use_backend(cfg.backend)
             view.add_notes(notes)
-            view.set_text("backend", self.backend)
             emotion = await self._load_model(cfg.model or emotion_ids[0])
             detector = None if self._use_native_detector() else await self._load_model(index["detector"][0]["id"])
             view.stage("models", done=True)
             await numpy_loaded
+            if not hasattr(pyodide_js.loadedPackages, "numpy"):
+                reason = " ".join(self._numpy_errors) or "no reason given"
+                raise RuntimeError(f"NumPy could not be installed from {self._wheel('numpy')}: {reason}")
             view.stage("numpy", done=True)
 
             view.stage("warmup")
@@ -81,16 +151,46 @@ class App:
         except Exception as exc:  # anything here leaves the app unusable: say why, in the page
             view.set_state("error", f"Moodlens could not start: {exc}")
             raise
-        self.view.button.addEventListener("click", self._on_click)
+        view.set_text("backend", self.backend)
+        tfjs.on_context_lost(self.context_lost)
+        view.button.addEventListener("click", self._on_click)
+        self.picker.addEventListener("change", self._on_pick)
+        self.doc.addEventListener("visibilitychange", self._on_visibility)
         view.set_running(False)
+
+        from .camera import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason:
+            view.set_state("error", reason)
+            return
         view.set_state("ready", f"Ready. Press Start camera. (TF.js {self.backend}, {self.detector_name})")
         if cfg.autostart:
             await self.start()
 
+    def _load_numpy(self):
+        """Start installing NumPy; Pyodide reports failures (a missing or damaged wheel, named)
+        through errorCallback rather than by rejecting."""
+        self._numpy_errors: list[str] = []
+        report = create_proxy(lambda message: self._numpy_errors.append(str(message)))
+        promise = pyodide_js.loadPackage("numpy", to_js({"errorCallback": report}, dict_converter=js.Object.fromEntries))
+        promise.finally_(lambda *_: report.destroy())
+        return promise
+
+    @staticmethod
+    def _wheel(package: str) -> str:
+        """The wheel a package comes from, as named in Pyodide's lock file (private API, so guarded)."""
+        try:
+            return "pyodide/" + str(getattr(pyodide_js._api.lockfile_packages, package).file_name)
+        except AttributeError:
+            return f"the {package} wheel"
+
     async def _load_model(self, model_id: str) -> tfjs.Model:
         where = f"models/{model_id}/manifest.json"
         manifest = parse(await fetch_json(where), where)
-        return await tfjs.Model.load(f"models/{model_id}/{manifest.entry}", manifest)
+        model = await tfjs.Model.load(f"models/{model_id}", manifest)
+        self.models.append(model)
+        return model
 
     def _use_native_detector(self) -> bool:
         """The browser's FaceDetector unless ?detector=blazeface, where the browser has one."""
@@ -103,9 +203,11 @@ class App:
         # NumPy is installed now; these modules import it at the top.
         from ..detect import BlazeFace
         from ..pipeline import Pipeline
-        from .camera import FrameGrabber
+        from .camera import Camera, FrameGrabber
         from .facedetector import NativeDetector
 
+        self.camera = Camera(self.video)
+        self.camera.on_ended(self.camera_ended)
         self.grabber = FrameGrabber(self.video, self.grab_canvas)
         if detector_model is None:
             detector = NativeDetector(self.grab_canvas, self.cfg.max_faces)
@@ -122,36 +224,107 @@ class App:
     async def toggle(self) -> None:
         await (self.stop() if self.running else self.start())
 
-    async def start(self) -> None:
-        from .camera import CameraError, open_camera
+    async def start(self, device_id: str | None = None) -> None:
+        from .camera import CameraError
 
-        self.view.button.disabled = True
-        self.view.set_state("ready", "Starting the camera…")
+        view = self.view
+        view.button.disabled = True
+        view.set_state("ready", "Starting the camera…")
+        chosen = device_id or recall(CAMERA_SETTING)
         try:
-            self.stream = await open_camera(self.video)
+            try:
+                notes = await self.camera.open(chosen)
+            except CameraError as exc:
+                if not chosen or exc.name not in ("NotFoundError", "OverconstrainedError"):
+                    raise
+                remember(CAMERA_SETTING, None)  # the remembered camera is gone: use the default one
+                notes = await self.camera.open(None)
         except CameraError as exc:
-            self.view.set_running(False)
-            self.view.set_state("error", str(exc))
+            self._halt()
+            view.set_state("error", str(exc))
             return
+        view.add_notes(notes)
+        await self._fill_picker()
         self.running = True
         self.pipeline.tracker.reset()
-        self.view.set_running(True)
-        self.view.set_state("running", f"Running: {self.detector_name} + {self.pipeline.manifest.id} on TF.js {self.backend}.")
+        self.diagnostics.reset()
+        view.set_running(True)
+        self._say_running()
         self.frame_handle = self.video.requestVideoFrameCallback(self._on_frame)
 
     async def stop(self) -> None:
-        from .camera import stop_camera
+        self._halt()
+        self.view.set_state("ready", "Camera stopped. Press Start camera to go again.")
 
+    def _halt(self) -> None:
+        """Stop the loop and the camera, clear the picture; the app stays ready to start again."""
         self.running = False
         if self.frame_handle is not None:
             self.video.cancelVideoFrameCallback(self.frame_handle)
             self.frame_handle = None
-        stop_camera(self.video, self.stream)
-        self.stream = None
+        if self.camera is not None:
+            self.camera.close()
         self.faces = []
         self.view.clear()
         self.view.set_running(False)
-        self.view.set_state("ready", "Camera stopped. Press Start camera to go again.")
+
+    def camera_ended(self) -> None:
+        from .camera import ENDED
+
+        if self.running:
+            self._halt()
+            self.view.set_state("error", ENDED)
+
+    async def _fill_picker(self) -> None:
+        cameras = await self.camera.devices()
+        current = self.camera.device_id()
+        self.view.show_cameras(cameras, current)
+
+    async def pick_camera(self) -> None:
+        device_id = str(self.picker.value)
+        remember(CAMERA_SETTING, device_id)
+        if self.running:
+            self._halt()
+            await self.start(device_id)
+
+    def visibility_changed(self) -> None:
+        """Hidden tab: no inference (the camera stays on so the return is instant)."""
+        if not self.running:
+            return
+        if self.doc.hidden:
+            self.view.set_state("running", "Paused while this tab is hidden.")
+        else:
+            self.diagnostics.reset()
+            self._say_running()
+
+    def _say_running(self) -> None:
+        self.view.set_state(
+            "running", f"Running: {self.detector_name} + {self.pipeline.manifest.id} on TF.js {self.backend}."
+        )
+
+    # -- WebGL context loss -----------------------------------------------------------
+    def context_lost(self) -> None:
+        self.recovering = True  # now, so a frame already in flight fails quietly
+        asyncio.ensure_future(self._recover())
+
+    async def _recover(self) -> None:
+        """Move to the next backend and rebuild the models there, without reloading the page."""
+        self.recovering = True
+        try:
+            lost = self.backend
+            self.backend, _ = await tfjs.use_backend(None, skip=(lost,))
+            for model in self.models:
+                await model.reload()
+            self.view.add_notes([f"The {lost} graphics context was lost; continuing on TF.js {self.backend}."])
+            self.view.set_text("backend", self.backend)
+            tfjs.on_context_lost(self.context_lost)
+            if self.running:
+                self._say_running()
+        except Exception as exc:  # noqa: BLE001 - nothing left to run on: say so
+            self._halt()
+            self.view.set_state("error", f"The graphics context was lost and no other backend works: {exc}")
+        finally:
+            self.recovering = False
 
     # -- the frame loop ---------------------------------------------------------------
     def on_frame(self, now_ms, metadata) -> None:
@@ -159,11 +332,17 @@ class App:
             return
         self.frame_handle = self.video.requestVideoFrameCallback(self._on_frame)
         self.view.draw(self.faces, int(metadata.width), int(metadata.height))
-        interval = self.cfg.interval_ms or 0
-        if not self.busy and now_ms - self.last_inference_ms >= interval:
-            self.busy = True
-            self.last_inference_ms = now_ms
-            asyncio.ensure_future(self.infer(now_ms))
+        if self.doc.hidden or self.recovering:
+            return
+        self.diagnostics.video_frame(int(metadata.presentedFrames))
+        if now_ms - self.last_inference_ms < (self.cfg.interval_ms or 0):
+            return
+        if self.busy:
+            self.diagnostics.dropped_frames += 1  # due for analysis, but the last one is still running
+            return
+        self.busy = True
+        self.last_inference_ms = now_ms
+        asyncio.ensure_future(self.infer(now_ms))
 
     async def infer(self, now_ms: float) -> None:
         from ..present import announcement, main_face
@@ -177,16 +356,17 @@ class App:
                 return
             self.faces = result.faces
             payload = result.to_json()
-            payload["backend"] = self.backend
-            payload["tensors"] = tfjs.memory()["tensors"]
+            payload["diagnostics"] = self.diagnostics.snapshot(self.backend)
             main = main_face(result.faces)
             self.view.show(payload, main, announcement(main), now_ms)
             self.errors_in_a_row = 0
         except Exception as exc:  # one bad frame must not stop the loop; persistent failure must be seen
+            if self.recovering:
+                return  # the backend went away mid-frame; _recover() is rebuilding it
             self.errors_in_a_row += 1
             js.console.error(f"Moodlens inference failed: {exc!r}")
             if self.errors_in_a_row >= 5:
-                await self.stop()
-                self.view.set_state("error", f"Inference keeps failing: {exc}")
+                self._halt()
+                self.view.set_state("error", f"Inference keeps failing: {exc}. Press Start camera to try again.")
         finally:
             self.busy = False

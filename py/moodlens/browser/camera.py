@@ -1,9 +1,13 @@
-"""The camera: getUserMedia, stopping, errors in words, and frames into NumPy.
+"""The camera: getUserMedia, device choice, stopping, errors in words, frames into NumPy.
 
-    stream = await open_camera(video)        # raises CameraError with a readable message
+    camera = Camera(video)
+    notes = await camera.open(device_id=None)   # raises CameraError with a readable message
+    await camera.devices()                      # [(device_id, label), ...] for the picker
+    camera.on_ended(callback)                   # the track ended: unplugged, or taken away
+    camera.close()                              # every track stopped: the camera light goes off
+
     grabber = FrameGrabber(video, canvas)
-    frame = grabber.grab()                   # (H, W, 4) uint8 RGBA, one buffer reused
-    stop_camera(video, stream)               # the camera light goes off
+    frame = grabber.grab()                      # (H, W, 4) uint8 RGBA, one buffer reused
 
 A frame crosses into Python once per inference: drawn into a canvas, read with
 ``getImageData`` and copied with ``JsBuffer.assign_to`` into a preallocated array.
@@ -13,23 +17,27 @@ from __future__ import annotations
 
 import js
 import numpy as np
-from pyodide.ffi import JsException, to_js
+from pyodide.ffi import JsException, create_proxy, to_js
+
+WIDTH, HEIGHT = 640, 480
 
 # What a person can do about each getUserMedia error (DOMException names).
-_ADVICE = {
+ADVICE = {
     "NotAllowedError": "Camera permission was denied. Allow the camera for this site (the camera icon in the "
-    "address bar) and press Start again.",
-    "NotFoundError": "No camera was found. Connect a camera and press Start again.",
-    "NotReadableError": "The camera is in use by another application or could not be started. Close other apps "
-    "using it and press Start again.",
-    "OverconstrainedError": "The camera cannot provide the requested video format.",
-    "SecurityError": "The browser blocked camera access on this page (it needs HTTPS or localhost).",
-    "AbortError": "The camera could not be started. Press Start to try again.",
+    "address bar, or the browser's site settings) and press Start camera again.",
+    "NotFoundError": "No camera was found. Connect a camera and press Start camera again.",
+    "NotReadableError": "The camera is busy or could not be started: another application or tab may be using it. "
+    "Close it and press Start camera again.",
+    "OverconstrainedError": "This camera cannot provide any video format the page can use.",
+    "SecurityError": "The browser blocked camera access on this page.",
+    "AbortError": "The camera could not be started. Press Start camera to try again.",
 }
+ENDED = "The camera stopped: it was unplugged, switched off or taken by another application. " \
+        "Reconnect it and press Start camera."
 
 
 class CameraError(RuntimeError):
-    """getUserMedia failed; ``str()`` is a message for people, ``name`` the DOMException name."""
+    """Opening the camera failed; ``str()`` is a message for people, ``name`` the DOMException name."""
 
     def __init__(self, name: str, message: str):
         super().__init__(message)
@@ -40,39 +48,84 @@ def _js_object(value: dict):
     return to_js(value, dict_converter=js.Object.fromEntries)
 
 
-def camera_available() -> str | None:
-    """None when the page can ask for a camera, else why not."""
+def unavailable_reason() -> str | None:
+    """None when the page can ask for a camera, else why not and what to do."""
     if not js.window.isSecureContext:
-        return "The camera needs a secure page: open it over HTTPS or on localhost."
-    if not hasattr(js.navigator, "mediaDevices") or not hasattr(js.navigator.mediaDevices, "getUserMedia"):
-        return "This browser has no camera API (navigator.mediaDevices.getUserMedia)."
+        return (f"The camera only works on a secure page, and {js.location.origin} is not one. "
+                "Open Moodlens over HTTPS, or on this computer as http://localhost.")
+    devices = getattr(js.navigator, "mediaDevices", None)
+    if not devices or not hasattr(devices, "getUserMedia"):
+        return "This browser has no camera API (navigator.mediaDevices.getUserMedia). Try a current Chrome, " \
+               "Edge, Firefox or Safari."
     return None
 
 
-async def open_camera(video, width: int = 640, height: int = 480):
-    """Ask for the front camera, play it in ``video`` and return the MediaStream."""
-    unavailable = camera_available()
-    if unavailable:
-        raise CameraError("NotSupportedError", unavailable)
-    constraints = _js_object(
-        {"audio": False, "video": {"facingMode": "user", "width": {"ideal": width}, "height": {"ideal": height}}}
-    )
-    try:
-        stream = await js.navigator.mediaDevices.getUserMedia(constraints)
-    except JsException as exc:
-        name = getattr(exc, "name", "Error")
-        raise CameraError(name, _ADVICE.get(name, f"The camera could not be opened ({name}: {exc.message}).")) from None
-    video.srcObject = stream
-    await video.play()
-    return stream
+class Camera:
+    def __init__(self, video):
+        self.video = video
+        self.stream = None
+        self._ended_callback = None
+        self._on_ended = create_proxy(self._ended)  # made once; the page owns it
 
+    async def open(self, device_id: str | None = None) -> list[str]:
+        """Start the camera (a given one, else the front one) in ``video``; return notes."""
+        reason = unavailable_reason()
+        if reason:
+            raise CameraError("NotSupportedError", reason)
+        video = {"width": {"ideal": WIDTH}, "height": {"ideal": HEIGHT}}
+        video.update({"deviceId": {"exact": device_id}} if device_id else {"facingMode": "user"})
+        notes = []
+        self.close()  # some cameras cannot be opened twice: let go of the old stream first
+        try:
+            stream = await self._request(video)
+        except CameraError as exc:
+            if exc.name != "OverconstrainedError":
+                raise
+            # Retry with nothing but the device: any size the camera offers will do.
+            stream = await self._request({"deviceId": {"exact": device_id}} if device_id else True)
+            notes.append("The camera could not give 640×480 video; using its own format.")
+        self.stream = stream
+        for track in stream.getVideoTracks():
+            track.addEventListener("ended", self._on_ended)
+        self.video.srcObject = stream
+        await self.video.play()
+        return notes
 
-def stop_camera(video, stream) -> None:
-    """Stop every track (turns the camera light off) and detach the stream."""
-    if stream is not None:
-        for track in stream.getTracks():
-            track.stop()
-    video.srcObject = None
+    async def _request(self, video):
+        try:
+            return await js.navigator.mediaDevices.getUserMedia(_js_object({"audio": False, "video": video}))
+        except JsException as exc:
+            name = getattr(exc, "name", "Error")
+            raise CameraError(name, ADVICE.get(name, f"The camera could not be opened ({name}: {exc.message}).")) \
+                from None
+
+    def device_id(self) -> str | None:
+        if self.stream is None:
+            return None
+        tracks = self.stream.getVideoTracks()
+        return str(tracks[0].getSettings().deviceId) if tracks.length else None
+
+    async def devices(self) -> list[tuple[str, str]]:
+        """The cameras the browser lists (labels appear once permission is granted)."""
+        found = await js.navigator.mediaDevices.enumerateDevices()
+        cameras = [d for d in found if d.kind == "videoinput"]
+        return [(str(d.deviceId), str(d.label) or f"Camera {i + 1}") for i, d in enumerate(cameras)]
+
+    def on_ended(self, callback) -> None:
+        self._ended_callback = callback
+
+    def _ended(self, event) -> None:
+        if self._ended_callback is not None:
+            self._ended_callback()
+
+    def close(self) -> None:
+        """Stop every track (turns the camera light off) and detach the stream."""
+        if self.stream is not None:
+            for track in self.stream.getTracks():
+                track.removeEventListener("ended", self._on_ended)
+                track.stop()
+        self.stream = None
+        self.video.srcObject = None
 
 
 class FrameGrabber:

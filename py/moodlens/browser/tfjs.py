@@ -1,21 +1,29 @@
-"""TF.js from Python: backend choice, model loading, prediction, tensor disposal.
+"""TF.js from Python: backend choice, verified model loading, prediction, tensor disposal.
 
 The only module that creates or disposes tensors. Data crosses the boundary in bulk: one
 Float32Array in (filled from NumPy with ``JsBuffer.assign``), one out (``assign_to`` into
 NumPy). Input buffers and shape arrays are made once per batch size and reused.
 
+Model files are fetched once, checked against the sha256 in their manifest, and handed to
+TF.js from memory, so what runs is exactly what was checked, and a damaged or truncated file
+is named instead of surfacing as a shape error deep inside TF.js. The checked bytes are kept:
+after a WebGL context loss the models are rebuilt on another backend without a download.
+
+    backend, notes = await use_backend(None)   # "webgl" on a GPU, else "wasm", else "cpu"
+    model = await Model.load("models/x", manifest)
+    probs = await model.predict(batch)         # (N, h, w, c) float32 -> (N, L) float32
+
 NumPy is imported inside the methods that use it: the page loads models while NumPy is
 still being installed, so importing this module must not need NumPy.
-
-    backend = await use_backend(None)          # "webgl", else "wasm", else "cpu"
-    model = await Model.load("models/x/model.json", manifest)
-    probs = await model.predict(batch)         # (N, h, w, c) float32 -> (N, L) float32
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import js
-from pyodide.ffi import JsException, to_js
+from pyodide.ffi import JsException, create_proxy, to_js
 
 from ..manifest import Manifest, ManifestError, check_model_shapes
 
@@ -28,6 +36,14 @@ class ModelLoadError(RuntimeError):
 
 def _page_url(path: str) -> str:
     return js.URL.new(path, js.document.baseURI).href
+
+
+def check_loaded() -> None:
+    """TF.js comes from <script> tags in index.html; say which file did not arrive."""
+    if not hasattr(js.window, "tf") or not hasattr(js.tf, "setBackend"):
+        raise RuntimeError("TF.js did not load (vendor/tfjs/tf.min.js)")
+    if not hasattr(js.tf, "wasm") or not hasattr(js.tf.wasm, "setWasmPaths"):
+        raise RuntimeError("TF.js's WebAssembly backend did not load (vendor/tfjs/tf-backend-wasm.min.js)")
 
 
 def hardware_webgl() -> bool:
@@ -47,15 +63,15 @@ def hardware_webgl() -> bool:
     return not any(word in renderer for word in ("swiftshader", "llvmpipe", "software"))
 
 
-async def use_backend(forced: str | None, wasm_dir: str = "vendor/tfjs/") -> tuple[str, list[str]]:
+async def use_backend(forced: str | None, wasm_dir: str = "vendor/tfjs/", skip=()) -> tuple[str, list[str]]:
     """Switch TF.js to ``forced`` or to the first backend that initializes; return it and notes.
 
-    Automatic order: webgl on a GPU, then wasm, then cpu.
+    Automatic order: webgl on a GPU, then wasm, then cpu. ``skip`` names backends known broken.
     """
     js.tf.wasm.setWasmPaths(_page_url(wasm_dir))
     notes = []
-    auto = AUTO_ORDER if hardware_webgl() else tuple(b for b in AUTO_ORDER if b != "webgl")
-    order = (forced,) + tuple(b for b in auto if b != forced) if forced else auto
+    auto = tuple(b for b in AUTO_ORDER if b not in skip and (b != "webgl" or hardware_webgl()))
+    order = (forced,) + tuple(b for b in auto if b != forced) if forced and forced not in skip else auto
     for name in order:
         try:
             ok = await js.tf.setBackend(name)
@@ -69,35 +85,105 @@ async def use_backend(forced: str | None, wasm_dir: str = "vendor/tfjs/") -> tup
     raise RuntimeError("No TF.js backend could start (tried " + ", ".join(order) + ").")
 
 
+def backend() -> str:
+    return str(js.tf.getBackend())
+
+
+def on_context_lost(callback) -> None:
+    """Call ``callback()`` if the WebGL backend's context is lost (GPU reset, driver update,
+    too many contexts). A no-op on other backends."""
+    if backend() != "webgl":
+        return
+    canvas = js.tf.backend().gpgpu.gl.canvas
+    canvas.addEventListener("webglcontextlost", create_proxy(lambda event: callback()), _once())
+
+
+def _once():
+    return to_js({"once": True}, dict_converter=js.Object.fromEntries)
+
+
 def memory() -> dict:
     mem = js.tf.memory()
     return {"tensors": int(mem.numTensors), "bytes": int(mem.numBytes)}
 
 
+async def fetch_checked(folder: str, name: str, manifest: Manifest):
+    """Fetch ``folder/name``; check it against the manifest's sha256; return an ArrayBuffer."""
+    url = f"{folder}/{name}"
+    expected = {f.name: f.sha256 for f in manifest.source.files}
+    if name not in expected:
+        raise ModelLoadError(f"{url}: the model needs this file but {manifest.id}'s manifest does not list it")
+    try:
+        response = await js.fetch(url)
+    except JsException as exc:
+        raise ModelLoadError(f"{url}: could not be downloaded ({exc.message})") from None
+    if not response.ok:
+        raise ModelLoadError(f"{url}: could not be downloaded (HTTP {response.status})")
+    buffer = await response.arrayBuffer()
+    data = js.Uint8Array.new(buffer).to_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected[name]:
+        raise ModelLoadError(
+            f"{url} is damaged or truncated: {len(data)} bytes with sha256 {got}, "
+            f"the manifest expects sha256 {expected[name]}"
+        )
+    return buffer, data
+
+
 class Model:
     """A TF.js model with the manifest that describes it."""
 
-    def __init__(self, model, manifest: Manifest, url: str):
-        self.model, self.manifest, self.url = model, manifest, url
+    def __init__(self, manifest: Manifest, url: str, artifacts):
+        self.manifest, self.url, self.artifacts = manifest, url, artifacts
+        self.model = None
         self._inputs: dict[int, tuple] = {}  # batch size -> (Float32Array, shape array)
 
     @classmethod
-    async def load(cls, url: str, manifest: Manifest) -> Model:
-        loader = js.tf.loadGraphModel if manifest.format == "tfjs-graph" else js.tf.loadLayersModel
+    async def load(cls, folder: str, manifest: Manifest) -> Model:
+        """Fetch, check and load the model in ``folder`` (its manifest's ``entry`` and weights)."""
+        url = f"{folder}/{manifest.entry}"
+        _, text = await fetch_checked(folder, manifest.entry, manifest)
         try:
-            model = await loader(_page_url(url))
+            spec = json.loads(text)
+            groups = spec["weightsManifest"]
+            topology = spec["modelTopology"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"{url}: not a TF.js model file ({exc})") from None
+        specs, parts = [], []
+        for group in groups:
+            specs.extend(group["weights"])
+            for path in group["paths"]:
+                parts.append((await fetch_checked(folder, path, manifest))[0])
+        artifacts = to_js(
+            {key: spec[key] for key in ("format", "generatedBy", "convertedBy", "signature", "userDefinedMetadata")
+             if key in spec} | {"modelTopology": topology, "weightSpecs": specs},
+            dict_converter=js.Object.fromEntries,
+        )
+        artifacts.weightData = _concat(parts)
+        self = cls(manifest, url, artifacts)
+        await self.reload()
+        return self
+
+    async def reload(self) -> None:
+        """(Re)build the model on the current backend from the checked bytes."""
+        old, self.model = self.model, None
+        if old is not None:
+            try:
+                old.dispose()
+            except JsException:  # its backend is gone (context lost): nothing left to free
+                pass
+        loader = js.tf.loadGraphModel if self.manifest.format == "tfjs-graph" else js.tf.loadLayersModel
+        try:
+            self.model = await loader(js.tf.io.fromMemory(self.artifacts))
         except JsException as exc:
-            raise ModelLoadError(f"{url}: could not load the {manifest.format} model ({exc.message})") from None
-        self = cls(model, manifest, url)
+            raise ModelLoadError(f"{self.url}: TF.js could not build the {self.manifest.format} model "
+                                 f"({exc.message})") from None
         try:
-            in_shape = model.inputs[0].shape.to_py()
-            out_shape = model.outputs[0].shape.to_py() if model.outputs[0].shape else None
-            out_size = out_shape[-1] if out_shape and manifest.kind == "emotion" else None
-            check_model_shapes(manifest, in_shape, out_size)
+            in_shape = self.model.inputs[0].shape
+            check_model_shapes(self.manifest, in_shape.to_py() if in_shape else None, None)
         except ManifestError as exc:
             self.dispose()
-            raise ModelLoadError(f"{url}: {exc}") from None
-        return self
+            raise ModelLoadError(f"{self.url}: {exc}") from None
 
     async def predict(self, batch):
         """(N, h, w, c) float32 ndarray -> the model's first output as float32, batch first."""
@@ -139,5 +225,19 @@ class Model:
         return self._inputs[n]
 
     def dispose(self) -> None:
-        self.model.dispose()
-        self._inputs.clear()
+        if self.model is not None:
+            self.model.dispose()
+            self.model = None
+
+
+def _concat(buffers):
+    """One ArrayBuffer from several (a model's weight shards, in manifest order)."""
+    if len(buffers) == 1:
+        return buffers[0]
+    total = sum(int(b.byteLength) for b in buffers)
+    out = js.Uint8Array.new(total)
+    offset = 0
+    for b in buffers:
+        out.set(js.Uint8Array.new(b), offset)
+        offset += int(b.byteLength)
+    return out.buffer

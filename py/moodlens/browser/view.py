@@ -77,6 +77,17 @@ class View:
         self.button.textContent = "Stop camera" if running else "Start camera"
         self.button.setAttribute("aria-pressed", "true" if running else "false")
 
+    def show_cameras(self, cameras: list[tuple[str, str]], current: str | None) -> None:
+        """Fill the camera picker; it shows only when there is a choice."""
+        picker = self.doc.getElementById("camera")
+        picker.replaceChildren()
+        for device_id, name in cameras:
+            option = self.doc.createElement("option")
+            option.value, option.textContent = device_id, name
+            option.selected = device_id == current
+            picker.append(option)
+        self.doc.getElementById("camera-picker").hidden = len(cameras) < 2
+
     def set_mirror(self, mirror: bool) -> None:
         self.mirror = mirror
         self.viewport.classList.toggle("mirrored", mirror)

@@ -1,0 +1,57 @@
+// Until Python runs, only JavaScript can tell a person that loading failed: a runtime or
+// library file that is missing or damaged, or a browser without WebAssembly. Once Python is
+// up, moodlens.browser.app reports everything itself. Kept to what needs JavaScript.
+(() => {
+  const base = new URL(".", location.href);
+  const advice = " Reload the page; if this keeps happening, the site's files are damaged or incomplete.";
+  let expected = null; // files.json, written by build.py: path -> size in bytes
+
+  const loading = () => document.body && document.body.dataset.state === "loading";
+  const show = (message) => {
+    if (!loading()) return;
+    document.body.dataset.state = "error";
+    document.getElementById("status").textContent = message;
+  };
+  const relative = (url) => (url.startsWith(base.href) ? url.slice(base.href.length) : url);
+
+  // Files that came back with an HTTP error, or shorter or longer than build.py wrote them.
+  async function damaged() {
+    if (expected === null) {
+      try { expected = await (await fetch("files.json")).json(); } catch { expected = {}; }
+    }
+    const found = [];
+    for (const entry of performance.getEntriesByType("resource")) {
+      const path = relative(entry.name.split("?")[0]);
+      if (entry.responseStatus >= 400) found.push(`${path} (HTTP ${entry.responseStatus})`);
+      else if (path in expected && entry.decodedBodySize && entry.decodedBodySize !== expected[path]) {
+        found.push(`${path} (${entry.decodedBodySize} bytes, expected ${expected[path]})`);
+      }
+    }
+    return found;
+  }
+  async function fail(message) {
+    const files = loading() ? await damaged() : [];
+    show(files.length ? `${message} Missing or damaged: ${files.join(", ")}.${advice}` : message + advice);
+  }
+
+  if (typeof WebAssembly !== "object") {
+    addEventListener("DOMContentLoaded", () => show("This browser cannot run WebAssembly, which Moodlens needs. " +
+      "Try a current Chrome, Edge, Firefox or Safari."));
+  }
+  // Resource errors (a <script> or <link> that failed) do not bubble: listen in the capture phase.
+  addEventListener("error", (event) => {
+    const file = event.target && (event.target.src || event.target.href);
+    fail(file ? `Moodlens could not load ${relative(file)}.` : `Moodlens could not start: ${event.message}.`);
+  }, true);
+  addEventListener("unhandledrejection", (event) => {
+    const reason = event.reason && (event.reason.message || event.reason);
+    fail(`Moodlens could not start: ${reason}.`);
+  });
+  // A runtime file that fails inside Pyodide's loader (a WebAssembly compile error, say) can
+  // leave start-up waiting forever without an exception: look for such files while loading.
+  const watchdog = setInterval(async () => {
+    if (!loading()) return clearInterval(watchdog);
+    const files = await damaged();
+    if (files.length) fail("Moodlens could not start.");
+  }, 2000);
+})();
