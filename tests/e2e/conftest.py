@@ -25,10 +25,14 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
 ]
-VIDEOS = {"one_face": media.one_face_video, "no_face": media.no_face_video, "group": media.group_video}
+FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+VIDEOS = {
+    "one_face": media.one_face_video,
+    "no_face": media.no_face_video,
+    "group": media.group_video,
+    "coming_and_going": media.coming_and_going_video,
+}
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +52,23 @@ def video_files(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browsers(video_files):
-    """One Chromium per fake-camera video (the video is a launch flag), started on first use."""
+    """One Chromium per set of launch flags (the fake camera's video is one), started on first use.
+
+    ``get("one_face")`` has a fake camera playing that video with permission granted;
+    ``get(None, flags)`` has only ``flags`` (say, no camera at all, or fake devices of its own).
+    """
     executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
     assert executable, "Chromium not found: run the tests with `python3 build.py test`, or set MOODLENS_CHROMIUM"
     launched = {}
     with sync_playwright() as pw:
 
-        def get(video: str):
-            if video not in launched:
-                flags = CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={video_files[video]}"]
-                launched[video] = pw.chromium.launch(executable_path=executable, args=flags)
-            return launched[video]
+        def get(video: str | None = "one_face", flags: tuple[str, ...] = ()):
+            key = (video, flags)
+            if key not in launched:
+                camera = FAKE_CAMERA + [f"--use-file-for-fake-video-capture={video_files[video]}"] if video else []
+                args = CHROMIUM_FLAGS + camera + list(flags)
+                launched[key] = pw.chromium.launch(executable_path=executable, args=args)
+            return launched[key]
 
         yield get
         for browser in launched.values():
@@ -104,6 +114,16 @@ class AppPage:
             time.sleep(0.1)
         raise AssertionError(f"state stayed {self.state()!r} (status: {self.status()!r}), wanted {state!r}")
 
+    def press_start(self) -> None:
+        """Click Start camera from an error state and wait for the app to act on it."""
+        before = self.status()
+        self.page.click("#start")
+        deadline = time.monotonic() + 10
+        while self.state() == "error" and self.status() == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while self.status() == "Starting the camera…" and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def wait_frames(self, n: int, timeout: float = 60.0) -> dict:
         """Wait until #results reports inference number ``n`` or later; return it."""
         deadline = time.monotonic() + timeout
@@ -125,12 +145,17 @@ class AppPage:
 def open_app(browsers, site):
     opened = []
 
-    def _open(query: str = "?autostart=1", video: str = "one_face", viewport=(1280, 800)) -> AppPage:
-        context = browsers(video).new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    def _open(query: str = "?autostart=1", video: str | None = "one_face", viewport=(1280, 800), flags=(),
+              base: str | None = None, init_script: str | None = None, routes=()) -> AppPage:
+        context = browsers(video, tuple(flags)).new_context(viewport={"width": viewport[0], "height": viewport[1]})
         page = context.new_page()
-        app = AppPage(context, page, site)
+        app = AppPage(context, page, base or site)
         opened.append(app)
-        page.goto(f"{site}index.html{query}")
+        if init_script:
+            page.add_init_script(init_script)
+        for pattern, handler in routes:
+            page.route(pattern, handler)
+        page.goto(f"{app.base}index.html{query}")
         return app
 
     yield _open

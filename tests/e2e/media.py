@@ -66,3 +66,9 @@ GROUP_FACE_CENTRES = ((45, 235), (215, 175), (435, 160), (570, 140))
 
 def group_video(path: Path) -> Path:
     return write_y4m(path, [photo("sample6.jpg", GROUP_CROP)] * 10)
+
+
+def coming_and_going_video(path: Path) -> Path:
+    """A face for two seconds, then two seconds of no face, looping (15 frames a second)."""
+    face, empty = photo("sample1.jpg", ONE_FACE_CROP), photo("sample5.jpg", NO_FACE_CROP)
+    return write_y4m(path, [face] * 30 + [empty] * 30, fps=15)

@@ -107,6 +107,7 @@ class App:
         self.running = False
         self.busy = False
         self.recovering = False
+        self.generation = 0  # bumped when the backend is rebuilt: older inferences are void
         self.faces = []
         self.last_inference_ms = -1e12
         self.frame_handle = None
@@ -315,6 +316,9 @@ class App:
             self.backend, _ = await tfjs.use_backend(None, skip=(lost,))
             for model in self.models:
                 await model.reload()
+            # An inference caught by the loss may wait forever on its lost tensors: void it.
+            self.generation += 1
+            self.busy = False
             self.view.add_notes([f"The {lost} graphics context was lost; continuing on TF.js {self.backend}."])
             self.view.set_text("backend", self.backend)
             tfjs.on_context_lost(self.context_lost)
@@ -342,9 +346,9 @@ class App:
             return
         self.busy = True
         self.last_inference_ms = now_ms
-        asyncio.ensure_future(self.infer(now_ms))
+        asyncio.ensure_future(self.infer(now_ms, self.generation))
 
-    async def infer(self, now_ms: float) -> None:
+    async def infer(self, now_ms: float, generation: int) -> None:
         from ..present import announcement, main_face
 
         try:
@@ -352,7 +356,7 @@ class App:
             if frame is None:
                 return
             result = await self.pipeline.step(frame, now_ms)
-            if not self.running:
+            if not self.running or generation != self.generation:
                 return
             self.faces = result.faces
             payload = result.to_json()
@@ -361,12 +365,13 @@ class App:
             self.view.show(payload, main, announcement(main), now_ms)
             self.errors_in_a_row = 0
         except Exception as exc:  # one bad frame must not stop the loop; persistent failure must be seen
-            if self.recovering:
-                return  # the backend went away mid-frame; _recover() is rebuilding it
+            if self.recovering or generation != self.generation:
+                return  # the backend went away mid-frame; _recover() rebuilds it
             self.errors_in_a_row += 1
             js.console.error(f"Moodlens inference failed: {exc!r}")
             if self.errors_in_a_row >= 5:
                 self._halt()
                 self.view.set_state("error", f"Inference keeps failing: {exc}. Press Start camera to try again.")
         finally:
-            self.busy = False
+            if generation == self.generation:
+                self.busy = False

@@ -1,0 +1,199 @@
+"""Failures a person will meet: each ends in a clear message, a way forward, a working page."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from . import media
+
+STUB_GUM = """
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  let calls = 0;
+  navigator.mediaDevices.getUserMedia = (constraints) => {
+    calls += 1;
+    window.__gumCalls = calls;
+    %s
+    return real(constraints);
+  };
+"""
+
+
+def reject_with(name: str, first_only: bool = False) -> str:
+    condition = "calls === 1" if first_only else "true"
+    return STUB_GUM % f"if ({condition}) return Promise.reject(new DOMException('stubbed', '{name}'));"
+
+
+def expect_error(app, *fragments: str) -> str:
+    app.wait_state("error")
+    status = app.status()
+    for fragment in fragments:
+        assert fragment in status, status
+    return status
+
+
+def test_insecure_context_explains_https(open_app, site):
+    port = urlsplit(site).port
+    app = open_app(flags=("--host-resolver-rules=MAP moodlens.test 127.0.0.1",), base=f"http://moodlens.test:{port}/")
+    expect_error(app, "secure page", "HTTPS", "localhost")
+    assert app.page.evaluate("window.isSecureContext") is False
+    app.screenshot("insecure-context.png")
+
+
+def test_browser_without_camera_api(open_app):
+    app = open_app(init_script="Object.defineProperty(Navigator.prototype, 'mediaDevices', {get: () => undefined});")
+    expect_error(app, "no camera API")
+
+
+def test_no_camera_at_all(open_app):
+    app = open_app(video=None)  # this machine has no camera and no fake one
+    expect_error(app, "No camera was found", "Start camera again")
+    assert app.page.is_enabled("#start") and app.page.text_content("#start") == "Start camera"
+
+
+def test_permission_denied(open_app):
+    app = open_app(init_script=reject_with("NotAllowedError"))
+    expect_error(app, "permission was denied", "Allow the camera")
+    app.screenshot("permission-denied.png")
+
+
+def test_camera_busy_then_freed(open_app):
+    app = open_app(init_script=reject_with("NotReadableError", first_only=True))
+    expect_error(app, "busy", "another application")
+    app.press_start()  # the other app let go: a second press works
+    app.wait_state("running")
+    assert app.wait_frames(3)["faces"]
+
+
+def test_impossible_constraints_are_retried_looser(open_app):
+    app = open_app(init_script=reject_with("OverconstrainedError", first_only=True))
+    app.wait_state("running")
+    assert app.wait_frames(3)["faces"]
+    assert app.page.evaluate("window.__gumCalls") == 2
+    assert "its own format" in app.page.inner_text("#notes")
+
+
+def test_camera_unplugged_mid_stream(open_app):
+    app = open_app()
+    app.wait_state("running")
+    app.wait_frames(3)
+    page = app.page
+    page.evaluate("""() => { window.__stream = document.getElementById('video').srcObject;
+                            window.__stream.getVideoTracks()[0].dispatchEvent(new Event('ended')); }""")
+    expect_error(app, "camera stopped", "Reconnect it")
+    assert page.evaluate("window.__stream.getTracks().every(t => t.readyState === 'ended')")
+    assert page.text_content("#start") == "Start camera"
+    app.press_start()
+    app.wait_state("running")
+
+
+def test_camera_picker_switches_and_remembers(open_app):
+    flags = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=device-count=2")
+    app = open_app(video=None, flags=flags)
+    app.wait_state("running")
+    page = app.page
+    page.wait_for_selector("#camera-picker:not([hidden])")
+    options = page.eval_on_selector_all("#camera option", "os => os.map(o => o.value)")
+    assert len(options) == 2
+    current = page.evaluate("document.getElementById('video').srcObject.getVideoTracks()[0].getSettings().deviceId")
+    other = next(o for o in options if o != current)
+    page.select_option("#camera", other)
+    page.wait_for_function(
+        "id => document.getElementById('video').srcObject?.getVideoTracks()[0].getSettings().deviceId === id", arg=other
+    )
+    app.wait_state("running")
+    assert page.evaluate("localStorage.getItem('moodlens.camera')") == other
+    page.reload()
+    app.wait_state("running")
+    assert page.evaluate("document.getElementById('video').srcObject.getVideoTracks()[0].getSettings().deviceId") == other
+
+
+def test_hidden_tab_pauses_and_resumes(open_app):
+    app = open_app()
+    app.wait_state("running")
+    app.wait_frames(3)
+    page = app.page
+    page.evaluate("""() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+                            Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+                            document.dispatchEvent(new Event('visibilitychange')); }""")
+    assert "Paused" in app.status()
+    time.sleep(0.3)  # an inference already under way may finish
+    frozen = app.results()["frame"]
+    time.sleep(1.0)
+    assert app.results()["frame"] == frozen, "inference went on in a hidden tab"
+    page.evaluate("""() => { delete document.hidden; delete document.visibilityState;
+                            document.dispatchEvent(new Event('visibilitychange')); }""")
+    app.wait_frames(frozen + 5)
+    assert app.status().startswith("Running")
+
+
+def fulfil(body: bytes, status: int = 200):
+    return lambda route: route.fulfill(status=status, body=body)
+
+
+def edit_manifest(change):
+    def handler(route):
+        data = route.fetch().json()
+        change(data)
+        route.fulfill(json=data)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "pattern, handler, fragments",
+    [
+        ("**/models/oarriaga-emotion/emotion.bin", fulfil(b"\0" * 1000),
+         ("models/oarriaga-emotion/emotion.bin", "damaged or truncated", "1000 bytes")),
+        ("**/models/oarriaga-emotion/emotion.json", fulfil(b"", 404),
+         ("models/oarriaga-emotion/emotion.json", "HTTP 404")),
+        ("**/models/oarriaga-emotion/manifest.json", edit_manifest(lambda d: d["labels"].pop()),
+         ("models/oarriaga-emotion/emotion.json", "outputs 7 scores but the manifest lists 6 labels")),
+        ("**/models/oarriaga-emotion/manifest.json", edit_manifest(lambda d: d["input"].update(width=48, height=48)),
+         ("models/oarriaga-emotion/emotion.json", "input is [64, 64, 1]", "[48, 48, 1]")),
+        ("**/models/blazeface-short/manifest.json", edit_manifest(lambda d: d["input"].update(color="cmyk")),
+         ("models/blazeface-short/manifest.json", "input.color")),
+    ],
+    ids=["truncated-weights", "missing-model-json", "label-count", "input-shape", "bad-manifest"],
+)
+def test_broken_model_files_are_named(open_app, pattern, handler, fragments):
+    app = open_app("", routes=[(pattern, handler)])
+    expect_error(app, "could not start", *fragments)
+
+
+@pytest.mark.parametrize(
+    "pattern, body, status, fragments",
+    [
+        ("**/pyodide/pyodide.asm.wasm", b"", 404, ("pyodide/pyodide.asm.wasm", "HTTP 404")),
+        ("**/pyodide/python_stdlib.zip", b"PK\x03\x04", 200, ("pyodide/python_stdlib.zip", "4 bytes, expected")),
+        ("**/vendor/tfjs/tf.min.js", b"", 404, ("vendor/tfjs/tf.min.js",)),
+        ("**/pyodide/numpy-*.whl", b"", 404, ("pyodide/numpy-2.0.2", ".whl")),
+    ],
+    ids=["runtime-missing", "stdlib-truncated", "tfjs-missing", "numpy-missing"],
+)
+def test_broken_runtime_files_are_named(open_app, pattern, body, status, fragments):
+    app = open_app("", routes=[(pattern, fulfil(body, status))])
+    expect_error(app, *fragments)
+    if "stdlib" in pattern:
+        app.screenshot("runtime-damaged.png")
+
+
+def test_webgl_context_loss_falls_back_without_reload(open_app):
+    app = open_app("?autostart=1&backend=webgl")
+    app.wait_state("running")
+    first = app.wait_frames(3)
+    assert first["diagnostics"]["backend"] == "webgl"
+    page = app.page
+    page.evaluate("window.__marker = 'same page'")
+    page.evaluate("tf.backend().gpgpu.gl.getExtension('WEBGL_lose_context').loseContext()")
+    page.wait_for_function(
+        "JSON.parse(document.getElementById('results').textContent).diagnostics.backend === 'wasm'", timeout=30000
+    )
+    after = app.wait_frames(app.results()["frame"] + 3)
+    assert after["faces"] and after["faces"][0]["emotion"] == "happy"
+    assert "context was lost" in page.inner_text("#notes")
+    assert page.text_content("#backend") == "wasm"
+    assert page.evaluate("window.__marker") == "same page"
+    assert app.state() == "running"
