@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 
 import js
 import pyodide_js
@@ -150,8 +151,10 @@ class App:
             await self._build_pipeline(detector, emotion)
             view.stage("warmup", done=True)
         except Exception as exc:  # anything here leaves the app unusable: say why, in the page
-            view.set_state("error", f"Moodlens could not start: {exc}")
-            raise
+            view.set_state("error", f"Moodlens could not start: {exc}. Reload to try again; if it keeps "
+                                    "happening, the site's files are damaged: tell whoever hosts this page.")
+            js.console.error(traceback.format_exc())  # the details, for whoever opens the console
+            return
         view.set_text("backend", self.backend)
         tfjs.on_context_lost(self.context_lost)
         view.button.addEventListener("click", self._on_click)
