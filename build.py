@@ -4,6 +4,7 @@
     python3 build.py            # assemble dist/ (npm ci and the wheel download on first run)
     python3 build.py serve      # assemble, then serve dist/ on http://127.0.0.1:8000/
     python3 build.py test       # install what the tests need into .venv, assemble, run pytest
+    python3 build.py bench      # side-by-side benchmark against @vladmandic/human (not a test)
 
 Everything in dist/ comes from here: npm packages pinned in package.json/package-lock.json,
 Pyodide wheels from the PyPI package pinned in pyproject.toml (each checked against the sha256
@@ -278,13 +279,16 @@ def build() -> Path:
 
 # -- serving --------------------------------------------------------------------------
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files with the right types and the production headers (site/headers.toml)."""
+    """Static files with the right types and the production headers (site/headers.toml).
+
+    Every response is revalidated (``no-cache``): a reload after a rebuild never mixes old
+    and new files, and a warm start still skips the download (304 Not Modified)."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
     site_headers: dict[str, str] = {}
 
     def end_headers(self):
-        for name, value in self.site_headers.items():
+        for name, value in {"Cache-Control": "no-cache", **self.site_headers}.items():
             self.send_header(name, value)
         super().end_headers()
 
@@ -303,14 +307,16 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             super().handle_error(request, client_address)
 
 
-def make_server(directory: Path = DIST, host: str = "127.0.0.1", port: int = 8000) -> Server:
-    handler = type("SiteHandler", (Handler,), {"site_headers": site_headers()})
+def make_server(directory: Path = DIST, host: str = "127.0.0.1", port: int = 8000, headers: bool = True) -> Server:
+    """A static server for ``directory``; ``headers=False`` leaves out the production headers
+    (for the benchmark's peer page, which is not ours to constrain)."""
+    handler = type("SiteHandler", (Handler,), {"site_headers": site_headers() if headers else {}})
     return Server((host, port), functools.partial(handler, directory=str(directory)))
 
 
-def serve_in_thread(directory: Path = DIST, port: int = 0) -> tuple[Server, str]:
+def serve_in_thread(directory: Path = DIST, port: int = 0, headers: bool = True) -> tuple[Server, str]:
     """For tests: serve ``directory`` on a free port; returns the server and its base URL."""
-    server = make_server(directory, port=port)
+    server = make_server(directory, port=port, headers=headers)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
@@ -379,19 +385,31 @@ def test(pytest_args: list[str]) -> int:
     return subprocess.call([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
 
 
+def bench(bench_args: list[str]) -> int:
+    python = ensure_venv()
+    chromium = ensure_chromium()
+    build()
+    env = {**os.environ, "MOODLENS_CHROMIUM": chromium}
+    return subprocess.call([str(python), "-m", "tests.bench.benchmark", *bench_args], cwd=ROOT, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("build", help="assemble dist/ (the default)")
     serve_cmd = sub.add_parser("serve", help="assemble dist/ and serve it on 127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
-    test_cmd = sub.add_parser("test", help="install test dependencies, assemble dist/, run pytest")
-    test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
-    args = parser.parse_args(argv)
+    sub.add_parser("test", help="install test dependencies, assemble dist/, run pytest (other arguments go to pytest)")
+    sub.add_parser("bench", help="benchmark against @vladmandic/human (other arguments go to tests/bench/benchmark.py)")
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in ("test", "bench"):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "bench":
+        return bench(rest)
+    if args.command == "test":
+        return test(rest)
     if args.command == "serve":
         serve(args.port)
-    elif args.command == "test":
-        return test(args.pytest_args)
     else:
         build()
     return 0

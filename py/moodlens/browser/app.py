@@ -113,6 +113,8 @@ class App:
         self.last_inference_ms = -1e12
         self.frame_handle = None
         self.errors_in_a_row = 0
+        self.shown_first = False
+        self.draw_ms = 0.0
         self.diagnostics = Diagnostics()
         # Made once for the app's life (the page owns the app until it unloads).
         self._on_frame = create_proxy(self.on_frame)
@@ -338,7 +340,9 @@ class App:
         if not self.running:
             return
         self.frame_handle = self.video.requestVideoFrameCallback(self._on_frame)
+        drawing = js.performance.now()
         self.view.draw(self.faces, int(metadata.width), int(metadata.height))
+        self.draw_ms = js.performance.now() - drawing
         if self.doc.hidden or self.recovering:
             return
         self.diagnostics.video_frame(int(metadata.presentedFrames))
@@ -349,23 +353,32 @@ class App:
             return
         self.busy = True
         self.last_inference_ms = now_ms
-        asyncio.ensure_future(self.infer(now_ms, self.generation))
+        # When the camera took the frame (Chrome gives it for camera streams), else when it showed.
+        captured = getattr(metadata, "captureTime", None) or now_ms
+        asyncio.ensure_future(self.infer(now_ms, float(captured), self.generation))
 
-    async def infer(self, now_ms: float, generation: int) -> None:
+    async def infer(self, now_ms: float, captured_ms: float, generation: int) -> None:
         from ..present import announcement, main_face
 
         try:
+            grabbing = js.performance.now()
             frame = self.grabber.grab() if self.running else None
             if frame is None:
                 return
+            grab_ms = js.performance.now() - grabbing
             result = await self.pipeline.step(frame, now_ms)
             if not self.running or generation != self.generation:
                 return
             self.faces = result.faces
             payload = result.to_json()
+            payload["stages_ms"].update(grab=round(grab_ms, 2), draw=round(self.draw_ms, 2))
+            payload["latency_ms"] = round(js.performance.now() - captured_ms, 2)
             payload["diagnostics"] = self.diagnostics.snapshot(self.backend)
             main = main_face(result.faces)
             self.view.show(payload, main, announcement(main), now_ms)
+            if not self.shown_first and main is not None:
+                self.shown_first = True
+                js.performance.mark("moodlens:first-emotion")
             self.errors_in_a_row = 0
         except Exception as exc:  # one bad frame must not stop the loop; persistent failure must be seen
             if self.recovering or generation != self.generation:

@@ -1,0 +1,266 @@
+"""Side-by-side benchmark: Moodlens against @vladmandic/human 3.3.6, same camera, same backend.
+
+    python3 build.py bench [--seconds 15] [--backend wasm]
+
+For each system and each fake-camera video (one face; a group of four), in headless Chromium:
+cold start (empty cache) and warm start (reload) to the first emotion on screen with its
+breakdown, steady-state results per second, per-stage p50/p95, end-to-end latency (camera
+capture to results on screen), bytes per asset (as served, gzip, brotli), peak JS heap and
+wasm memory. Writes tests/.artifacts/bench/results.json and chart.png and prints a table.
+Not part of the test run: numbers are measurements, not pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import brotli
+from PIL import Image, ImageDraw
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+import build  # noqa: E402
+from tests.e2e import media  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_FLAGS, FAKE_CAMERA  # noqa: E402
+
+OUT = ROOT / "tests" / ".artifacts" / "bench"
+HUMAN = ROOT / "node_modules" / "@vladmandic" / "human"
+HUMAN_MODELS = ("blazeface.json", "blazeface.bin", "emotion.json", "emotion.bin")
+VIDEOS = {"one face": media.one_face_video, "group of 4": media.group_video}
+
+# Collects every #results update in the page, so no inference is missed between polls.
+COLLECT = """
+window.__bench = [];
+new MutationObserver(() => {
+  const el = document.getElementById('results');
+  try { const r = JSON.parse(el.textContent); if (r.frame) window.__bench.push([performance.now(), r]); } catch (e) {}
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+# All WebAssembly memory: TF.js's wasm heap (a global `tf` on our page) plus what the page
+# reports in #results.diagnostics (Pyodide's heap for us; TF.js's heap for the peer, whose
+# bundled TF.js is not global, so nothing is counted twice).
+WASM_HEAP = """() => {
+  let bytes = 0;
+  if (window.tf && tf.getBackend() === 'wasm') bytes += tf.backend().wasm.HEAPU8.length;
+  try { bytes += JSON.parse(document.getElementById('results').textContent).diagnostics.wasm_heap_bytes || 0; } catch (e) {}
+  return bytes;
+}"""
+
+
+def human_site(dest: Path) -> Path:
+    """The peer's page, its library, models and TF.js wasm binaries, in one folder."""
+    shutil.rmtree(dest, ignore_errors=True)
+    (dest / "models").mkdir(parents=True)
+    for f in ("index.html", "human.js"):
+        shutil.copy2(Path(__file__).parent / "human" / f, dest / f)
+    shutil.copy2(HUMAN / "dist" / "human.esm.js", dest / "human.esm.js")
+    for f in HUMAN_MODELS:
+        shutil.copy2(HUMAN / "models" / f, dest / "models" / f)
+    shutil.copytree(build.DIST / "vendor" / "tfjs", dest / "tfjs")
+    return dest
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"p50": None, "p95": None}
+    ordered = sorted(values)
+    return {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2)}
+
+
+def marks(page) -> dict:
+    return page.evaluate("""Object.fromEntries(performance.getEntriesByType('mark')
+        .filter(m => m.name.startsWith('moodlens:')).map(m => [m.name.slice(9), Math.round(m.startTime)]))""")
+
+
+def wait_first_emotion(page, timeout: float = 90.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = marks(page)
+        if "first-emotion" in found:
+            return found
+        if page.evaluate("document.body.dataset.state") == "error":
+            raise RuntimeError(page.text_content("#status") or page.text_content("#results"))
+        time.sleep(0.05)
+    raise RuntimeError("no emotion on screen in time")
+
+
+def transfer(urls: list[str], base: str, folder: Path) -> dict:
+    """Bytes per asset as served and compressed, for the files the page fetched."""
+    assets = {}
+    for url in dict.fromkeys(urls):
+        if not url.startswith(base):
+            continue
+        path = folder / url[len(base):].split("?")[0]
+        if path.is_file():
+            data = path.read_bytes()
+            assets[path.relative_to(folder).as_posix()] = {
+                "bytes": len(data), "gzip": len(gzip.compress(data, 9)), "brotli": len(brotli.compress(data))}
+    total = {k: sum(a[k] for a in assets.values()) for k in ("bytes", "gzip", "brotli")}
+    return {"assets": assets, "total": total}
+
+
+def run_system(pw, executable, name, url, folder, base, video_file, seconds) -> dict:
+    args = CHROMIUM_FLAGS + FAKE_CAMERA + [f"--use-file-for-fake-video-capture={video_file}"]
+    browser = pw.chromium.launch(executable_path=executable, args=args)
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.add_init_script(COLLECT)
+        urls: list[str] = []
+        context.on("request", lambda r: urls.append(r.url))
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+
+        page.goto(url)
+        cold = wait_first_emotion(page)
+        bytes_cold = transfer(urls, base, folder)
+
+        # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile.
+        page.evaluate("window.__bench = []")
+        peak_heap = peak_wasm = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            peak_heap = max(peak_heap, cdp.send("Runtime.getHeapUsage")["usedSize"])
+            peak_wasm = max(peak_wasm, page.evaluate(WASM_HEAP))
+            time.sleep(0.5)
+        samples = page.evaluate("window.__bench")
+        first_t, first = samples[0]
+        last_t, last = samples[-1]
+        rate = (last["frame"] - first["frame"]) / ((last_t - first_t) / 1000.0)
+        stages: dict[str, list[float]] = {}
+        for _, r in samples:
+            for stage, ms in r.get("stages_ms", {}).items():
+                stages.setdefault(stage, []).append(ms)
+            stages.setdefault("total", []).append(r["time_ms"])
+            stages.setdefault("latency", []).append(r["latency_ms"])
+        faces = statistics.mean(len(r["faces"]) for _, r in samples)
+
+        page.reload()
+        warm = wait_first_emotion(page)
+        return {
+            "system": name,
+            "cold_ms": cold, "warm_ms": warm,
+            "results_per_s": round(rate, 2),
+            "faces_per_result": round(faces, 2),
+            "stages_ms": {k: percentiles(v) for k, v in stages.items()},
+            "transfer": bytes_cold,
+            "peak_js_heap_bytes": peak_heap,
+            "peak_wasm_bytes": peak_wasm,
+            "inferences": len(samples),
+        }
+    finally:
+        browser.close()
+
+
+def ratio(ours, theirs):
+    return round(ours / theirs, 2) if ours and theirs else None
+
+
+def summary(results: dict) -> list[tuple]:
+    rows = []
+    for video, pair in results.items():
+        o, h = pair["moodlens"], pair["human"]
+        metrics = [
+            ("results/s", o["results_per_s"], h["results_per_s"]),
+            ("cold first emotion ms", o["cold_ms"]["first-emotion"], h["cold_ms"]["first-emotion"]),
+            ("warm first emotion ms", o["warm_ms"]["first-emotion"], h["warm_ms"]["first-emotion"]),
+            ("latency p50 ms", o["stages_ms"]["latency"]["p50"], h["stages_ms"]["latency"]["p50"]),
+            ("latency p95 ms", o["stages_ms"]["latency"]["p95"], h["stages_ms"]["latency"]["p95"]),
+            ("inference p50 ms", o["stages_ms"]["total"]["p50"], h["stages_ms"]["total"]["p50"]),
+            ("faces per result", o["faces_per_result"], h["faces_per_result"]),
+            ("transfer MB (brotli)", round(o["transfer"]["total"]["brotli"] / 1e6, 2),
+             round(h["transfer"]["total"]["brotli"] / 1e6, 2)),
+            ("transfer MB (gzip)", round(o["transfer"]["total"]["gzip"] / 1e6, 2),
+             round(h["transfer"]["total"]["gzip"] / 1e6, 2)),
+            ("peak JS heap MB", round(o["peak_js_heap_bytes"] / 1e6, 1), round(h["peak_js_heap_bytes"] / 1e6, 1)),
+            ("peak wasm MB", round(o["peak_wasm_bytes"] / 1e6, 1), round(h["peak_wasm_bytes"] / 1e6, 1)),
+        ]
+        rows += [(video, m, ours, theirs, ratio(ours, theirs)) for m, ours, theirs in metrics]
+    return rows
+
+
+def print_table(rows, results) -> None:
+    print(f"\n{'video':<11} {'metric':<24} {'moodlens':>10} {'human':>10} {'ours/theirs':>12}")
+    for video, metric, ours, theirs, r in rows:
+        print(f"{video:<11} {metric:<24} {ours!s:>10} {theirs!s:>10} {r!s:>12}")
+    for video, pair in results.items():
+        o = pair["moodlens"]
+        print(f"\n{video}: moodlens cold breakdown (ms from navigation): {o['cold_ms']}")
+        print(f"{video}: moodlens warm breakdown (ms from navigation): {o['warm_ms']}")
+        print(f"{video}: moodlens stages p50/p95: {o['stages_ms']}")
+        print(f"{video}: human stages p50/p95: {pair['human']['stages_ms']}")
+
+
+HIGHER_IS_BETTER = {"results/s"}
+NEUTRAL = {"faces per result"}
+
+
+def chart(rows, path: Path) -> None:
+    """Ours/theirs per metric as bars from 0 with a line at 1.0; green where Moodlens does
+    better (more results, less time, fewer bytes), red where it does worse."""
+    rows = [r for r in rows if r[4]]
+    width, bar_h, left = 900, 22, 330
+    image = Image.new("RGB", (width, 40 + bar_h * len(rows)), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((10, 8), "Moodlens / human 3.3.6, same run and backend: ours/theirs (green: Moodlens better)",
+              fill="black")
+    scale = (width - left - 60) / max(3.0, max(r[4] for r in rows))
+    for i, (video, metric, ours, theirs, r) in enumerate(rows):
+        y = 34 + i * bar_h
+        draw.text((10, y + 4), f"{video}: {metric}", fill="black")
+        better = r >= 1 if metric in HIGHER_IS_BETTER else r <= 1
+        colour = "#8b8d98" if metric in NEUTRAL else ("#30a46c" if better else "#e5484d")
+        draw.rectangle((left, y + 3, left + r * scale, y + bar_h - 3), fill=colour)
+        draw.text((left + r * scale + 6, y + 4), f"{r:g}", fill="black")
+    draw.line((left + scale, 30, left + scale, image.height), fill="black")
+    image.save(path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15.0, help="steady-state measurement per run")
+    parser.add_argument("--backend", default="wasm", choices=("wasm", "webgl", "cpu"))
+    args = parser.parse_args(argv)
+    executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
+    OUT.mkdir(parents=True, exist_ok=True)
+    peer = human_site(OUT / "human-site")
+    ours_server, ours_base = build.serve_in_thread(build.DIST)
+    peer_server, peer_base = build.serve_in_thread(peer, headers=False)
+    results = {}
+    with sync_playwright() as pw:
+        for video, make in VIDEOS.items():
+            video_file = make(OUT / f"{video.replace(' ', '_')}.y4m")
+            results[video] = {
+                "moodlens": run_system(pw, executable, "moodlens", f"{ours_base}index.html?autostart=1&backend={args.backend}",
+                                       build.DIST, ours_base, video_file, args.seconds),
+                "human": run_system(pw, executable, "human", f"{peer_base}index.html?backend={args.backend}",
+                                    peer, peer_base, video_file, args.seconds),
+            }
+    ours_server.shutdown()
+    peer_server.shutdown()
+    rows = summary(results)
+    report = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "chromium": executable, "backend": args.backend, "seconds": args.seconds,
+        "results": results, "table": rows,
+    }
+    (OUT / "results.json").write_text(json.dumps(report, indent=1))
+    chart(rows, OUT / "chart.png")
+    print_table(rows, results)
+    print(f"\nwrote {OUT / 'results.json'} and {OUT / 'chart.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
