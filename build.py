@@ -225,14 +225,31 @@ def meta_csp(csp: str) -> str:
     return "; ".join(d for d in csp.split("; ") if not d.startswith(("frame-ancestors", "report-uri", "sandbox")))
 
 
-def write_site(staging: Path) -> None:
-    """index.html with its CSP meta tag, and the headers file Netlify reads."""
+def preload_links(wheels: list[Path], models: list[manifests.Manifest]) -> str:
+    """<link> tags that start every start-up download at once, instead of one after another
+    (PyScript -> Pyodide -> its runtime files -> our code -> NumPy and the models).
+    ``crossorigin`` matches the mode of the fetch() calls that will use them."""
+    modules = ["pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"]
+    fetched = ["pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json", "moodlens.zip"]
+    fetched += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
+    for m in models:  # the detector and the default emotion model
+        fetched += [f"models/{m.id}/{f.name}" for f in m.source.files]
+    tags = [f'<link rel="modulepreload" href="./{path}">' for path in modules]
+    tags += [f'<link rel="preload" href="./{path}" as="fetch" crossorigin>' for path in fetched]
+    return "\n  ".join(tags)
+
+
+def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifest]) -> None:
+    """index.html with its CSP meta tag and preloads, and the headers file Netlify reads."""
     headers = site_headers()
     html = (ROOT / "site" / "index.html").read_text(encoding="utf-8")
-    if "{{csp}}" not in html:
-        raise BuildError("site/index.html has no {{csp}} placeholder for the Content-Security-Policy meta tag")
-    (staging / "index.html").write_text(html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"])),
-                                        encoding="utf-8")
+    for placeholder in ("{{csp}}", "{{preload}}"):
+        if placeholder not in html:
+            raise BuildError(f"site/index.html has no {placeholder} placeholder")
+    html = html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"]))
+    defaults = [m for m in models if m.kind == "detector"][:1] + [m for m in models if m.kind == "emotion"][:1]
+    html = html.replace("{{preload}}", preload_links(wheels, defaults))
+    (staging / "index.html").write_text(html, encoding="utf-8")
     lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
     (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -259,7 +276,7 @@ def build() -> Path:
     index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
 
-    write_site(staging)
+    write_site(staging, wheels, models)
     for name in ("style.css", "main.py", "boot.js"):
         copy(ROOT / "site" / name, staging / name)
     zip_package(ROOT / "py" / "moodlens", staging / "moodlens.zip")

@@ -235,3 +235,15 @@ def test_a_whole_session_fetches_only_from_its_own_origin(open_app):
 def test_the_server_sends_the_types_browsers_require(site, path, content_type):
     with urllib.request.urlopen(site + path) as response:
         assert response.headers["Content-Type"] == content_type
+
+
+def test_preloaded_files_are_fetched_once(open_app):
+    """index.html preloads the start-up files; each must be used by the fetch that needs it,
+    not downloaded a second time (a mismatched preload doubles the download)."""
+    app = open_app()
+    app.wait_state("running")
+    app.wait_frames(3)
+    preloaded = app.page.eval_on_selector_all("link[rel=preload], link[rel=modulepreload]", "ls => ls.map(l => l.href)")
+    assert len(preloaded) >= 8
+    for url in preloaded:
+        assert app.requests.count(url) == 1, (url, app.requests.count(url))
