@@ -394,20 +394,13 @@ def ensure_venv() -> Path:
     return python
 
 
-def test(pytest_args: list[str]) -> int:
+def run_with_browser(module: str, args: list[str]) -> int:
+    """Install what the tests need, assemble dist/, then run ``python -m module args`` in .venv."""
     python = ensure_venv()
     chromium = ensure_chromium()
     build()
     env = {**os.environ, "MOODLENS_CHROMIUM": chromium}
-    return subprocess.call([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
-
-
-def bench(bench_args: list[str]) -> int:
-    python = ensure_venv()
-    chromium = ensure_chromium()
-    build()
-    env = {**os.environ, "MOODLENS_CHROMIUM": chromium}
-    return subprocess.call([str(python), "-m", "tests.bench.benchmark", *bench_args], cwd=ROOT, env=env)
+    return subprocess.call([str(python), "-m", module, *args], cwd=ROOT, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,9 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     if rest and args.command not in ("test", "bench"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "bench":
-        return bench(rest)
+        return run_with_browser("tests.bench.benchmark", rest)
     if args.command == "test":
-        return test(rest)
+        return run_with_browser("pytest", rest)
     if args.command == "serve":
         serve(args.port)
     else:
