@@ -6,7 +6,10 @@
   const advice = " Reload the page; if this keeps happening, the site's files are damaged or incomplete.";
   let expected = null; // files.json, written by build.py: path -> size in bytes
 
-  const loading = () => document.body && document.body.dataset.state === "loading";
+  // Python marks the "python" stage done as soon as it runs; from then on it reports failures
+  // itself (more precisely), and this script stays out of the way.
+  const pythonRunning = () => document.querySelector('[data-stage="python"].done') !== null;
+  const loading = () => document.body && document.body.dataset.state === "loading" && !pythonRunning();
   const show = (message) => {
     if (!loading()) return;
     document.body.dataset.state = "error";

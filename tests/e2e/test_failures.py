@@ -146,7 +146,7 @@ def edit_manifest(change):
     "pattern, handler, fragments",
     [
         ("**/models/oarriaga-emotion/emotion.bin", fulfil(b"\0" * 1000),
-         ("models/oarriaga-emotion/emotion.bin", "damaged or truncated", "1000 bytes")),
+         ("models/oarriaga-emotion/emotion.bin", "damaged", "1000 bytes")),
         ("**/models/oarriaga-emotion/emotion.json", fulfil(b"", 404),
          ("models/oarriaga-emotion/emotion.json", "HTTP 404")),
         ("**/models/oarriaga-emotion/manifest.json", edit_manifest(lambda d: d["labels"].pop()),
@@ -159,6 +159,8 @@ def edit_manifest(change):
     ids=["truncated-weights", "missing-model-json", "label-count", "input-shape", "bad-manifest"],
 )
 def test_broken_model_files_are_named(open_app, pattern, handler, fragments):
+    """Whichever notices first — boot.js (a preloaded file of the wrong size or status) or
+    Python (hash, shape and label checks) — the message names the file and the problem."""
     app = open_app("", routes=[(pattern, handler)])
     expect_error(app, "could not start", *fragments)
 

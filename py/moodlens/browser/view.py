@@ -51,6 +51,8 @@ class View:
     # -- state, progress, notes -------------------------------------------------------
     def set_state(self, state: str, message: str) -> None:
         assert state in STATES, state
+        if state == "loading" and self.body.dataset.state == "error":
+            return  # boot.js already found a broken file: keep that in view, not a progress message
         self.body.dataset.state = state
         self.status.textContent = message
 
