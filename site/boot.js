@@ -1,6 +1,16 @@
 // Until Python runs, only JavaScript can tell a person that loading failed: a runtime or
 // library file that is missing or damaged, or a browser without WebAssembly. Once Python is
 // up, moodlens.browser.app reports everything itself. Kept to what needs JavaScript.
+// Chromium 156 offers WebAssembly JS Promise Integration (JSPI), which Pyodide 0.27.7 then
+// uses to switch stacks. Here the page's renderer crashed in 1 of 40 eight-second sessions
+// with it (and twice in one CI run), and in 0 of 100 with it hidden; Pyodide's own fallback
+// path needs nothing from it (Moodlens never blocks on JavaScript from Python). Hide it until
+// a Pyodide/Chromium pairing is known good.
+if (typeof WebAssembly === "object") {
+  delete WebAssembly.Suspending;
+  delete WebAssembly.promising;
+}
+
 (() => {
   const base = new URL(".", location.href);
   const advice = " Reload the page; if this keeps happening, the site's files are damaged or incomplete.";
