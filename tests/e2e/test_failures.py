@@ -7,8 +7,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from . import media
-
 STUB_GUM = """
   const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
   let calls = 0;

@@ -36,7 +36,7 @@ class View:
         el = document.getElementById
         self.body = document.body
         self.root_style = document.documentElement.style
-        self.video, self.overlay = el("video"), el("overlay")
+        self.overlay = el("overlay")
         self.viewport, self.button = el("viewport"), el("start")
         self.status, self.results, self.notes = el("status"), el("results"), el("notes")
         self.emoji, self.mood_label, self.bars = el("emoji"), el("mood-label"), el("bars")
