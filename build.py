@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "py"))
 
 from moodlens import manifest as manifests  # noqa: E402  (stdlib-only module)
 
-PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")  # + the lock, rewritten
 TFJS_FILES = {
     # The ES2017 bundles: the ES5 ones carry core-js/regenerator polyfills that call
     # Function(...) at load, which the Content-Security-Policy (rightly) refuses.
@@ -138,6 +138,33 @@ def pyodide_wheels(conf: dict) -> list[Path]:
             (wheel_dir / name).unlink()
             raise BuildError(f"{name}: sha256 {got} does not match pyodide-lock.json's {digest}")
     return [wheel_dir / name for name in wanted]
+
+
+def slim_wheel(wheel: Path, omit: list[str], dest: Path) -> Path:
+    """A copy of ``wheel`` without the members ``omit`` names (folder prefixes ending in "/",
+    or "*.suffix" patterns), and without their lines in the wheel's RECORD. Deterministic:
+    the same input gives the same bytes, so the lock file's sha256 is stable."""
+    def dropped(name: str) -> bool:
+        return any(name.endswith(p[1:]) if p.startswith("*") else name.startswith(p) for p in omit)
+
+    out = dest / hashlib.sha256(json.dumps([sha256(wheel), omit]).encode()).hexdigest()[:16] / wheel.name
+    if out.exists():  # made before from the same wheel and the same list
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
+        for info in src.infolist():
+            if dropped(info.filename):
+                continue
+            data = src.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(line for line in lines if not dropped(line.split(",", 1)[0])).encode()
+            kept = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            kept.external_attr = info.external_attr
+            dst.writestr(kept, data, zipfile.ZIP_DEFLATED, 9)
+    partial.rename(out)
+    return out
 
 
 def _download_wheel_source(requirement: str) -> Path:
@@ -264,8 +291,15 @@ def build() -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     for name in PYODIDE_CORE:
         copy(NODE / "pyodide" / name, staging / "pyodide" / name)
-    for wheel in wheels:
+    lock = json.loads((NODE / "pyodide" / "pyodide-lock.json").read_text())
+    omit = conf.get("pyodide-omit", {})
+    for i, wheel in enumerate(wheels):
+        package = next(n for n, p in lock["packages"].items() if p["file_name"] == wheel.name)
+        if package in omit:
+            wheels[i] = wheel = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
+            lock["packages"][package]["sha256"] = sha256(wheel)
         copy(wheel, staging / "pyodide" / wheel.name)
+    (staging / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
     for src in sorted((NODE / "@pyscript" / "core" / "dist").iterdir()):
         if src.suffix in (".js", ".css"):
             copy(src, staging / "pyscript" / src.name)

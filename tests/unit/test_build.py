@@ -54,3 +54,21 @@ def test_a_pyodide_wheel_with_the_wrong_hash_stops_the_build(fake_node, tmp_path
     assert "numpy-2.0.2-x.whl" in message and "a" * 64 in message
     # The tampered copy is removed so the next build extracts it again.
     assert not (tmp_path / "cache" / "wheels" / "numpy-2.0.2-x.whl").exists()
+
+
+def test_a_slim_wheel_drops_what_the_list_names_and_its_record_lines(tmp_path):
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    files = {"pkg/__init__.py": b"x = 1\n", "pkg/core.pyi": b"x: int\n", "pkg/random/__init__.py": b"",
+             "pkg/randomness.py": b"", "pkg-1.0.dist-info/RECORD": b"pkg/__init__.py,sha256=a,6\n"
+             b"pkg/core.pyi,sha256=b,7\npkg/random/__init__.py,sha256=c,0\npkg/randomness.py,sha256=d,0\n"}
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    out = build.slim_wheel(wheel, ["pkg/random/", "*.pyi"], tmp_path / "slim")
+    with zipfile.ZipFile(out) as z:
+        assert sorted(z.namelist()) == ["pkg-1.0.dist-info/RECORD", "pkg/__init__.py", "pkg/randomness.py"]
+        assert z.read("pkg-1.0.dist-info/RECORD").decode().splitlines() == [
+            "pkg/__init__.py,sha256=a,6", "pkg/randomness.py,sha256=d,0"]
+    # Same input, same bytes: the lock file's sha256 does not change between builds.
+    again = build.slim_wheel(wheel, ["pkg/random/", "*.pyi"], tmp_path / "slim2")
+    assert again.read_bytes() == out.read_bytes()
