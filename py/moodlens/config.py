@@ -37,6 +37,8 @@ PARAMS = (
     Param("detector", None, "`native` (browser FaceDetector) or `blazeface` (default: native where the browser has it)."),
     Param("max_faces", 5, "Most faces handled per frame.", 1, 20),
     Param("smoothing", 0.6, "Score smoothing, 0 = raw scores; higher = steadier, slower to change.", 0.0, 1.0),
+    Param("detect_every", 2, "Find faces on every Nth inference and follow the tracked boxes in between "
+          "(`1` = detect on every frame; frames with no face are always searched).", 1, 10),
     Param("interval", None, "Least milliseconds between inferences (default: as often as the machine sustains).", 10, 1000),
     Param("mirror", True, "`0` shows the video unmirrored.",),
 )
@@ -51,6 +53,7 @@ class Config:
     detector: str | None = None
     max_faces: int = 5
     smoothing: float = 0.6
+    detect_every: int = 2
     interval_ms: int | None = None
     mirror: bool = True
     notes: tuple[str, ...] = field(default=())
@@ -80,6 +83,7 @@ def parse(query: str, models: list[str] | tuple[str, ...] = ()) -> Config:
     for name, key, cast in (
         ("max_faces", "max_faces", int),
         ("smoothing", "smoothing", float),
+        ("detect_every", "detect_every", int),
         ("interval", "interval_ms", int),
     ):
         if name in raw:

@@ -35,12 +35,14 @@ class Result:
     model: str
     faces: list[present.FaceView]
     stages_ms: dict[str, float] = field(default_factory=dict)
+    detected: bool = True  # False: this frame reused the boxes of the last detection
 
     def to_json(self) -> dict:
         return {
             "frame": self.frame,
             "time_ms": round(self.time_ms, 2),
             "model": self.model,
+            "detected": self.detected,
             "faces": [
                 {
                     "id": f.track_id,
@@ -67,18 +69,38 @@ def to_probabilities(output: np.ndarray, manifest: Manifest) -> np.ndarray:
 
 
 class Pipeline:
-    def __init__(self, detector: Detector, classify: Classify, manifest: Manifest, max_faces: int, smoothing: float):
+    """``detect_every=k`` runs the detector on every k-th step only, while faces are in view:
+    the steps between classify the boxes the last detection found (a face moves a few pixels
+    in one camera frame, well inside the crop margin). A step after one that found no face
+    always detects, so a face entering an empty view is found on the next frame."""
+
+    def __init__(self, detector: Detector, classify: Classify, manifest: Manifest, max_faces: int, smoothing: float,
+                 detect_every: int = 1):
         self.detector, self.classify, self.manifest = detector, classify, manifest
         self.max_faces = max_faces
+        self.detect_every = max(1, int(detect_every))
         self.tracker = Tracker(smoothing=smoothing)
         self.frames = 0
+        self._boxes: list = []
+        self._since_detection = 0
+
+    def reset(self) -> None:
+        """Forget faces and boxes (a new camera, a restart)."""
+        self.tracker.reset()
+        self._boxes, self._since_detection = [], 0
 
     async def step(self, frame: np.ndarray, now_ms: float) -> Result:
         clock = _Stopwatch()
-        detections = await self.detector.detect(frame, self.max_faces)
-        clock.lap("detect")
+        detected = not self._boxes or self._since_detection + 1 >= self.detect_every
+        if detected:
+            detections = await self.detector.detect(frame, self.max_faces)
+            self._boxes = [d.box for d in detections[: self.max_faces]]
+            self._since_detection = 0
+            clock.lap("detect")
+        else:
+            self._since_detection += 1
+        boxes = self._boxes
 
-        boxes = [d.box for d in detections[: self.max_faces]]
         probs = np.zeros((0, len(self.manifest.labels)), dtype=np.float32)
         if boxes:
             batch = preprocess.face_batch(frame, boxes, self.manifest.input, self.manifest.crop_margin)
@@ -91,7 +113,7 @@ class Pipeline:
         clock.lap("track")
 
         self.frames += 1
-        return Result(self.frames, clock.total(), self.manifest.id, faces, clock.laps)
+        return Result(self.frames, clock.total(), self.manifest.id, faces, clock.laps, detected)
 
 
 class _Stopwatch:

@@ -11,14 +11,14 @@ def test_no_parameters_gives_the_defaults():
 
 def test_valid_values_are_taken():
     cfg = parse("?autostart=1&model=other-model&backend=wasm&detector=blazeface&max_faces=3"
-                "&smoothing=0.25&interval=200&mirror=0", MODELS)
-    assert cfg == Config(True, "other-model", "wasm", "blazeface", 3, 0.25, 200, False)
+                "&smoothing=0.25&detect_every=1&interval=200&mirror=0", MODELS)
+    assert cfg == Config(True, "other-model", "wasm", "blazeface", 3, 0.25, 1, 200, False)
 
 
 def test_out_of_range_numbers_are_clamped_with_a_note():
-    cfg = parse("?max_faces=500&smoothing=-2&interval=1", MODELS)
-    assert (cfg.max_faces, cfg.smoothing, cfg.interval_ms) == (20, 0.0, 10)
-    assert len(cfg.notes) == 3
+    cfg = parse("?max_faces=500&smoothing=-2&interval=1&detect_every=0", MODELS)
+    assert (cfg.max_faces, cfg.smoothing, cfg.interval_ms, cfg.detect_every) == (20, 0.0, 10, 1)
+    assert len(cfg.notes) == 4
     assert any("interval=1" in n and "10–1000" in n and "using 10" in n for n in cfg.notes)
 
 

@@ -63,3 +63,44 @@ def test_logits_are_turned_into_probabilities(emotion_manifest):
 def test_output_size_must_match_the_labels(emotion_manifest):
     with pytest.raises(ValueError, match="6 scores per face, manifest lists 7"):
         to_probabilities(np.zeros((1, 6), np.float32), emotion_manifest)
+
+
+class CountingDetector(FakeDetector):
+    calls = 0
+
+    async def detect(self, frame, max_faces):
+        self.calls += 1
+        return await super().detect(frame, max_faces)
+
+
+def steps(detector, n, detect_every, manifest):
+    async def classify(batch):
+        return np.tile(np.eye(1, len(manifest.labels), 3, dtype=np.float32), (len(batch), 1))
+
+    pipe = Pipeline(detector, classify, manifest, max_faces=5, smoothing=0.0, detect_every=detect_every)
+    frame = np.full((480, 640, 4), 128, dtype=np.uint8)
+    return pipe, [run_async(pipe.step(frame, i * 33.0)) for i in range(n)]
+
+
+def test_detect_every_k_reuses_boxes_between_detections(emotion_manifest):
+    detector = CountingDetector([(10, 20, 100, 100)])
+    _, results = steps(detector, 6, 3, emotion_manifest)
+    assert detector.calls == 2
+    assert [r.detected for r in results] == [True, False, False, True, False, False]
+    # Frames between detections still classify the face and keep its track.
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == results[0].faces[0].track_id for r in results)
+    assert "detect" not in results[1].stages_ms and "classify" in results[1].stages_ms
+
+
+def test_an_empty_view_is_searched_on_every_frame(emotion_manifest):
+    detector = CountingDetector([])
+    _, results = steps(detector, 4, 3, emotion_manifest)
+    assert detector.calls == 4 and all(r.detected for r in results)
+
+
+def test_reset_forgets_the_boxes(emotion_manifest):
+    detector = CountingDetector([(10, 20, 100, 100)])
+    pipe, _ = steps(detector, 1, 5, emotion_manifest)
+    pipe.reset()
+    frame = np.full((480, 640, 4), 128, dtype=np.uint8)
+    assert run_async(pipe.step(frame, 0.0)).detected and detector.calls == 2

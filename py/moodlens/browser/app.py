@@ -111,6 +111,8 @@ class App:
         self.generation = 0  # bumped when the backend is rebuilt: older inferences are void
         self.faces = []
         self.last_inference_ms = -1e12
+        # A frame that arrived while an inference ran: (now_ms, captured_ms) of the newest one.
+        self.waiting = None
         self.frame_handle = None
         self.errors_in_a_row = 0
         self.shown_first = False
@@ -223,7 +225,8 @@ class App:
             detector = BlazeFace(detector_model.manifest, detector_model.predict)
             self.detector_name = "BlazeFace"
         await emotion.warm_up()
-        self.pipeline = Pipeline(detector, emotion.predict, emotion.manifest, self.cfg.max_faces, self.cfg.smoothing)
+        self.pipeline = Pipeline(detector, emotion.predict, emotion.manifest, self.cfg.max_faces, self.cfg.smoothing,
+                                 self.cfg.detect_every)
         self.view.use_labels(emotion.manifest)
 
     # -- camera on and off ------------------------------------------------------------
@@ -252,7 +255,7 @@ class App:
         view.add_notes(notes)
         await self._fill_picker()
         self.running = True
-        self.pipeline.tracker.reset()
+        self.pipeline.reset()
         self.diagnostics.reset()
         view.set_running(True)
         self._say_running()
@@ -265,6 +268,7 @@ class App:
     def _halt(self) -> None:
         """Stop the loop and the camera, clear the picture; the app stays ready to start again."""
         self.running = False
+        self.waiting = None
         if self.frame_handle is not None:
             self.video.cancelVideoFrameCallback(self.frame_handle)
             self.frame_handle = None
@@ -324,6 +328,7 @@ class App:
             # An inference caught by the loss may wait forever on its lost tensors: void it.
             self.generation += 1
             self.busy = False
+            self.waiting = None
             self.view.add_notes([f"The {lost} graphics context was lost; continuing on TF.js {self.backend}."])
             self.view.set_text("backend", self.backend)
             tfjs.on_context_lost(self.context_lost)
@@ -348,14 +353,21 @@ class App:
         self.diagnostics.video_frame(int(metadata.presentedFrames))
         if now_ms - self.last_inference_ms < (self.cfg.interval_ms or 0):
             return
+        # When the camera took the frame (Chrome gives it for camera streams), else when it showed.
+        captured = float(getattr(metadata, "captureTime", None) or now_ms)
         if self.busy:
-            self.diagnostics.dropped_frames += 1  # due for analysis, but the last one is still running
+            # Keep only the newest frame; the inference running now starts on it the moment it
+            # ends, instead of waiting for the next frame callback (a whole camera frame later).
+            if self.waiting is not None:
+                self.diagnostics.dropped_frames += 1
+            self.waiting = (now_ms, captured)
             return
+        self._start(now_ms, captured)
+
+    def _start(self, now_ms: float, captured_ms: float) -> None:
         self.busy = True
         self.last_inference_ms = now_ms
-        # When the camera took the frame (Chrome gives it for camera streams), else when it showed.
-        captured = getattr(metadata, "captureTime", None) or now_ms
-        asyncio.ensure_future(self.infer(now_ms, float(captured), self.generation))
+        asyncio.ensure_future(self.infer(now_ms, captured_ms, self.generation))
 
     async def infer(self, now_ms: float, captured_ms: float, generation: int) -> None:
         from ..present import announcement, main_face
@@ -391,3 +403,6 @@ class App:
         finally:
             if generation == self.generation:
                 self.busy = False
+                waiting, self.waiting = self.waiting, None
+                if waiting is not None and self.running and not self.doc.hidden and not self.recovering:
+                    self._start(*waiting)
