@@ -169,6 +169,8 @@ def ratio(ours, theirs):
 def summary(results: dict) -> list[tuple]:
     rows = []
     for video, pair in results.items():
+        if len(pair) < 2:
+            continue
         o, h = pair["moodlens"], pair["human"]
         metrics = [
             ("results/s", o["results_per_s"], h["results_per_s"]),
@@ -194,11 +196,11 @@ def print_table(rows, results) -> None:
     for video, metric, ours, theirs, r in rows:
         print(f"{video:<11} {metric:<24} {ours!s:>10} {theirs!s:>10} {r!s:>12}")
     for video, pair in results.items():
-        o = pair["moodlens"]
-        print(f"\n{video}: moodlens cold breakdown (ms from navigation): {o['cold_ms']}")
-        print(f"{video}: moodlens warm breakdown (ms from navigation): {o['warm_ms']}")
-        print(f"{video}: moodlens stages p50/p95: {o['stages_ms']}")
-        print(f"{video}: human stages p50/p95: {pair['human']['stages_ms']}")
+        for name, r in pair.items():
+            print(f"\n{video}: {name}: {r['results_per_s']} results/s, {r['faces_per_result']} faces per result")
+            print(f"{video}: {name} cold breakdown (ms from navigation): {r['cold_ms']}")
+            print(f"{video}: {name} warm breakdown (ms from navigation): {r['warm_ms']}")
+            print(f"{video}: {name} stages p50/p95: {r['stages_ms']}")
 
 
 HIGHER_IS_BETTER = {"results/s"}
@@ -230,33 +232,41 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0, help="steady-state measurement per run")
     parser.add_argument("--backend", default="wasm", choices=("wasm", "webgl", "cpu"))
+    parser.add_argument("--fps", type=int, default=30, help="frame rate of the fake camera")
+    parser.add_argument("--video", choices=sorted(VIDEOS), action="append", help="only these videos (repeatable)")
+    parser.add_argument("--system", choices=("moodlens", "human"), action="append",
+                        help="only these systems (repeatable); ratios need both")
     args = parser.parse_args(argv)
     executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
     OUT.mkdir(parents=True, exist_ok=True)
     peer = human_site(OUT / "human-site")
     ours_server, ours_base = build.serve_in_thread(build.DIST)
     peer_server, peer_base = build.serve_in_thread(peer, headers=False)
+    systems = {
+        "moodlens": (f"{ours_base}index.html?autostart=1&backend={args.backend}", build.DIST, ours_base),
+        "human": (f"{peer_base}index.html?backend={args.backend}", peer, peer_base),
+    }
     results = {}
     with sync_playwright() as pw:
         for video, make in VIDEOS.items():
-            video_file = make(OUT / f"{video.replace(' ', '_')}.y4m")
+            if args.video and video not in args.video:
+                continue
+            video_file = make(OUT / f"{video.replace(' ', '_')}_{args.fps}fps.y4m", fps=args.fps)
             results[video] = {
-                "moodlens": run_system(pw, executable, "moodlens", f"{ours_base}index.html?autostart=1&backend={args.backend}",
-                                       build.DIST, ours_base, video_file, args.seconds),
-                "human": run_system(pw, executable, "human", f"{peer_base}index.html?backend={args.backend}",
-                                    peer, peer_base, video_file, args.seconds),
-            }
+                name: run_system(pw, executable, name, url, folder, base, video_file, args.seconds)
+                for name, (url, folder, base) in systems.items() if not args.system or name in args.system}
     ours_server.shutdown()
     peer_server.shutdown()
     rows = summary(results)
     report = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-        "chromium": executable, "backend": args.backend, "seconds": args.seconds,
+        "chromium": executable, "backend": args.backend, "seconds": args.seconds, "camera_fps": args.fps,
         "results": results, "table": rows,
     }
     (OUT / "results.json").write_text(json.dumps(report, indent=1))
-    chart(rows, OUT / "chart.png")
+    if rows:
+        chart(rows, OUT / "chart.png")
     print_table(rows, results)
     print(f"\nwrote {OUT / 'results.json'} and {OUT / 'chart.png'}")
     return 0

@@ -50,8 +50,8 @@ ONE_FACE_BOX = (288, 104, 184, 184)  # x, y, w, h
 NO_FACE_CROP = (0, 300, 560, 720)
 
 
-def one_face_video(path: Path) -> Path:
-    return write_y4m(path, [photo("sample1.jpg", ONE_FACE_CROP)] * 10)
+def one_face_video(path: Path, fps: int = 30) -> Path:
+    return write_y4m(path, [photo("sample1.jpg", ONE_FACE_CROP)] * 10, fps=fps)
 
 
 def no_face_video(path: Path) -> Path:
@@ -64,8 +64,8 @@ GROUP_CROP = (240, 60, 1760, 1200)
 GROUP_FACE_CENTRES = ((45, 235), (215, 175), (435, 160), (570, 140))
 
 
-def group_video(path: Path) -> Path:
-    return write_y4m(path, [photo("sample6.jpg", GROUP_CROP)] * 10)
+def group_video(path: Path, fps: int = 30) -> Path:
+    return write_y4m(path, [photo("sample6.jpg", GROUP_CROP)] * 10, fps=fps)
 
 
 def coming_and_going_video(path: Path) -> Path:
