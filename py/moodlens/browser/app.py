@@ -145,13 +145,14 @@ class App:
             emotion = await self._load_model(cfg.model or emotion_ids[0])
             detector = None if self._use_native_detector() else await self._load_model(index["detector"][0]["id"])
             view.stage("models", done=True)
+            view.stage("warmup")
+            for model in self.models:  # while NumPy installs: warm-ups need only TF.js
+                await model.warm_up()
             await numpy_loaded
             if not hasattr(pyodide_js.loadedPackages, "numpy"):
                 reason = " ".join(self._numpy_errors) or "no reason given"
                 raise RuntimeError(f"NumPy could not be installed from {self._wheel('numpy')}: {reason}")
             view.stage("numpy", done=True)
-
-            view.stage("warmup")
             await self._build_pipeline(detector, emotion)
             view.stage("warmup", done=True)
         except Exception as exc:  # anything here leaves the app unusable: say why, in the page
@@ -221,10 +222,8 @@ class App:
             detector = NativeDetector(self.grab_canvas, self.cfg.max_faces)
             self.detector_name = "browser FaceDetector"
         else:
-            await detector_model.warm_up()
             detector = BlazeFace(detector_model.manifest, detector_model.predict)
             self.detector_name = "BlazeFace"
-        await emotion.warm_up()
         self.pipeline = Pipeline(detector, emotion.predict, emotion.manifest, self.cfg.max_faces, self.cfg.smoothing,
                                  self.cfg.detect_every)
         self.view.use_labels(emotion.manifest)

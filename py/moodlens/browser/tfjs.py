@@ -208,13 +208,21 @@ class Model:
 
     async def warm_up(self) -> None:
         """Run once on zeros so the first real frame does not pay for kernel set-up, and check
-        the output size against the manifest (graph models often do not declare it)."""
-        import numpy as np
-
-        out = await self.predict(np.zeros((1, *self.manifest.input.shape), dtype=np.float32))
+        the output size against the manifest (graph models often do not declare it). Uses a
+        TF.js tensor, not NumPy, so it runs while NumPy is still being installed."""
+        x = js.tf.zeros(to_js([1, *self.manifest.input.shape]))
+        y = None
+        try:
+            y = self.model.predict(x)
+            await y.data()
+            per_item = int(y.size) // max(1, int(y.shape[0]))
+        finally:
+            x.dispose()
+            if y is not None:
+                y.dispose()
         if self.manifest.kind == "emotion":
             try:
-                check_model_shapes(self.manifest, None, int(np.prod(out.shape[1:])))
+                check_model_shapes(self.manifest, None, per_item)
             except ManifestError as exc:
                 raise ModelLoadError(f"{self.url}: {exc}") from None
 
