@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import sys
 
 import numpy as np
@@ -132,3 +133,88 @@ def test_a_six_class_rgb_model_converts_loads_and_runs(open_app, six_class_site)
     x = inputs((4, 48, 48, 3))
     got = browser_predict(app, "models/six-rgb", x)
     assert np.abs(got - model.predict(x, verbose=0)).max() < 1e-4
+
+
+def wait_model(app, model_id, timeout=60.0) -> dict:
+    """The first result from ``model_id`` after a switch, once a few frames have used it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = app.results()
+        if result.get("model") == model_id:
+            return app.wait_frames(result["frame"] + 3)
+        assert app.state() != "error", app.status()
+        time.sleep(0.05)
+    raise AssertionError(f"still on {app.results().get('model')}, notes: {app.page.inner_text('#notes')}")
+
+
+def test_switching_models_keeps_running_and_frees_their_tensors(open_app):
+    app = open_app("?autostart=1")
+    app.wait_state("running")
+    before = app.wait_frames(3)["diagnostics"]["tensors"]
+    app.page.select_option("#model", "fer-mini-xception")
+    result = wait_model(app, "fer-mini-xception")
+    assert result["faces"][0]["emotion"] == "happy" and app.state() == "running"
+    assert "model=fer-mini-xception" in app.page.url  # a reload keeps the choice
+    assert app.page.locator("#bars li").count() == 7
+    app.page.select_option("#model", "oarriaga-emotion")
+    wait_model(app, "oarriaga-emotion")
+    time.sleep(0.3)  # the old model is freed once its last inference is over
+    assert app.results()["diagnostics"]["tensors"] == before
+    assert not app.console_errors
+
+
+def own_files(folder) -> list[str]:
+    return [str(p) for p in sorted(folder.iterdir())]
+
+
+def test_a_model_from_disk_runs_at_once_and_nothing_is_uploaded(open_app, six_class_site):
+    _, _, site = six_class_site
+    app = open_app("?autostart=1")
+    app.wait_state("running")
+    app.wait_frames(3)
+    requests_before = len(app.requests)
+    app.page.set_input_files("#own-model", own_files(site / "models" / "six-rgb"))
+    result = wait_model(app, "six-rgb")
+    assert tuple(result["faces"][0]["scores"]) == SIX_LABELS
+    assert app.page.locator("#bars li").count() == 6
+    assert "Your model: Six moods (test)" in app.page.inner_text("#model")
+    assert app.requests[requests_before:] == []  # read from disk in the page: no request at all
+
+
+def test_a_tflite_model_from_disk_runs(open_app):
+    app = open_app("?autostart=1")
+    app.wait_state("running")
+    app.page.set_input_files("#own-model", own_files(build.DIST / "models" / "fer-mini-xception-tflite"))
+    assert wait_model(app, "fer-mini-xception-tflite")["faces"][0]["emotion"] == "happy"
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("no-manifest", "choose the model's manifest.json together with its model files"),
+    ("bad-weights", "does not match the sha256 in manifest.json"),
+    ("missing-weights", "weights.bin is missing: choose it together with manifest.json"),
+    ("labels", "manifest lists 5 labels"),
+])
+def test_a_broken_model_from_disk_is_explained_and_the_current_one_keeps_running(open_app, tmp_path, damage, message):
+    folder = tmp_path / "own"
+    shutil.copytree(build.DIST / "models" / "fer-mini-xception", folder)
+    data = json.loads((folder / "manifest.json").read_text())
+    if damage == "no-manifest":
+        (folder / "manifest.json").unlink()
+    elif damage == "bad-weights":
+        (folder / "weights.bin").write_bytes((folder / "weights.bin").read_bytes()[:-100])
+    elif damage == "missing-weights":
+        (folder / "weights.bin").unlink()
+    else:  # a manifest whose labels do not fit the model's output; no hashes to catch it first
+        data["labels"] = data["labels"][:5]
+        del data["files"]
+        (folder / "manifest.json").write_text(json.dumps(data))
+    app = open_app("?autostart=1")
+    app.wait_state("running")
+    frame = app.wait_frames(3)["frame"]
+    app.page.set_input_files("#own-model", own_files(folder))
+    app.page.wait_for_function("document.getElementById('notes').textContent.includes('Could not use your model')")
+    notes = app.page.inner_text("#notes")
+    assert message in notes and "Still using oarriaga-emotion" in notes, notes
+    after = app.wait_frames(frame + 5)
+    assert after["model"] == "oarriaga-emotion" and app.state() == "running"
+    assert not app.page.is_disabled("#model")

@@ -101,6 +101,12 @@ class App:
         self.video = document.getElementById("video")
         self.grab_canvas = document.getElementById("grab")
         self.picker = document.getElementById("camera")
+        self.model_picker = document.getElementById("model")
+        self.own_model = document.getElementById("own-model")
+        self.emotion = None  # the emotion model in use
+        self.detector = None  # the pipeline's face detector (kept across model switches)
+        self.inflight = None  # the pipeline an inference is running on right now
+        self.swapping = False
         self.cfg = config.Config()
         self.camera = None
         self.models: list[tfjs.Model] = []
@@ -123,6 +129,8 @@ class App:
         self._on_click = create_proxy(lambda event: asyncio.ensure_future(self.toggle()))
         self._on_pick = create_proxy(lambda event: asyncio.ensure_future(self.pick_camera()))
         self._on_visibility = create_proxy(lambda event: self.visibility_changed())
+        self._on_model = create_proxy(lambda event: asyncio.ensure_future(self.pick_model()))
+        self._on_own_model = create_proxy(lambda event: asyncio.ensure_future(self.use_own_model()))
 
     # -- start-up ---------------------------------------------------------------------
     async def start_up(self) -> None:
@@ -143,7 +151,10 @@ class App:
             self.backend, notes = await tfjs.use_backend(cfg.backend)
             view.add_notes(notes)
             emotion = await self._load_model(cfg.model or emotion_ids[0])
+            self.models.append(emotion)
             detector = None if self._use_native_detector() else await self._load_model(index["detector"][0]["id"])
+            if detector is not None:
+                self.models.append(detector)
             view.stage("models", done=True)
             view.stage("warmup")
             for model in self.models:  # while NumPy installs: warm-ups need only TF.js
@@ -161,9 +172,12 @@ class App:
             js.console.error(traceback.format_exc())  # the details, for whoever opens the console
             return
         view.set_text("backend", self.backend)
+        view.show_models(index["emotion"], emotion.manifest.id)
         tfjs.on_context_lost(self.context_lost)
         view.button.addEventListener("click", self._on_click)
         self.picker.addEventListener("change", self._on_pick)
+        self.model_picker.addEventListener("change", self._on_model)
+        self.own_model.addEventListener("change", self._on_own_model)
         self.doc.addEventListener("visibilitychange", self._on_visibility)
         view.set_running(False)
 
@@ -197,9 +211,7 @@ class App:
     async def _load_model(self, model_id: str) -> tfjs.Model:
         where = f"models/{model_id}/manifest.json"
         manifest = parse(await fetch_json(where), where)
-        model = await tfjs.Model.load(f"models/{model_id}", manifest)
-        self.models.append(model)
-        return model
+        return await tfjs.Model.load(f"models/{model_id}", manifest)
 
     def _use_native_detector(self) -> bool:
         """The browser's FaceDetector unless ?detector=blazeface, where the browser has one."""
@@ -219,14 +231,85 @@ class App:
         self.camera.on_ended(self.camera_ended)
         self.grabber = FrameGrabber(self.video, self.grab_canvas)
         if detector_model is None:
-            detector = NativeDetector(self.grab_canvas, self.cfg.max_faces)
+            self.detector = NativeDetector(self.grab_canvas, self.cfg.max_faces)
             self.detector_name = "browser FaceDetector"
         else:
-            detector = BlazeFace(detector_model.manifest, detector_model.predict)
+            self.detector = BlazeFace(detector_model.manifest, detector_model.predict)
             self.detector_name = "BlazeFace"
-        self.pipeline = Pipeline(detector, emotion.predict, emotion.manifest, self.cfg.max_faces, self.cfg.smoothing,
-                                 self.cfg.detect_every)
+        self._use_emotion(emotion)
+
+    def _use_emotion(self, emotion: tfjs.Model) -> None:
+        from ..pipeline import Pipeline
+
+        self.emotion = emotion
+        self.pipeline = Pipeline(self.detector, emotion.predict, emotion.manifest, self.cfg.max_faces,
+                                 self.cfg.smoothing, self.cfg.detect_every)
         self.view.use_labels(emotion.manifest)
+
+    # -- switching the emotion model ----------------------------------------------------
+    async def pick_model(self) -> None:
+        """A model from the site's list: load it, then switch; the address keeps the choice."""
+        model_id = str(self.model_picker.value)
+        if self.emotion is not None and model_id == self.emotion.manifest.id:
+            return
+        if await self._switch(model_id, lambda: self._load_model(model_id)):
+            url = js.URL.new(js.location.href)
+            url.searchParams.set("model", model_id)
+            js.history.replaceState(js.history.state, "", url.href)
+
+    async def use_own_model(self) -> None:
+        """Model files chosen from the person's disk: read in the page, never uploaded."""
+        from .own_model import from_files
+
+        files = self.own_model.files
+        if not files or not files.length:
+            return
+
+        async def load():
+            manifest, read = await from_files(files)
+            return await tfjs.Model.load(f"your {manifest.entry}", manifest, read)
+
+        await self._switch("your model", load, own=True)
+        self.own_model.value = ""  # the same files can be chosen again
+
+    async def _switch(self, name: str, load, own: bool = False) -> bool:
+        """Load and warm up another emotion model, then swap it in between two frames. A model
+        that fails leaves the current one running and says why. The old model's tensors are
+        freed once no inference uses it."""
+        if self.swapping:
+            return False
+        self.swapping = True
+        view, current = self.view, self.emotion.manifest.id
+        view.set_models_enabled(False)
+        state = str(self.doc.body.dataset.state)
+        view.set_state(state, f"Loading {name}…")
+        model = None
+        try:
+            model = await load()
+            await model.warm_up()
+        except Exception as exc:  # noqa: BLE001 - a bad model must not stop the running one
+            if model is not None:
+                model.dispose()
+            view.add_notes([f"Could not use {name}: {exc}. Still using {current}."])
+            view.show_models(None, current)
+            return False
+        finally:
+            self.swapping = False
+            view.set_models_enabled(True)
+            if self.running:
+                self._say_running()
+            elif state != "error":
+                view.set_state(state, f"Ready. Press Start camera. (TF.js {self.backend}, {self.detector_name})")
+        old_pipeline, old = self.pipeline, self.emotion
+        self.models = [m for m in self.models if m is not old] + [model]
+        self._use_emotion(model)
+        view.show_models(None, model.manifest.id, own=model.manifest if own else None)
+        if self.running:
+            self._say_running()
+        while self.inflight is old_pipeline:  # an inference still running on the old model
+            await asyncio.sleep(0.01)
+        old.dispose()
+        return True
 
     # -- camera on and off ------------------------------------------------------------
     async def toggle(self) -> None:
@@ -377,7 +460,8 @@ class App:
             if frame is None:
                 return
             grab_ms = js.performance.now() - grabbing
-            result = await self.pipeline.step(frame, now_ms)
+            self.inflight = pipeline = self.pipeline
+            result = await pipeline.step(frame, now_ms)
             if not self.running or generation != self.generation:
                 return
             self.faces = result.faces
@@ -400,6 +484,7 @@ class App:
                 self._halt()
                 self.view.set_state("error", f"Inference keeps failing: {exc}. Press Start camera to try again.")
         finally:
+            self.inflight = None
             if generation == self.generation:
                 self.busy = False
                 waiting, self.waiting = self.waiting, None

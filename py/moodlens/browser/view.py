@@ -93,6 +93,28 @@ class View:
             picker.append(option)
         self.doc.getElementById("camera-picker").hidden = len(cameras) < 2
 
+    def show_models(self, entries: list | None, current: str, own: Manifest | None = None) -> None:
+        """Fill the model picker from models/index.json (``entries``; None keeps the list) and
+        select ``current``; a person's own model shows as one more entry while it is in use."""
+        picker = self.doc.getElementById("model")
+        if entries is not None:
+            self._model_entries = [(str(e["id"]), str(e["name"])) for e in entries]
+        picker.replaceChildren()
+        options = list(getattr(self, "_model_entries", []))
+        if own is not None:
+            options.append((own.id, f"Your model: {own.name}"))
+        for model_id, name in options:
+            option = self.doc.createElement("option")
+            option.value, option.textContent = model_id, name
+            option.selected = model_id == current
+            picker.append(option)
+        self.set_models_enabled(True)
+
+    def set_models_enabled(self, enabled: bool) -> None:
+        self.doc.getElementById("model").disabled = not enabled
+        self.doc.getElementById("own-model").disabled = not enabled
+        self.doc.getElementById("own-model-label").classList.toggle("disabled", not enabled)
+
     def set_mirror(self, mirror: bool) -> None:
         self.mirror = mirror
         self.viewport.classList.toggle("mirrored", mirror)
