@@ -41,6 +41,8 @@ PARAMS = (
           "(`1` = detect on every frame; frames with no face are always searched).", 1, 10),
     Param("interval", None, "Least milliseconds between inferences (default: as often as the machine sustains).", 10, 1000),
     Param("mirror", True, "`0` shows the video unmirrored.",),
+    Param("landmarks", False, "`1` draws facial landmarks (MediaPipe Face Mesh, 468 points) on every face."),
+    Param("debug", False, "`1` shows, per face, the exact input the emotion model receives."),
 )
 _BY_NAME = {p.name: p for p in PARAMS}
 
@@ -56,6 +58,8 @@ class Config:
     detect_every: int = 2
     interval_ms: int | None = None
     mirror: bool = True
+    landmarks: bool = False
+    debug: bool = False
     notes: tuple[str, ...] = field(default=())
 
 
@@ -65,7 +69,7 @@ def parse(query: str, models: list[str] | tuple[str, ...] = ()) -> Config:
     notes: list[str] = []
     values: dict[str, object] = {}
 
-    for name in ("autostart", "mirror"):
+    for name in ("autostart", "mirror", "landmarks", "debug"):
         if name in raw:
             flag = _flag(raw[name])
             if flag is None:

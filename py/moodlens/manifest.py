@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-KINDS = ("emotion", "detector")
+KINDS = ("emotion", "detector", "landmarks")
 FORMATS = ("tfjs-graph", "tfjs-layers", "tflite")
 REGISTRIES = ("npm", "pypi")
 CONVERTERS = ("keras-h5",)
@@ -122,6 +122,7 @@ class Manifest:
     output: str = "probabilities"
     crop_margin: float = 0.0
     decode: Decode | None = None
+    points: int = 0  # landmarks: points per face (x, y, z each, in input pixels)
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -155,6 +156,9 @@ def parse(data: object, where: str = "manifest") -> Manifest:
         margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
         output = f.choice("output", OUTPUTS)
         return replace(manifest, labels=labels, output=output, crop_margin=margin)
+    if kind == "landmarks":
+        margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
+        return replace(manifest, points=f.integer("points", 1, 10000), crop_margin=margin)
     return replace(manifest, decode=_decode(f.sub("decode")))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import preprocess, present
 from .detect import Detection
+from .landmarks import Landmarks
 from .manifest import Manifest
 from .track import Tracker
 
@@ -36,6 +37,7 @@ class Result:
     faces: list[present.FaceView]
     stages_ms: dict[str, float] = field(default_factory=dict)
     detected: bool = True  # False: this frame reused the boxes of the last detection
+    inputs: np.ndarray | None = None  # the emotion model's input batch, when kept (?debug=1)
 
     def to_json(self) -> dict:
         return {
@@ -50,6 +52,7 @@ class Result:
                     "emotion": f.emotion,
                     "scores": {bar.label: round(bar.value, 5) for bar in f.bars},
                 }
+                | ({"landmarks": np.round(f.points.astype(np.float64), 1).tolist()} if f.points is not None else {})
                 for f in self.faces
             ],
             "stages_ms": {k: round(v, 2) for k, v in self.stages_ms.items()},
@@ -81,6 +84,8 @@ class Pipeline:
         self.detect_every = max(1, int(detect_every))
         self.tracker = Tracker(smoothing=smoothing)
         self.frames = 0
+        self.landmarks: Landmarks | None = None  # set to find landmarks on every face
+        self.keep_inputs = False  # keep the classifier's input batch in the result (debug view)
         self._boxes: list = []
         self._since_detection = 0
 
@@ -102,18 +107,24 @@ class Pipeline:
         boxes = self._boxes
 
         probs = np.zeros((0, len(self.manifest.labels)), dtype=np.float32)
+        batch = None
         if boxes:
             batch = preprocess.face_batch(frame, boxes, self.manifest.input, self.manifest.crop_margin)
             clock.lap("preprocess")
             probs = to_probabilities(await self.classify(batch), self.manifest)
             clock.lap("classify")
+        points = [None] * len(boxes)
+        if self.landmarks is not None and boxes:
+            points = await self.landmarks.find(frame, boxes)
+            clock.lap("landmarks")
 
         tracks = self.tracker.update(boxes, probs, now_ms)
-        faces = [present.face_view(self.manifest, t.id, t.box, t.scores) for t in tracks]
+        faces = [present.face_view(self.manifest, t.id, t.box, t.scores, p) for t, p in zip(tracks, points)]
         clock.lap("track")
 
         self.frames += 1
-        return Result(self.frames, clock.total(), self.manifest.id, faces, clock.laps, detected)
+        inputs = batch if self.keep_inputs else None
+        return Result(self.frames, clock.total(), self.manifest.id, faces, clock.laps, detected, inputs)
 
 
 class _Stopwatch:

@@ -30,17 +30,19 @@ class FaceView:
     emoji: str
     color: str
     bars: tuple[Bar, ...]
+    points: np.ndarray | None = None  # (P, 2) landmarks in frame pixels, when turned on
 
     @property
     def caption(self) -> str:
         return f"{self.emotion} {round(self.confidence * 100)}%"
 
 
-def face_view(manifest: Manifest, track_id: int, box, scores: np.ndarray) -> FaceView:
+def face_view(manifest: Manifest, track_id: int, box, scores: np.ndarray, points=None) -> FaceView:
     top = int(np.argmax(scores))
     label = manifest.labels[top]
     bars = tuple(Bar(lab.name, float(scores[i]), lab.color) for i, lab in enumerate(manifest.labels))
-    return FaceView(track_id, tuple(float(v) for v in box), label.name, float(scores[top]), label.emoji, label.color, bars)
+    return FaceView(track_id, tuple(float(v) for v in box), label.name, float(scores[top]), label.emoji, label.color,
+                    bars, points)
 
 
 def main_face(faces: list[FaceView]) -> FaceView | None:

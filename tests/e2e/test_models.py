@@ -218,3 +218,35 @@ def test_a_broken_model_from_disk_is_explained_and_the_current_one_keeps_running
     after = app.wait_frames(frame + 5)
     assert after["model"] == "oarriaga-emotion" and app.state() == "running"
     assert not app.page.is_disabled("#model")
+
+
+def test_landmarks_sit_on_the_face_and_can_be_turned_off(open_app):
+    app = open_app("?autostart=1&landmarks=1")
+    app.wait_state("running")
+    result = app.wait_frames(5)
+    assert app.page.is_checked("#landmarks")
+    points = np.asarray(result["faces"][0]["landmarks"])
+    assert points.shape == (468, 2)
+    x, y, w, h = media.ONE_FACE_BOX
+    inside = (points[:, 0] >= x - 0.2 * w) & (points[:, 0] <= x + 1.2 * w) & \
+             (points[:, 1] >= y - 0.2 * h) & (points[:, 1] <= y + 1.2 * h)
+    assert inside.mean() > 0.95, inside.mean()
+    centre = points.mean(axis=0)
+    assert np.hypot(*(centre - (x + w / 2, y + h / 2))) < 0.2 * w, centre
+    app.screenshot("landmarks.png")
+    app.page.uncheck("#landmarks")
+    app.page.wait_for_function("!JSON.parse(document.getElementById('results').textContent).faces[0].landmarks")
+    assert not app.console_errors
+
+
+def test_debug_shows_the_exact_model_input_per_face(open_app):
+    app = open_app("?autostart=1&debug=1", video="group")
+    app.wait_state("running")
+    result = app.wait_frames(5)
+    app.page.wait_for_function(f"document.querySelectorAll('#inputs canvas').length === {len(result['faces'])}")
+    sizes = app.page.evaluate("[...document.querySelectorAll('#inputs canvas')].map(c => [c.width, c.height])")
+    assert sizes == [[64, 64]] * len(result["faces"]) and len(sizes) == 4
+    caption = app.page.inner_text("#inputs figcaption")
+    low, high = (float(v) for v in caption.split("values ")[1].split(" … "))
+    assert -1.0 <= low < high <= 1.0  # (pixel / 255 - 0.5) / 0.5: the oarriaga model's input range
+    app.screenshot("debug-inputs.png", full_page=True)

@@ -104,3 +104,21 @@ def test_reset_forgets_the_boxes(emotion_manifest):
     pipe.reset()
     frame = np.full((480, 640, 4), 128, dtype=np.uint8)
     assert run_async(pipe.step(frame, 0.0)).detected and detector.calls == 2
+
+
+def test_landmarks_and_inputs_join_the_results_when_asked(emotion_manifest):
+    class FakeLandmarks:
+        async def find(self, frame, boxes):
+            return [np.array([[b[0], b[1]], [b[0] + 1.25, b[1] + 2.5]], np.float32) for b in boxes]
+
+    async def classify(batch):
+        return np.tile(np.eye(1, 7, 3, dtype=np.float32), (len(batch), 1))
+
+    pipe = Pipeline(FakeDetector([(10, 20, 100, 100)]), classify, emotion_manifest, max_faces=5, smoothing=0.0)
+    frame = np.full((480, 640, 4), 128, dtype=np.uint8)
+    plain = run_async(pipe.step(frame, 0.0))
+    assert "landmarks" not in plain.to_json()["faces"][0] and plain.inputs is None
+    pipe.landmarks, pipe.keep_inputs = FakeLandmarks(), True
+    result = run_async(pipe.step(frame, 33.0))
+    assert result.to_json()["faces"][0]["landmarks"] == [[10.0, 20.0], [11.2, 22.5]]
+    assert result.inputs.shape == (1, 64, 64, 1) and "landmarks" in result.stages_ms

@@ -103,6 +103,9 @@ class App:
         self.picker = document.getElementById("camera")
         self.model_picker = document.getElementById("model")
         self.own_model = document.getElementById("own-model")
+        self.landmarks_box = document.getElementById("landmarks")
+        self.landmark_model = None  # loaded the first time landmarks are turned on
+        self.index = {}
         self.emotion = None  # the emotion model in use
         self.detector = None  # the pipeline's face detector (kept across model switches)
         self.inflight = None  # the pipeline an inference is running on right now
@@ -131,13 +134,15 @@ class App:
         self._on_visibility = create_proxy(lambda event: self.visibility_changed())
         self._on_model = create_proxy(lambda event: asyncio.ensure_future(self.pick_model()))
         self._on_own_model = create_proxy(lambda event: asyncio.ensure_future(self.use_own_model()))
+        self._on_landmarks = create_proxy(
+            lambda event: asyncio.ensure_future(self.show_landmarks(bool(self.landmarks_box.checked))))
 
     # -- start-up ---------------------------------------------------------------------
     async def start_up(self) -> None:
         view = self.view
         view.stage("python", done=True)
         try:
-            index = await fetch_json(MODELS_INDEX)
+            self.index = index = await fetch_json(MODELS_INDEX)
             emotion_ids = [m["id"] for m in index["emotion"]]
             self.cfg = cfg = config.parse(str(js.location.search), emotion_ids)
             view.add_notes(cfg.notes)
@@ -177,6 +182,10 @@ class App:
         view.button.addEventListener("click", self._on_click)
         self.picker.addEventListener("change", self._on_pick)
         self.model_picker.addEventListener("change", self._on_model)
+        self.landmarks_box.addEventListener("change", self._on_landmarks)
+        self.landmarks_box.disabled = not index.get("landmarks")
+        if cfg.landmarks:
+            await self.show_landmarks(True)
         self.own_model.addEventListener("change", self._on_own_model)
         self.doc.addEventListener("visibilitychange", self._on_visibility)
         view.set_running(False)
@@ -241,10 +250,38 @@ class App:
     def _use_emotion(self, emotion: tfjs.Model) -> None:
         from ..pipeline import Pipeline
 
+        old = self.pipeline
         self.emotion = emotion
         self.pipeline = Pipeline(self.detector, emotion.predict, emotion.manifest, self.cfg.max_faces,
                                  self.cfg.smoothing, self.cfg.detect_every)
+        self.pipeline.landmarks = old.landmarks if old is not None else None
+        self.pipeline.keep_inputs = self.cfg.debug
         self.view.use_labels(emotion.manifest)
+
+    async def show_landmarks(self, on: bool) -> None:
+        """Landmarks on every face, from the landmark model (loaded the first time)."""
+        from ..landmarks import Landmarks
+
+        self.landmarks_box.checked = on
+        if not on:
+            self.pipeline.landmarks = None
+            return
+        if self.landmark_model is None:
+            self.landmarks_box.disabled = True
+            try:
+                model = await self._load_model(self.index["landmarks"][0]["id"])
+                await model.warm_up()
+            except Exception as exc:  # noqa: BLE001 - the app runs on without landmarks
+                self.landmarks_box.checked = False
+                self.view.add_notes([f"Landmarks are not available: {exc}"])
+                return
+            finally:
+                self.landmarks_box.disabled = False
+            self.landmark_model = model
+            self.models.append(model)
+        model = self.landmark_model
+        size = model.manifest.points * 3
+        self.pipeline.landmarks = Landmarks(model.manifest, lambda batch: model.predict(batch, size))
 
     # -- switching the emotion model ----------------------------------------------------
     async def pick_model(self) -> None:
@@ -358,6 +395,7 @@ class App:
             self.camera.close()
         self.faces = []
         self.view.clear()
+        self.view.hide_inputs()
         self.view.set_running(False)
 
     def camera_ended(self) -> None:
@@ -471,6 +509,8 @@ class App:
             payload["diagnostics"] = self.diagnostics.snapshot(self.backend)
             main = main_face(result.faces)
             self.view.show(payload, main, announcement(main), now_ms)
+            if result.inputs is not None:
+                self.view.show_inputs(result.inputs, pipeline.manifest.input, result.faces)
             if not self.shown_first and main is not None:
                 self.shown_first = True
                 js.performance.mark("moodlens:first-emotion")

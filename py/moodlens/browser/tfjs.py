@@ -251,20 +251,21 @@ class Model:
             self.dispose()
             raise ModelLoadError(f"{self.url}: {exc}") from None
 
-    async def predict(self, batch):
-        """(N, h, w, c) float32 ndarray -> the model's first output as float32, batch first."""
+    async def predict(self, batch, size: int | None = None):
+        """(N, h, w, c) float32 ndarray -> the model's output as float32, batch first: the first
+        output, or the one with ``size`` values per item when the model has several."""
         import numpy as np
 
         if self.manifest.format == "tflite" and batch.shape[0] > 1:
             # A .tflite graph has a fixed batch size of 1: one call per face.
-            return np.concatenate([await self.predict(batch[i : i + 1]) for i in range(batch.shape[0])])
+            return np.concatenate([await self.predict(batch[i : i + 1], size) for i in range(batch.shape[0])])
         n = batch.shape[0]
         buffer, shape = self._input(n)
         buffer.assign(np.ascontiguousarray(batch, dtype=np.float32))
         x = js.tf.tensor(buffer, shape, "float32")
         y = None
         try:
-            y = _first_output(self.model.predict(x))
+            y = _first_output(self.model.predict(x), size)
             data = await y.data()
             out_shape = tuple(y.shape.to_py())
         finally:
@@ -307,15 +308,19 @@ class Model:
             self.model = None
 
 
-def _first_output(result):
-    """A model's first output tensor; a multi-output result (an array or a name -> tensor map,
-    as TFLite models give) has the others disposed."""
+def _first_output(result, size: int | None = None):
+    """A model's output tensor: the only one, else the first (or the first with ``size`` values
+    per item) of an array or a name -> tensor map; the others are disposed."""
     if hasattr(result, "dataSync"):
         return result
     outputs = list(result) if hasattr(result, "length") else [result[k] for k in js.Object.keys(result)]
-    for extra in outputs[1:]:
-        extra.dispose()
-    return outputs[0]
+    chosen = outputs[0]
+    if size is not None:
+        chosen = next((t for t in outputs if int(t.size) // max(1, int(t.shape[0])) == size), chosen)
+    for other in outputs:
+        if other is not chosen:
+            other.dispose()
+    return chosen
 
 
 def _concat(buffers):

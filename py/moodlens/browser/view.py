@@ -187,6 +187,55 @@ class View:
             ctx.fillText(face.caption, x + line + emoji_w, label_y + font_px)
             ctx.font = emoji_font
             ctx.fillText(face.emoji, x + line, label_y + font_px)
+            if face.points is not None:
+                self._draw_points(face.points, frame_w, face.color, line)
+
+    def _draw_points(self, points, frame_w: int, color: str, line: float) -> None:
+        ctx, r = self.ctx, max(1.0, line / 2)
+        ctx.fillStyle = color
+        ctx.beginPath()
+        for x, y in points.tolist():
+            if self.mirror:
+                x = frame_w - x
+            ctx.moveTo(x + r, y)
+            ctx.arc(x, y, r, 0, 6.2832)
+        ctx.fill()
+
+    def show_inputs(self, batch, spec, faces) -> None:
+        """Each face's classifier input as the model receives it: the normalized tensor, drawn
+        with the manifest's normalization undone only to map values to grey levels/colours."""
+        import numpy as np
+
+        panel = self.doc.getElementById("inputs")
+        panel.hidden = False
+        figures = list(panel.children)
+        while len(figures) > len(faces):
+            figures.pop().remove()
+        for i, face in enumerate(faces):
+            if i == len(figures):
+                figure = self.doc.createElement("figure")
+                figure.innerHTML = "<canvas></canvas><figcaption></figcaption>"
+                panel.append(figure)
+                figures.append(figure)
+            canvas = figures[i].querySelector("canvas")
+            x = batch[i]
+            pixels = (x * np.asarray(spec.std, np.float32) + np.asarray(spec.mean, np.float32)) * np.float32(spec.scale)
+            rgb = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+            rgba = np.empty((spec.height, spec.width, 4), np.uint8)
+            rgba[..., :3] = rgb if rgb.shape[-1] == 3 else rgb[..., :1]
+            rgba[..., 3] = 255
+            canvas.width, canvas.height = spec.width, spec.height
+            image = js.ImageData.new(js.Uint8ClampedArray.new(rgba.size), spec.width, spec.height)
+            image.data.assign(rgba.ravel())
+            canvas.getContext("2d").putImageData(image, 0, 0)
+            figures[i].querySelector("figcaption").textContent = (
+                f"face {face.track_id}: {spec.width}×{spec.height}×{spec.channels}, "
+                f"values {float(x.min()):.2f} … {float(x.max()):.2f}")
+
+    def hide_inputs(self) -> None:
+        panel = self.doc.getElementById("inputs")
+        panel.replaceChildren()
+        panel.hidden = True
 
     def clear(self) -> None:
         self.ctx.clearRect(0, 0, self.overlay.width, self.overlay.height)
