@@ -329,15 +329,16 @@ def meta_csp(csp: str) -> str:
     return "; ".join(d for d in csp.split("; ") if not d.startswith(("frame-ancestors", "report-uri", "sandbox")))
 
 
-def preload_links(wheels: list[Path], models: list[manifests.Manifest]) -> str:
+def preload_links(wheels: list[Path], models: list[manifests.Manifest], staging: Path) -> str:
     """<link> tags that start every start-up download at once, instead of one after another
     (PyScript -> Pyodide -> its runtime files -> our code -> NumPy and the models).
     ``crossorigin`` matches the mode of the fetch() calls that will use them."""
     modules = ["pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"]
     fetched = ["pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json", "moodlens.zip"]
     fetched += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
-    for m in models:  # the detector and the default emotion model
-        fetched += [f"models/{m.id}/{f.name}" for f in m.source.files if not m.source.convert]
+    for m in models:  # the detector and the default emotion model, as served (converted or not)
+        fetched += [f"models/{m.id}/{f.name}" for f in sorted((staging / "models" / m.id).iterdir())
+                    if f.name != "manifest.json"]
     tags = [f'<link rel="modulepreload" href="./{path}">' for path in modules]
     tags += [f'<link rel="preload" href="./{path}" as="fetch" crossorigin>' for path in fetched]
     return "\n  ".join(tags)
@@ -352,7 +353,7 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
             raise BuildError(f"site/index.html has no {placeholder} placeholder")
     html = html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"]))
     defaults = [m for m in models if m.kind == "detector"][:1] + [m for m in models if m.kind == "emotion"][:1]
-    html = html.replace("{{preload}}", preload_links(wheels, defaults))
+    html = html.replace("{{preload}}", preload_links(wheels, defaults, staging))
     (staging / "index.html").write_text(html, encoding="utf-8")
     lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
     (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -157,6 +157,7 @@ def run_system(pw, executable, name, url, folder, base, video_file, seconds) -> 
             "peak_js_heap_bytes": peak_heap,
             "peak_wasm_bytes": peak_wasm,
             "inferences": len(samples),
+            "last_faces": [{"box": f["box"], "emotion": f["emotion"], "scores": f["scores"]} for f in last["faces"]],
         }
     finally:
         browser.close()
@@ -236,6 +237,7 @@ def main(argv=None) -> int:
                         help="frame rate of the fake camera (default 60: at 30 the camera, not the code, caps "
                              "results per second)")
     parser.add_argument("--video", choices=sorted(VIDEOS), action="append", help="only these videos (repeatable)")
+    parser.add_argument("--query", default="", help="extra URL parameters for Moodlens, e.g. model=fer-mini-xception")
     parser.add_argument("--system", choices=("moodlens", "human"), action="append",
                         help="only these systems (repeatable); ratios need both")
     args = parser.parse_args(argv)
@@ -245,7 +247,8 @@ def main(argv=None) -> int:
     ours_server, ours_base = build.serve_in_thread(build.DIST)
     peer_server, peer_base = build.serve_in_thread(peer, headers=False)
     systems = {
-        "moodlens": (f"{ours_base}index.html?autostart=1&backend={args.backend}", build.DIST, ours_base),
+        "moodlens": (f"{ours_base}index.html?autostart=1&backend={args.backend}"
+                     + (f"&{args.query.lstrip('?&')}" if args.query else ""), build.DIST, ours_base),
         "human": (f"{peer_base}index.html?backend={args.backend}", peer, peer_base),
     }
     results = {}
@@ -264,6 +267,7 @@ def main(argv=None) -> int:
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         "chromium": executable, "backend": args.backend, "seconds": args.seconds, "camera_fps": args.fps,
+        "query": args.query,
         "results": results, "table": rows,
     }
     (OUT / "results.json").write_text(json.dumps(report, indent=1))

@@ -14,7 +14,7 @@ from moodlens import manifest
 
 from . import media
 
-EMOTION = manifest.load(media.ROOT / "models" / "oarriaga-emotion" / "manifest.json")
+EMOTION = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")  # the default
 
 
 def iou(a, b) -> float:
@@ -34,7 +34,7 @@ def test_a_face_is_found_boxed_and_classified(open_app):
     app = open_app()
     app.wait_state("running")
     result = app.wait_frames(10)
-    assert result["model"] == "oarriaga-emotion"
+    assert result["model"] == EMOTION.id
     assert len(result["faces"]) == 1
     face = result["faces"][0]
     assert iou(face["box"], media.ONE_FACE_BOX) >= 0.35, face["box"]
