@@ -388,6 +388,7 @@ def build() -> Path:
     for m in models:
         copy_model(m, staging / "models" / m.id)
     index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
+    index["photo_detector"] = conf.get("photo-detector", index["detector"][0]["id"])
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
 
     write_site(staging, wheels, models)

@@ -104,8 +104,13 @@ class Pipeline:
             clock.lap("detect")
         else:
             self._since_detection += 1
-        boxes = self._boxes
+        return await self._classify(frame, self._boxes, now_ms, clock, detected)
 
+    async def classify_boxes(self, frame: np.ndarray, boxes, now_ms: float = 0.0) -> Result:
+        """A step with the face boxes given (a picture that is one face already): no detection."""
+        return await self._classify(frame, list(boxes), now_ms, _Stopwatch(), False)
+
+    async def _classify(self, frame, boxes, now_ms: float, clock: _Stopwatch, detected: bool) -> Result:
         probs = np.zeros((0, len(self.manifest.labels)), dtype=np.float32)
         batch = None
         if boxes:

@@ -122,3 +122,17 @@ def test_landmarks_and_inputs_join_the_results_when_asked(emotion_manifest):
     result = run_async(pipe.step(frame, 33.0))
     assert result.to_json()["faces"][0]["landmarks"] == [[10.0, 20.0], [11.2, 22.5]]
     assert result.inputs.shape == (1, 64, 64, 1) and "landmarks" in result.stages_ms
+
+
+def test_given_boxes_are_classified_without_detection(emotion_manifest):
+    detector = CountingDetector([(0, 0, 5, 5)])
+    seen = {}
+
+    async def classify(batch):
+        seen["shape"] = batch.shape
+        return np.tile(np.eye(1, 7, 6, dtype=np.float32), (len(batch), 1))
+
+    pipe = Pipeline(detector, classify, emotion_manifest, max_faces=5, smoothing=0.0)
+    result = run_async(pipe.classify_boxes(np.zeros((48, 48, 4), np.uint8), [(0, 0, 48, 48)]))
+    assert detector.calls == 0 and not result.detected and seen["shape"] == (1, 64, 64, 1)
+    assert [f.emotion for f in result.faces] == ["neutral"] and result.faces[0].box == (0, 0, 48, 48)

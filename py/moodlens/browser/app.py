@@ -105,6 +105,8 @@ class App:
         self.own_model = document.getElementById("own-model")
         self.landmarks_box = document.getElementById("landmarks")
         self.landmark_model = None  # loaded the first time landmarks are turned on
+        self.photo_input = document.getElementById("photos")
+        self.photos = None  # photo mode, set up with its detector on the first picture
         self.index = {}
         self.emotion = None  # the emotion model in use
         self.detector = None  # the pipeline's face detector (kept across model switches)
@@ -134,6 +136,9 @@ class App:
         self._on_visibility = create_proxy(lambda event: self.visibility_changed())
         self._on_model = create_proxy(lambda event: asyncio.ensure_future(self.pick_model()))
         self._on_own_model = create_proxy(lambda event: asyncio.ensure_future(self.use_own_model()))
+        self._on_photos = create_proxy(lambda event: asyncio.ensure_future(self.analyse_photos(self.photo_input.files)))
+        self._on_drag = create_proxy(self._drag)
+        self._on_drop = create_proxy(self._drop)
         self._on_landmarks = create_proxy(
             lambda event: asyncio.ensure_future(self.show_landmarks(bool(self.landmarks_box.checked))))
 
@@ -183,6 +188,14 @@ class App:
         self.picker.addEventListener("change", self._on_pick)
         self.model_picker.addEventListener("change", self._on_model)
         self.landmarks_box.addEventListener("change", self._on_landmarks)
+        self.photo_input.addEventListener("change", self._on_photos)
+        drop = self.doc.getElementById("drop")
+        for name in ("dragenter", "dragover", "dragleave"):
+            drop.addEventListener(name, self._on_drag)
+        drop.addEventListener("drop", self._on_drop)
+        self.photo_input.disabled = False
+        # For `python3 build.py evaluate`: analyse a picture by URL, give back its #results entry.
+        js.window.moodlensAnalyse = create_proxy(self.analyse_url)
         self.landmarks_box.disabled = not index.get("landmarks")
         if cfg.landmarks:
             await self.show_landmarks(True)
@@ -257,6 +270,66 @@ class App:
         self.pipeline.landmarks = old.landmarks if old is not None else None
         self.pipeline.keep_inputs = self.cfg.debug
         self.view.use_labels(emotion.manifest)
+
+    # -- photo mode -----------------------------------------------------------------------
+    async def _photo_mode(self):
+        """Photo mode's pipeline, with the full-range detector loaded on first use."""
+        from .photos import Photos
+
+        if self.photos is None:
+            detector = await self._load_model(self.index["photo_detector"])
+            await detector.warm_up()
+            self.models.append(detector)
+            self.photos = Photos(detector, self.emotion)
+        return self.photos
+
+    async def analyse_photos(self, files) -> None:
+        """Pictures chosen or dropped: each is analysed in turn; a bad one does not stop the rest."""
+        from .photo_view import PhotoView
+
+        if not files or not files.length:
+            return
+        view = PhotoView(self.doc)
+        view.clear()
+        self.photo_input.disabled = True
+        state = str(self.doc.body.dataset.state)
+        try:
+            photos = await self._photo_mode()
+            entries = []
+            for i, file in enumerate(files):
+                self.view.set_state(state, f"Analysing picture {i + 1} of {files.length}…")
+                entry, pixels, faces = await photos.analyse(file, str(file.name))
+                view.add(entry, pixels, faces, photos.pipeline.manifest.labels)
+                entries.append(entry)
+            self.view.results.textContent = json.dumps({"source": "photos", "photos": entries})
+            done = f"Analysed {len(entries)} picture{'s' if len(entries) != 1 else ''}."
+        except Exception as exc:  # noqa: BLE001 - the page stays usable
+            done = f"Photos could not be analysed: {exc}"
+            js.console.error(traceback.format_exc())
+        finally:
+            self.photo_input.disabled = False
+            self.photo_input.value = ""
+        if self.running:
+            self._say_running()
+        else:
+            self.view.set_state(state if state != "loading" else "ready", done)
+
+    def _drag(self, event) -> None:
+        event.preventDefault()
+        self.doc.getElementById("drop").classList.toggle("over", event.type != "dragleave")
+
+    def _drop(self, event) -> None:
+        event.preventDefault()
+        self.doc.getElementById("drop").classList.remove("over")
+        asyncio.ensure_future(self.analyse_photos(event.dataTransfer.files))
+
+    async def analyse_url(self, url: str, name: str, cropped: bool = False) -> str:
+        photos = await self._photo_mode()
+        response = await js.fetch(url)
+        if not response.ok:
+            return json.dumps({"file": name, "error": f"HTTP {response.status}", "faces": []})
+        entry, _, _ = await photos.analyse(await response.blob(), name, cropped=bool(cropped))
+        return json.dumps(entry)
 
     async def show_landmarks(self, on: bool) -> None:
         """Landmarks on every face, from the landmark model (loaded the first time)."""
@@ -340,6 +413,8 @@ class App:
         old_pipeline, old = self.pipeline, self.emotion
         self.models = [m for m in self.models if m is not old] + [model]
         self._use_emotion(model)
+        if self.photos is not None:
+            self.photos.use_emotion(model)
         view.show_models(None, model.manifest.id, own=model.manifest if own else None)
         if self.running:
             self._say_running()

@@ -166,40 +166,7 @@ class View:
         if canvas.width != frame_w or canvas.height != frame_h:
             canvas.width, canvas.height = frame_w, frame_h
         ctx.clearRect(0, 0, frame_w, frame_h)
-        line = max(2.0, frame_w / 240)
-        font_px = max(12, round(frame_w / 34))
-        emoji_font, text_font = f"{font_px}px {EMOJI_FONTS}", f"600 {font_px}px {TEXT_FONTS}"
-        ctx.lineWidth = line
-        for face in faces:
-            x, y, w, h = face.box
-            if self.mirror:
-                x = frame_w - x - w
-            ctx.strokeStyle = face.color
-            ctx.strokeRect(x, y, w, h)
-            ctx.font = emoji_font
-            emoji_w = ctx.measureText(face.emoji).width + font_px / 4
-            ctx.font = text_font
-            label_w = emoji_w + ctx.measureText(face.caption).width + 2 * line
-            label_y = y - font_px - 2 * line if y >= font_px + 2 * line else y + h
-            ctx.fillStyle = face.color
-            ctx.fillRect(x - line / 2, label_y, label_w, font_px + 2 * line)
-            ctx.fillStyle = "#111217"
-            ctx.fillText(face.caption, x + line + emoji_w, label_y + font_px)
-            ctx.font = emoji_font
-            ctx.fillText(face.emoji, x + line, label_y + font_px)
-            if face.points is not None:
-                self._draw_points(face.points, frame_w, face.color, line)
-
-    def _draw_points(self, points, frame_w: int, color: str, line: float) -> None:
-        ctx, r = self.ctx, max(1.0, line / 2)
-        ctx.fillStyle = color
-        ctx.beginPath()
-        for x, y in points.tolist():
-            if self.mirror:
-                x = frame_w - x
-            ctx.moveTo(x + r, y)
-            ctx.arc(x, y, r, 0, 6.2832)
-        ctx.fill()
+        paint_faces(ctx, faces, frame_w, self.mirror)
 
     def show_inputs(self, batch, spec, faces) -> None:
         """Each face's classifier input as the model receives it: the normalized tensor, drawn
@@ -244,3 +211,42 @@ class View:
         for fill, value in zip(self._bar_fills, self._bar_values):
             fill.style.setProperty("--p", "0")
             value.textContent = "0%"
+
+
+def paint_faces(ctx, faces, frame_w: int, mirror: bool) -> None:
+    """Each face's box, caption (emoji, label, confidence) and landmarks, in frame pixels."""
+    line = max(2.0, frame_w / 240)
+    font_px = max(12, round(frame_w / 34))
+    emoji_font, text_font = f"{font_px}px {EMOJI_FONTS}", f"600 {font_px}px {TEXT_FONTS}"
+    ctx.lineWidth = line
+    for face in faces:
+        x, y, w, h = face.box
+        if mirror:
+            x = frame_w - x - w
+        ctx.strokeStyle = face.color
+        ctx.strokeRect(x, y, w, h)
+        ctx.font = emoji_font
+        emoji_w = ctx.measureText(face.emoji).width + font_px / 4
+        ctx.font = text_font
+        label_w = emoji_w + ctx.measureText(face.caption).width + 2 * line
+        label_y = y - font_px - 2 * line if y >= font_px + 2 * line else y + h
+        ctx.fillStyle = face.color
+        ctx.fillRect(x - line / 2, label_y, label_w, font_px + 2 * line)
+        ctx.fillStyle = "#111217"
+        ctx.fillText(face.caption, x + line + emoji_w, label_y + font_px)
+        ctx.font = emoji_font
+        ctx.fillText(face.emoji, x + line, label_y + font_px)
+        if face.points is not None:
+            _paint_points(ctx, face.points, frame_w, mirror, face.color, line)
+
+
+def _paint_points(ctx, points, frame_w: int, mirror: bool, color: str, line: float) -> None:
+    r = max(1.0, line / 2)
+    ctx.fillStyle = color
+    ctx.beginPath()
+    for x, y in points.tolist():
+        if mirror:
+            x = frame_w - x
+        ctx.moveTo(x + r, y)
+        ctx.arc(x, y, r, 0, 6.2832)
+    ctx.fill()
