@@ -5,6 +5,8 @@
     python3 build.py serve      # assemble, then serve dist/ on http://127.0.0.1:8000/
     python3 build.py test       # install what the tests need into .venv, assemble, run pytest
     python3 build.py bench      # side-by-side benchmark against @vladmandic/human (not a test)
+    python3 build.py convert    # a Keras 2 .h5 model -> TF.js model + manifest
+    python3 build.py evaluate   # a model's accuracy on a labelled folder of pictures
 
 Everything in dist/ comes from here: npm packages pinned in package.json/package-lock.json,
 Pyodide wheels from the PyPI package pinned in pyproject.toml (each checked against the sha256
@@ -296,8 +298,8 @@ def convert_keras(m: manifests.Manifest, source: Path) -> Path:
     return out
 
 
-# Modules of the package that run under CPython only (the Keras converter): not shipped.
-NOT_FOR_THE_BROWSER = ("convert.py",)
+# Modules of the package that run under CPython only (the converter, the evaluation): not shipped.
+NOT_FOR_THE_BROWSER = ("convert.py", "evaluate.py")
 
 
 def zip_package(src: Path, dest: Path) -> None:
@@ -388,7 +390,7 @@ def build() -> Path:
     for m in models:
         copy_model(m, staging / "models" / m.id)
     index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
-    index["photo_detector"] = conf.get("photo-detector", index["detector"][0]["id"])
+    index["photo_detectors"] = conf.get("photo-detectors", [index["detector"][0]["id"]])
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
 
     write_site(staging, wheels, models)
@@ -515,7 +517,8 @@ def ensure_venv(tests: bool = True) -> Path:
 
 
 def _py_env() -> dict:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "py"), os.environ.get("PYTHONPATH", "")])}
+    paths = [str(ROOT / "py"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def run_with_browser(module: str, args: list[str]) -> int:
@@ -537,9 +540,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bench", help="benchmark against @vladmandic/human (other arguments go to tests/bench/benchmark.py)")
     sub.add_parser("convert", help="Keras 2 .h5 -> TF.js model + manifest (arguments: see `convert --help`)",
                    add_help=False)
+    sub.add_parser("evaluate", help="a model's accuracy on a labelled folder, in headless Chromium "
+                                    "(arguments: see `evaluate --help`)", add_help=False)
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command not in ("test", "bench", "convert"):
+    if rest and args.command not in ("test", "bench", "convert", "evaluate"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "evaluate":
+        python, chromium = ensure_venv(), ensure_chromium()
+        build()
+        return subprocess.call([str(python), "-m", "moodlens.evaluate", *rest],
+                               env={**_py_env(), "MOODLENS_CHROMIUM": chromium})
     if args.command == "convert":
         return subprocess.call([str(ensure_venv(tests=False)), "-m", "moodlens.convert", *rest], env=_py_env())
     if args.command == "bench":

@@ -128,3 +128,35 @@ class BlazeFace:
             if frame_box[2] >= 1 and frame_box[3] >= 1:
                 found.append(Detection(frame_box, score, frame_pts))
         return found
+
+
+class Detectors:
+    """Several detectors on the same frame, their faces merged: for photos, where a face may
+    fill the picture (the short-range model's strength) or be a few pixels of a crowd (the
+    full-range model's). Each detector comes with the face sizes it is made for, as a share
+    of the picture's shorter side; where boxes overlap (IoU above ``iou_threshold``), a box
+    from the detector made for its size wins, then the higher score. A face only one
+    detector finds is kept whatever its size."""
+
+    def __init__(self, detectors, iou_threshold: float = 0.3):
+        self.detectors = [(d, lo, hi) for d, lo, hi in detectors]
+        self.iou_threshold = iou_threshold
+
+    async def detect(self, frame: np.ndarray, max_faces: int) -> list[Detection]:
+        short_side = min(frame.shape[:2])
+        found = []
+        for detector, lo, hi in self.detectors:
+            for d in await detector.detect(frame, max_faces):
+                in_range = lo <= max(d.box[2], d.box[3]) / short_side < hi
+                found.append((not in_range, -d.score, d))
+        found.sort(key=lambda item: item[:2])
+        kept: list[Detection] = []
+        for _, _, d in found:
+            box = np.array([d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3]], dtype=np.float32)
+            others = np.array([[k.box[0], k.box[1], k.box[0] + k.box[2], k.box[1] + k.box[3]] for k in kept],
+                              dtype=np.float32).reshape(-1, 4)
+            if not kept or iou(box, others).max() <= self.iou_threshold:
+                kept.append(d)
+            if len(kept) == max_faces:
+                break
+        return sorted(kept, key=lambda d: -d.score)

@@ -83,3 +83,26 @@ def test_blazeface_below_threshold_finds_nothing(detector_manifest):
 
     faces = run_async(BlazeFace(detector_manifest, fake_model).detect(np.zeros((48, 64, 4), np.uint8), 5))
     assert faces == []
+
+
+def test_faces_found_by_several_detectors_are_merged_by_size_then_score():
+    from moodlens.detect import Detection, Detectors
+
+    from .helpers import run_async
+
+    class Fixed:
+        def __init__(self, found):
+            self.found = found
+
+        async def detect(self, frame, max_faces):
+            return self.found
+
+    frame = np.zeros((1000, 1500, 4), np.uint8)  # shorter side 1000: "near" faces are >= 200 px
+    near = Fixed([Detection((100, 100, 400, 400), 0.6), Detection((900, 100, 100, 100), 0.99)])
+    far = Fixed([Detection((110, 105, 390, 395), 0.9), Detection((905, 95, 95, 100), 0.8),
+                 Detection((1300, 40, 20, 20), 0.6)])
+    merged = run_async(Detectors([(near, 0.2, 9.9), (far, 0.0, 0.2)]).detect(frame, 10))
+    # The big face: the near detector's box despite its lower score; the small one: the far
+    # detector's; a face only one detector saw stays.
+    assert {d.box for d in merged} == {(100, 100, 400, 400), (905, 95, 95, 100), (1300, 40, 20, 20)}
+    assert len(run_async(Detectors([(near, 0.2, 9.9), (far, 0.0, 0.2)]).detect(frame, 1))) == 1

@@ -277,10 +277,15 @@ class App:
         from .photos import Photos
 
         if self.photos is None:
-            detector = await self._load_model(self.index["photo_detector"])
-            await detector.warm_up()
-            self.models.append(detector)
-            self.photos = Photos(detector, self.emotion)
+            detectors = []
+            for model_id in self.index["photo_detectors"]:
+                same = [m for m in self.models if m.manifest.id == model_id]  # the camera's, already loaded
+                model = same[0] if same else await self._load_model(model_id)
+                if not same:
+                    await model.warm_up()
+                    self.models.append(model)
+                detectors.append(model)
+            self.photos = Photos(detectors, self.emotion)
         return self.photos
 
     async def analyse_photos(self, files) -> None:

