@@ -346,6 +346,64 @@ def preload_links(wheels: list[Path], models: list[manifests.Manifest], staging:
     return "\n  ".join(tags)
 
 
+# The web app manifest: installable on phones and desktops; paths relative, so any sub-path works.
+WEB_MANIFEST = {
+    "name": "Moodlens",
+    "short_name": "Moodlens",
+    "description": "Facial emotion recognition that runs entirely on your device.",
+    "start_url": "./index.html",
+    "scope": "./",
+    "display": "standalone",
+    "background_color": "#111217",
+    "theme_color": "#111217",
+    "icons": [
+        {"src": "icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
+        {"src": "icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
+        {"src": "icons/maskable-512.png", "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
+    ],
+}
+
+
+# PyScript's chunks that load at every start (the others: its editor, terminal, TOML, ...).
+PYSCRIPT_AT_START = ("core", "deprecations", "donkey", "error", "py")
+
+
+def precache(staging: Path, wheels: list[Path], models: list[manifests.Manifest], conf: dict) -> list[str]:
+    """What the service worker fetches at install: everything a start and photo mode need.
+    Optional files (other models, landmarks, the TFLite runtime) are cached on first use."""
+    needed = [p for p in ("index.html", "boot.js", "style.css", "main.py", "pyscript.json", "moodlens.zip",
+                          "files.json", "manifest.webmanifest", "models/index.json")]
+    needed += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").iterdir())
+               if p.name.split("-")[0].split(".")[0] in PYSCRIPT_AT_START]
+    needed += [f"pyodide/{name}" for name in (*PYODIDE_CORE, "pyodide-lock.json")]
+    needed += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
+    needed += [f"vendor/tfjs/{name}" for name in TFJS_FILES.values()]
+    needed += [f"icons/{p.name}" for p in sorted((staging / "icons").iterdir())]
+    detectors = [m.id for m in models if m.kind == "detector"][:1] + list(conf.get("photo-detectors", []))
+    emotion = [m.id for m in models if m.kind == "emotion"][:1]
+    for model_id in dict.fromkeys(detectors + emotion):
+        needed += [f"models/{model_id}/{p.name}" for p in sorted((staging / "models" / model_id).iterdir())]
+    missing = [p for p in needed if not (staging / p).is_file()]
+    if missing:
+        raise BuildError(f"the service worker's precache names files dist/ lacks: {missing}")
+    return needed
+
+
+def write_service_worker(staging: Path, precached: list[str]) -> None:
+    """sw.js with the site's version (a hash of every file's content), file list and precache."""
+    files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(f"{name}\0{sha256(staging / name)}\n".encode())
+    text = (ROOT / "site" / "sw.js").read_text(encoding="utf-8")
+    for key, value in (("{{version}}", digest.hexdigest()[:16]), ("{{files}}", json.dumps(files + ["sw.js"])),
+                       ("{{precache}}", json.dumps(precached))):
+        if key not in text:
+            raise BuildError(f"site/sw.js has no {key} placeholder")
+        text = text.replace(key, value)
+    (staging / "sw.js").write_text(text, encoding="utf-8")
+
+
 def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifest]) -> None:
     """index.html with its CSP meta tag and preloads, and the headers file Netlify reads."""
     headers = site_headers()
@@ -396,6 +454,10 @@ def build() -> Path:
     write_site(staging, wheels, models)
     for name in ("style.css", "main.py", "boot.js"):
         copy(ROOT / "site" / name, staging / name)
+    for icon in sorted((ROOT / "site" / "icons").glob("*.png")):
+        copy(icon, staging / "icons" / icon.name)
+    (staging / "manifest.webmanifest").write_text(json.dumps(WEB_MANIFEST, indent=1, ensure_ascii=False),
+                                                  encoding="utf-8")
     zip_package(ROOT / "py" / "moodlens", staging / "moodlens.zip")
     pyscript_config = {"interpreter": "./pyodide/pyodide.mjs", "files": {"./moodlens.zip": "./*"}}
     (staging / "pyscript.json").write_text(json.dumps(pyscript_config, indent=1))
@@ -403,6 +465,7 @@ def build() -> Path:
 
     sizes = {p.relative_to(staging).as_posix(): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
     (staging / "files.json").write_text(json.dumps(sizes, indent=0))  # boot.js names damaged files with it
+    write_service_worker(staging, precache(staging, wheels, models, conf))
 
     shutil.rmtree(DIST, ignore_errors=True)
     staging.rename(DIST)

@@ -68,3 +68,33 @@ if (typeof WebAssembly === "object") {
     if (files.length) fail("Moodlens could not start.");
   }, 2000);
 })();
+
+// Offline use: sw.js (written by build.py) keeps the site's files, so after one visit the app
+// starts without a network. A new deploy installs a new worker; the page then offers to update
+// and reloads only when the person says so. The service worker API is JavaScript-only, and
+// registering early (not after Python's start) lets the first visit already fill the cache.
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  addEventListener("load", async () => {
+    let registration;
+    try {
+      registration = await navigator.serviceWorker.register("sw.js");
+    } catch (error) {
+      console.warn("Moodlens works online only here: the service worker did not register.", error);
+      return;
+    }
+    let accepted = false;
+    const offer = (worker) => {
+      const banner = document.getElementById("update");
+      banner.hidden = false;
+      document.getElementById("update-button").onclick = () => { accepted = true; worker.postMessage("update"); };
+    };
+    navigator.serviceWorker.addEventListener("controllerchange", () => { if (accepted) location.reload(); });
+    if (registration.waiting && navigator.serviceWorker.controller) offer(registration.waiting);
+    registration.addEventListener("updatefound", () => {
+      const worker = registration.installing;
+      worker.addEventListener("statechange", () => {
+        if (worker.state === "installed" && navigator.serviceWorker.controller) offer(worker);
+      });
+    });
+  });
+}

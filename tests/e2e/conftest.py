@@ -80,9 +80,10 @@ class AppPage:
 
     def __init__(self, context, page, base: str):
         self.context, self.page, self.base = context, page, base
-        self.requests: list[str] = []
+        self.requests: list[str] = []  # the page's own requests
+        self.worker_requests: list[str] = []  # its service worker's (the offline cache filling)
         self.console_errors: list[str] = []
-        context.on("request", lambda r: self.requests.append(r.url))
+        context.on("request", lambda r: (self.worker_requests if r.service_worker else self.requests).append(r.url))
         page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         page.on("pageerror", lambda e: self.console_errors.append(str(e)))
 
@@ -92,7 +93,8 @@ class AppPage:
         return f"{parts.scheme}://{parts.netloc}"
 
     def foreign_requests(self) -> list[str]:
-        return [u for u in self.requests if not (u.startswith(self.origin + "/") or u.startswith(("data:", "blob:")))]
+        return [u for u in self.requests + self.worker_requests
+                if not (u.startswith(self.origin + "/") or u.startswith(("data:", "blob:")))]
 
     def state(self) -> str:
         return self.page.evaluate("document.body.dataset.state")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import urllib.request
@@ -44,8 +45,10 @@ STORED = """async () => {
   }
   const opfs = [];
   for await (const [name] of (await navigator.storage.getDirectory()).entries()) opfs.push(name);
+  const cached = {};
+  for (const key of await caches.keys()) cached[key] = (await (await caches.open(key)).keys()).map((r) => r.url);
   return {local: Object.entries(localStorage), session: Object.entries(sessionStorage), cookies: document.cookie,
-          indexeddb, caches: await caches.keys(), opfs};
+          indexeddb, caches: cached, opfs};
 }"""
 
 SESSION_SECONDS = float(os.environ.get("MOODLENS_PRIVACY_SECONDS", "60"))
@@ -97,7 +100,12 @@ def test_a_whole_session_sends_nothing_anywhere(open_app):
     assert log == {"rtc": 0, "websocket": 0, "beacon": 0, "csp": []}
     stored = app.page.evaluate(STORED)
     assert stored["session"] == [] and stored["cookies"] == ""
-    assert stored["caches"] == [] and stored["opfs"] == []
+    assert stored["opfs"] == []
+    # The service worker's cache holds the site's own files (offline use) and nothing else.
+    site_files = set(json.loads(urllib.request.urlopen(app.base + "files.json").read())) | {"sw.js"}
+    for key, urls in stored["caches"].items():
+        assert key.startswith("moodlens-"), key
+        assert all(u.startswith(app.base) and u[len(app.base):] in site_files for u in urls), urls
     assert all(entries == [] for entries in stored["indexeddb"].values()), stored["indexeddb"]
     for key, value in stored["local"]:
         assert key.startswith("moodlens.") and len(value) < 256 and "data:" not in value, (key, value[:80])

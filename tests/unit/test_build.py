@@ -72,3 +72,18 @@ def test_a_slim_wheel_drops_what_the_list_names_and_its_record_lines(tmp_path):
     # Same input, same bytes: the lock file's sha256 does not change between builds.
     again = build.slim_wheel(wheel, ["pkg/random/", "*.pyi"], tmp_path / "slim2")
     assert again.read_bytes() == out.read_bytes()
+
+
+def test_netlify_builds_with_the_readme_command_and_sends_the_site_headers():
+    import tomllib
+
+    config = tomllib.loads((build.ROOT / "netlify.toml").read_text())
+    assert (config["build"]["command"], config["build"]["publish"]) == ("python3 build.py", "dist")
+    assert config["build"]["environment"]["PYTHON_VERSION"] >= "3.11"
+    [rule] = config["headers"]
+    assert rule["for"] == "/*" and rule["values"] == build.site_headers()
+
+
+def test_the_pages_workflow_builds_and_deploys_dist():
+    text = (build.ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    assert "run: python3 build.py" in text and "path: dist" in text and "actions/deploy-pages" in text

@@ -1,0 +1,98 @@
+"""Shipping: under a sub-path (GitHub Pages), offline after one visit, updates offered, installable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+
+import pytest
+from PIL import Image
+
+import build
+
+from . import media
+from .test_live import iou
+
+CONTROLLED = "navigator.serviceWorker.controller !== null"
+
+
+@pytest.fixture
+def served_copy(tmp_path):
+    """dist/ copied under tmp/moodlens/ and served from tmp/: the site at the sub-path /moodlens/,
+    as GitHub Pages serves a project at https://USER.github.io/REPO/. A copy, so a test can
+    deploy a 'new version' into it."""
+    root = tmp_path / "www"
+    shutil.copytree(build.DIST, root / "moodlens")
+    server, base = build.serve_in_thread(root)
+    yield root / "moodlens", f"{base}moodlens/"
+    server.shutdown()
+
+
+def test_the_site_works_under_a_sub_path(open_app, served_copy):
+    _, base = served_copy
+    app = open_app("?autostart=1", base=base)
+    app.wait_state("running")
+    result = app.wait_frames(5)
+    assert iou(result["faces"][0]["box"], media.ONE_FACE_BOX) >= 0.35
+    assert result["faces"][0]["emotion"] == "happy"
+    outside = [u for u in app.requests + app.worker_requests if not u.startswith(base)]
+    assert outside == [], outside  # nothing assumes the site root
+
+
+def test_after_one_visit_the_app_starts_and_runs_offline(open_app):
+    app = open_app("?autostart=1")
+    app.wait_state("running")
+    app.wait_frames(3)
+    app.page.wait_for_function(CONTROLLED, timeout=60_000)
+    app.page.evaluate("navigator.serviceWorker.ready")
+    app.context.set_offline(True)
+    app.page.reload()
+    app.wait_state("running", timeout=90)
+    result = app.wait_frames(5)
+    assert result["faces"] and result["faces"][0]["emotion"] == "happy"
+    # Photo mode too: its detectors were cached at install.
+    app.page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg")])
+    app.page.wait_for_function("document.getElementById('status').textContent.startsWith('Analysed')"
+                               " || document.getElementById('status').textContent.startsWith('Running')")
+    app.page.wait_for_selector(".photo table")
+    assert not app.console_errors, app.console_errors
+
+
+def test_a_new_deploy_is_offered_and_taken_on_request(open_app, served_copy):
+    folder, base = served_copy
+    app = open_app("", video=None, base=base)
+    app.wait_state("ready")
+    app.page.wait_for_function(CONTROLLED, timeout=60_000)
+    old = app.page.evaluate("caches.keys()")
+    # A new version: build.py would write a new content hash into sw.js.
+    sw = (folder / "sw.js").read_text()
+    (folder / "sw.js").write_text(sw.replace('const VERSION = "', 'const VERSION = "new', 1))
+    app.page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
+    app.page.wait_for_selector("#update:not([hidden])", timeout=60_000)
+    assert app.state() == "ready"  # nothing reloads by itself
+    with app.page.expect_navigation():
+        app.page.click("#update-button")
+    app.wait_state("ready")
+    app.page.wait_for_function("caches.keys().then((k) => k.some((n) => n.startsWith('moodlens-new')))")
+    assert not any(k.startswith("moodlens-new") for k in old)
+    assert app.page.is_hidden("#update")
+
+
+def test_the_app_can_be_installed(open_app, site):
+    manifest = json.loads(urllib.request.urlopen(site + "manifest.webmanifest").read())
+    assert manifest["name"] == "Moodlens" and manifest["display"] == "standalone"
+    assert manifest["start_url"] == "./index.html" and manifest["scope"] == "./"
+    for icon in manifest["icons"]:
+        size = int(icon["sizes"].split("x")[0])
+        with urllib.request.urlopen(site + icon["src"]) as response:
+            assert response.headers["Content-Type"] == "image/png"
+            assert Image.open(response).size == (size, size)
+    assert {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512"}
+    app = open_app("", video=None)
+    app.wait_state("ready")
+    app.page.wait_for_function(CONTROLLED, timeout=60_000)
+    cdp = app.context.new_cdp_session(app.page)
+    errors = {e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]}
+    # Playwright's contexts are incognito, where Chrome never offers installation; nothing else may be missing.
+    assert errors <= {"in-incognito"}, errors
