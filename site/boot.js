@@ -71,10 +71,16 @@ if (typeof WebAssembly === "object") {
 
 // Offline use: sw.js (written by build.py) keeps the site's files, so after one visit the app
 // starts without a network. A new deploy installs a new worker; the page then offers to update
-// and reloads only when the person says so. The service worker API is JavaScript-only, and
-// registering early (not after Python's start) lets the first visit already fill the cache.
+// and reloads only when the person says so. The service worker API is JavaScript-only. It
+// registers once the app is ready, so filling its cache does not compete with the start.
 if ("serviceWorker" in navigator && window.isSecureContext) {
-  addEventListener("load", async () => {
+  const whenReady = (register) => {
+    const ready = () => ["ready", "running"].includes(document.body.dataset.state);
+    if (ready()) return register();
+    const watch = new MutationObserver(() => { if (ready()) { watch.disconnect(); register(); } });
+    watch.observe(document.body, {attributes: true, attributeFilter: ["data-state"]});
+  };
+  addEventListener("load", () => whenReady(async () => {
     let registration;
     try {
       registration = await navigator.serviceWorker.register("sw.js");
@@ -96,5 +102,5 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
         if (worker.state === "installed" && navigator.serviceWorker.controller) offer(worker);
       });
     });
-  });
+  }));
 }

@@ -102,7 +102,7 @@ def test_a_whole_session_sends_nothing_anywhere(open_app):
     assert stored["session"] == [] and stored["cookies"] == ""
     assert stored["opfs"] == []
     # The service worker's cache holds the site's own files (offline use) and nothing else.
-    site_files = set(json.loads(urllib.request.urlopen(app.base + "files.json").read())) | {"sw.js"}
+    site_files = set(json.loads(urllib.request.urlopen(app.base + "files.json").read())) | {"sw.js", "files.json"}
     for key, urls in stored["caches"].items():
         assert key.startswith("moodlens-"), key
         assert all(u.startswith(app.base) and u[len(app.base):] in site_files for u in urls), urls
