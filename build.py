@@ -532,6 +532,18 @@ def serve(port: int) -> None:
 
 
 # -- testing --------------------------------------------------------------------------
+# Headless Chromium as the tests, the benchmark and the evaluation run it.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # may run as root (CI)
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
 def find_chromium() -> str | None:
     candidates = [os.environ.get("MOODLENS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
     for c in candidates:

@@ -150,7 +150,7 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
     truth, predicted, failures = [], [], []
     executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=build_flags())
+        browser = pw.chromium.launch(executable_path=executable, args=build.CHROMIUM_FLAGS)
         page = browser.new_page()
         # Pictures are served to the page under a path of its own origin, by number.
         page.route("**/__evaluate__/*", lambda route: route.fulfill(
@@ -191,12 +191,6 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
                   out / "confusion.png")
     (out / "summary.md").write_text(summary_md(report), encoding="utf-8")
     return report
-
-
-def build_flags() -> list[str]:
-    from tests.e2e.conftest import CHROMIUM_FLAGS
-
-    return list(CHROMIUM_FLAGS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,31 +86,33 @@ class Pipeline:
         self.frames = 0
         self.landmarks: Landmarks | None = None  # set to find landmarks on every face
         self.keep_inputs = False  # keep the classifier's input batch in the result (debug view)
-        self._boxes: list = []
+        self._found: list[Detection] = []  # the last detection's faces (boxes and keypoints)
         self._since_detection = 0
 
     def reset(self) -> None:
         """Forget faces and boxes (a new camera, a restart)."""
         self.tracker.reset()
-        self._boxes, self._since_detection = [], 0
+        self._found, self._since_detection = [], 0
 
     async def step(self, frame: np.ndarray, now_ms: float) -> Result:
         clock = _Stopwatch()
-        detected = not self._boxes or self._since_detection + 1 >= self.detect_every
+        detected = not self._found or self._since_detection + 1 >= self.detect_every
         if detected:
             detections = await self.detector.detect(frame, self.max_faces)
-            self._boxes = [d.box for d in detections[: self.max_faces]]
+            self._found = list(detections[: self.max_faces])
             self._since_detection = 0
             clock.lap("detect")
         else:
             self._since_detection += 1
-        return await self._classify(frame, self._boxes, now_ms, clock, detected)
+        return await self._classify(frame, self._found, now_ms, clock, detected)
 
     async def classify_boxes(self, frame: np.ndarray, boxes, now_ms: float = 0.0) -> Result:
         """A step with the face boxes given (a picture that is one face already): no detection."""
-        return await self._classify(frame, list(boxes), now_ms, _Stopwatch(), False)
+        return await self._classify(frame, [Detection(tuple(b), 1.0) for b in boxes], now_ms, _Stopwatch(), False)
 
-    async def _classify(self, frame, boxes, now_ms: float, clock: _Stopwatch, detected: bool) -> Result:
+    async def _classify(self, frame, found: list[Detection], now_ms: float, clock: _Stopwatch,
+                        detected: bool) -> Result:
+        boxes = [d.box for d in found]
         probs = np.zeros((0, len(self.manifest.labels)), dtype=np.float32)
         batch = None
         if boxes:
@@ -120,7 +122,7 @@ class Pipeline:
             clock.lap("classify")
         points = [None] * len(boxes)
         if self.landmarks is not None and boxes:
-            points = await self.landmarks.find(frame, boxes)
+            points = await self.landmarks.find(frame, found)
             clock.lap("landmarks")
 
         tracks = self.tracker.update(boxes, probs, now_ms)

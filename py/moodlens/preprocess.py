@@ -92,6 +92,29 @@ def _sample_grid(n_in: int, n_out: int):
     return lo, hi, (src - lo).astype(np.float32)
 
 
+def rotated_crop(frame: np.ndarray, centre, side: float, angle: float, out_h: int, out_w: int) -> np.ndarray:
+    """A square of ``side`` pixels around ``centre``, turned by ``angle`` radians, resampled to
+    (out_h, out_w, 3) float32 with bilinear interpolation; outside the frame the edge repeats.
+
+    Output pixel (u, v) samples frame point ``centre + R(angle) @ ((u + .5) / out_w - .5,
+    (v + .5) / out_h - .5) * side``, so a face whose eye line lies at ``angle`` comes out level.
+    """
+    h, w = frame.shape[:2]
+    u = ((np.arange(out_w, dtype=np.float32) + 0.5) / out_w - 0.5) * side
+    v = ((np.arange(out_h, dtype=np.float32) + 0.5) / out_h - 0.5) * side
+    lx, ly = np.meshgrid(u, v)
+    c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+    x = np.clip(centre[0] + c * lx - s * ly - 0.5, 0, w - 1)  # -0.5: pixel centres sit at +0.5
+    y = np.clip(centre[1] + s * lx + c * ly - 0.5, 0, h - 1)
+    x0, y0 = np.floor(x).astype(np.intp), np.floor(y).astype(np.intp)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    wx, wy = (x - x0)[..., None], (y - y0)[..., None]
+    rgb = frame[..., :3]
+    top = rgb[y0, x0].astype(np.float32) * (1 - wx) + rgb[y0, x1].astype(np.float32) * wx
+    bottom = rgb[y1, x0].astype(np.float32) * (1 - wx) + rgb[y1, x1].astype(np.float32) * wx
+    return top * (1 - wy) + bottom * wy
+
+
 def normalize(pixels: np.ndarray, spec: Input) -> np.ndarray:
     """Apply ``(pixel / scale - mean) / std`` with the manifest's per-channel mean and std."""
     mean = np.asarray(spec.mean, dtype=np.float32)

@@ -17,15 +17,7 @@ import build
 from . import media
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",  # tests may run as root (CI)
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+CHROMIUM_FLAGS = build.CHROMIUM_FLAGS
 FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 VIDEOS = {
     "one_face": media.one_face_video,

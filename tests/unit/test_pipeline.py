@@ -108,8 +108,8 @@ def test_reset_forgets_the_boxes(emotion_manifest):
 
 def test_landmarks_and_inputs_join_the_results_when_asked(emotion_manifest):
     class FakeLandmarks:
-        async def find(self, frame, boxes):
-            return [np.array([[b[0], b[1]], [b[0] + 1.25, b[1] + 2.5]], np.float32) for b in boxes]
+        async def find(self, frame, found):
+            return [np.array([[d.box[0], d.box[1]], [d.box[0] + 1.25, d.box[1] + 2.5]], np.float32) for d in found]
 
     async def classify(batch):
         return np.tile(np.eye(1, 7, 3, dtype=np.float32), (len(batch), 1))
