@@ -371,8 +371,8 @@ PYSCRIPT_AT_START = ("core", "deprecations", "donkey", "error", "py")
 def precache(staging: Path, wheels: list[Path], models: list[manifests.Manifest], conf: dict) -> list[str]:
     """What the service worker fetches at install: everything a start and photo mode need.
     Optional files (other models, landmarks, the TFLite runtime) are cached on first use."""
-    needed = [p for p in ("index.html", "boot.js", "style.css", "main.py", "pyscript.json", "moodlens.zip",
-                          "files.json", "manifest.webmanifest", "models/index.json")]
+    needed = ["index.html", "boot.js", "style.css", "main.py", "pyscript.json", "moodlens.zip", "files.json",
+              "manifest.webmanifest", "models/index.json"]
     needed += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").iterdir())
                if p.name.split("-")[0].split(".")[0] in PYSCRIPT_AT_START]
     needed += [f"pyodide/{name}" for name in (*PYODIDE_CORE, "pyodide-lock.json")]

@@ -166,9 +166,7 @@ def read_h5(path: Path):
 
 def walk_layers(config: dict):
     """Every layer config, descending into nested models."""
-    inner = config.get("config", {})
-    layers = inner.get("layers", []) if isinstance(inner, dict) else inner
-    for layer in layers:
+    for layer in _layers(config):
         yield layer
         if layer.get("class_name") in CONTAINERS:
             yield from walk_layers(layer)

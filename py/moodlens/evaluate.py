@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import manifest as manifests
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
@@ -131,8 +133,7 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
     model = model or ids[0]
     if model not in ids:
         raise SystemExit(f"evaluate: unknown model {model!r}; the site has {', '.join(ids)}")
-    labels = list(json.loads((build.DIST / "models" / model / "manifest.json").read_text())["labels"])
-    labels = [label["name"] if isinstance(label, dict) else label for label in labels]
+    labels = list(manifests.load(build.DIST / "models" / model / "manifest.json").label_names)
 
     found = collect(data_dir)
     matched, unknown = match_folders(list(found), labels)

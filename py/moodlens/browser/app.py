@@ -104,9 +104,9 @@ class App:
         self.model_picker = document.getElementById("model")
         self.own_model = document.getElementById("own-model")
         self.landmarks_box = document.getElementById("landmarks")
-        self.landmark_model = None  # loaded the first time landmarks are turned on
         self.photo_input = document.getElementById("photos")
-        self.photos = None  # photo mode, set up with its detector on the first picture
+        self.photos = None  # photo mode, set up with its detectors on the first picture
+        self.photo_view = None
         self.index = {}
         self.emotion = None  # the emotion model in use
         self.detector = None  # the pipeline's face detector (kept across model switches)
@@ -209,7 +209,7 @@ class App:
         if reason:
             view.set_state("error", reason)
             return
-        view.set_state("ready", f"Ready. Press Start camera. (TF.js {self.backend}, {self.detector_name})")
+        self._say_ready()
         if cfg.autostart:
             await self.start()
 
@@ -242,10 +242,24 @@ class App:
             self.view.add_notes(["This browser has no built-in FaceDetector; using BlazeFace instead."])
         return available and self.cfg.detector != "blazeface"
 
+    async def _shared_model(self, model_id: str) -> tfjs.Model:
+        """A model loaded on first use and kept for the app's life (rebuilt with the others after a
+        context loss): the landmark model, the photo detectors, or the camera's own detector."""
+        for model in self.models:
+            if model.manifest.id == model_id:
+                return model
+        model = await self._load_model(model_id)
+        try:
+            await model.warm_up()
+        except Exception:
+            model.dispose()
+            raise
+        self.models.append(model)
+        return model
+
     async def _build_pipeline(self, detector_model: tfjs.Model | None, emotion: tfjs.Model) -> None:
         # NumPy is installed now; these modules import it at the top.
         from ..detect import BlazeFace
-        from ..pipeline import Pipeline
         from .camera import Camera, FrameGrabber
         from .facedetector import NativeDetector
 
@@ -277,14 +291,7 @@ class App:
         from .photos import Photos
 
         if self.photos is None:
-            detectors = []
-            for model_id in self.index["photo_detectors"]:
-                same = [m for m in self.models if m.manifest.id == model_id]  # the camera's, already loaded
-                model = same[0] if same else await self._load_model(model_id)
-                if not same:
-                    await model.warm_up()
-                    self.models.append(model)
-                detectors.append(model)
+            detectors = [await self._shared_model(model_id) for model_id in self.index["photo_detectors"]]
             self.photos = Photos(detectors, self.emotion)
         return self.photos
 
@@ -294,8 +301,8 @@ class App:
 
         if not files or not files.length:
             return
-        view = PhotoView(self.doc)
-        view.clear()
+        self.photo_view = view = self.photo_view or PhotoView(self.doc)
+        view.clear()  # the last batch's pictures and download links
         self.photo_input.disabled = True
         state = str(self.doc.body.dataset.state)
         try:
@@ -344,20 +351,15 @@ class App:
         if not on:
             self.pipeline.landmarks = None
             return
-        if self.landmark_model is None:
-            self.landmarks_box.disabled = True
-            try:
-                model = await self._load_model(self.index["landmarks"][0]["id"])
-                await model.warm_up()
-            except Exception as exc:  # noqa: BLE001 - the app runs on without landmarks
-                self.landmarks_box.checked = False
-                self.view.add_notes([f"Landmarks are not available: {exc}"])
-                return
-            finally:
-                self.landmarks_box.disabled = False
-            self.landmark_model = model
-            self.models.append(model)
-        model = self.landmark_model
+        self.landmarks_box.disabled = True
+        try:
+            model = await self._shared_model(self.index["landmarks"][0]["id"])
+        except Exception as exc:  # noqa: BLE001 - the app runs on without landmarks
+            self.landmarks_box.checked = False
+            self.view.add_notes([f"Landmarks are not available: {exc}"])
+            return
+        finally:
+            self.landmarks_box.disabled = False
         size = model.manifest.points * 3
         self.pipeline.landmarks = Landmarks(model.manifest, lambda batch: model.predict(batch, size))
 
@@ -407,22 +409,18 @@ class App:
                 model.dispose()
             view.add_notes([f"Could not use {name}: {exc}. Still using {current}."])
             view.show_models(None, current)
+            self._say_idle(state)
             return False
         finally:
             self.swapping = False
             view.set_models_enabled(True)
-            if self.running:
-                self._say_running()
-            elif state != "error":
-                view.set_state(state, f"Ready. Press Start camera. (TF.js {self.backend}, {self.detector_name})")
         old_pipeline, old = self.pipeline, self.emotion
         self.models = [m for m in self.models if m is not old] + [model]
         self._use_emotion(model)
         if self.photos is not None:
             self.photos.use_emotion(model)
         view.show_models(None, model.manifest.id, own=model.manifest if own else None)
-        if self.running:
-            self._say_running()
+        self._say_idle(state)
         while self.inflight is old_pipeline:  # an inference still running on the old model
             await asyncio.sleep(0.01)
         old.dispose()
@@ -506,6 +504,16 @@ class App:
         else:
             self.diagnostics.reset()
             self._say_running()
+
+    def _say_ready(self) -> None:
+        self.view.set_state("ready", f"Ready. Press Start camera. (TF.js {self.backend}, {self.detector_name})")
+
+    def _say_idle(self, state: str) -> None:
+        """After a side task (a model switch): the running message, or the state it found."""
+        if self.running:
+            self._say_running()
+        elif state != "error":
+            self._say_ready()
 
     def _say_running(self) -> None:
         self.view.set_state(

@@ -189,7 +189,7 @@ class View:
             pixels = (x * np.asarray(spec.std, np.float32) + np.asarray(spec.mean, np.float32)) * np.float32(spec.scale)
             rgb = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
             rgba = np.empty((spec.height, spec.width, 4), np.uint8)
-            rgba[..., :3] = rgb if rgb.shape[-1] == 3 else rgb[..., :1]
+            rgba[..., :3] = rgb  # a grayscale input's one channel fills all three
             rgba[..., 3] = 255
             canvas.width, canvas.height = spec.width, spec.height
             image = js.ImageData.new(js.Uint8ClampedArray.new(rgba.size), spec.width, spec.height)
