@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import js
 import numpy as np
-from pyodide.ffi import JsException, create_proxy, to_js
+from pyodide.ffi import create_proxy
+
+from ._js import JsError, obj, settle
 
 WIDTH, HEIGHT = 640, 480
 
@@ -32,6 +34,8 @@ ADVICE = {
     "SecurityError": "The browser blocked camera access on this page.",
     "AbortError": "The camera could not be started. Press Start camera to try again.",
 }
+# video.play() refused: the browser wants a click first (autoplay policy), or the stream went away.
+PLAY_REFUSED = "The browser did not let the video play without a click. Press Start camera."
 ENDED = "The camera stopped: it was unplugged, switched off or taken by another application. " \
         "Reconnect it and press Start camera."
 
@@ -42,10 +46,6 @@ class CameraError(RuntimeError):
     def __init__(self, name: str, message: str):
         super().__init__(message)
         self.name = name
-
-
-def _js_object(value: dict):
-    return to_js(value, dict_converter=js.Object.fromEntries)
 
 
 def unavailable_reason() -> str | None:
@@ -82,32 +82,52 @@ class Camera:
             if exc.name != "OverconstrainedError":
                 raise
             # Retry with nothing but the device: any size the camera offers will do.
-            stream = await self._request({"deviceId": {"exact": device_id}} if device_id else True)
+            try:
+                stream = await self._request({"deviceId": {"exact": device_id}} if device_id else True)
+            except CameraError as again:
+                # WebKit rejects with OverconstrainedError, not NotFoundError, when there is no
+                # camera at all: say what a person can act on.
+                if again.name == "OverconstrainedError" and not await self.devices():
+                    raise CameraError("NotFoundError", ADVICE["NotFoundError"]) from None
+                raise
             notes.append("The camera could not give 640×480 video; using its own format.")
         self.stream = stream
         for track in stream.getVideoTracks():
             track.addEventListener("ended", self._on_ended)
         self.video.srcObject = stream
-        await self.video.play()
+        try:
+            await settle(self.video, "play")
+        except JsError as exc:
+            self.close()
+            raise CameraError(exc.name, PLAY_REFUSED if exc.name == "NotAllowedError" else
+                              f"The camera's video could not be played ({exc}). Press Start camera to try again.") \
+                from None
         return notes
 
     async def _request(self, video):
         try:
-            return await js.navigator.mediaDevices.getUserMedia(_js_object({"audio": False, "video": video}))
-        except JsException as exc:
-            name = getattr(exc, "name", "Error")
-            raise CameraError(name, ADVICE.get(name, f"The camera could not be opened ({name}: {exc.message}).")) \
-                from None
+            return await settle(js.navigator.mediaDevices, "getUserMedia", obj(audio=False, video=video))
+        except JsError as exc:
+            raise CameraError(exc.name, ADVICE.get(exc.name, f"The camera could not be opened ({exc}).")) from None
 
     def device_id(self) -> str | None:
+        """The open camera's device id; None for a stream that names none (Firefox gives canvas
+        and some virtual-camera tracks no ``deviceId``)."""
         if self.stream is None:
             return None
         tracks = self.stream.getVideoTracks()
-        return str(tracks[0].getSettings().deviceId) if tracks.length else None
+        if not tracks.length:
+            return None
+        found = getattr(tracks[0].getSettings(), "deviceId", None)
+        return str(found) if found else None
 
     async def devices(self) -> list[tuple[str, str]]:
-        """The cameras the browser lists (labels appear once permission is granted)."""
-        found = await js.navigator.mediaDevices.enumerateDevices()
+        """The cameras the browser lists (labels appear once permission is granted); [] when it
+        lists none or will not say."""
+        try:
+            found = await settle(js.navigator.mediaDevices, "enumerateDevices")
+        except JsError:
+            return []
         cameras = [d for d in found if d.kind == "videoinput"]
         return [(str(d.deviceId), str(d.label) or f"Camera {i + 1}") for i, d in enumerate(cameras)]
 
@@ -133,7 +153,7 @@ class FrameGrabber:
 
     def __init__(self, video, canvas):
         self.video, self.canvas = video, canvas
-        self.context = canvas.getContext("2d", _js_object({"willReadFrequently": True}))
+        self.context = canvas.getContext("2d", obj(willReadFrequently=True))
         self.frame = None
 
     def grab(self):

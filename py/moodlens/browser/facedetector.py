@@ -11,20 +11,20 @@ Linux, Firefox and Safari do not. Same interface as ``moodlens.detect.BlazeFace`
 from __future__ import annotations
 
 import js
-from pyodide.ffi import to_js
 
 from ..detect import Detection
+from ._js import obj, settle
 
 
 class NativeDetector:
     def __init__(self, canvas, max_faces: int):
-        options = to_js({"maxDetectedFaces": max_faces, "fastMode": True}, dict_converter=js.Object.fromEntries)
+        options = obj(maxDetectedFaces=max_faces, fastMode=True)
         self.canvas = canvas
         self.detector = js.FaceDetector.new(options)
 
     async def detect(self, frame, max_faces: int) -> list[Detection]:
         # The frame was drawn into self.canvas by FrameGrabber; the browser reads it there.
-        faces = await self.detector.detect(self.canvas)
+        faces = await settle(self.detector, "detect", self.canvas)
         found = []
         for face in faces.to_py(depth=1)[:max_faces]:
             r = face.boundingBox

@@ -17,6 +17,7 @@ import json
 import js
 
 from ..manifest import ManifestError, parse
+from ._js import JsError, settle
 from .tfjs import ModelLoadError
 
 MANIFEST = "manifest.json"
@@ -28,7 +29,10 @@ async def from_files(file_list):
     if MANIFEST not in files:
         names = ", ".join(sorted(files)) or "no files"
         raise ModelLoadError(f"choose the model's {MANIFEST} together with its model files (got {names})")
-    text = await files[MANIFEST].text()
+    try:
+        text = await settle(files[MANIFEST], "text")
+    except JsError as exc:
+        raise ModelLoadError(f"your {MANIFEST} could not be read ({exc})") from None
     try:
         manifest = parse(json.loads(str(text)), f"your {MANIFEST}")
     except ValueError as exc:  # ManifestError is a ValueError; so is a JSON syntax error
@@ -41,7 +45,10 @@ async def from_files(file_list):
     async def read(name: str):
         if name not in files:
             raise ModelLoadError(f"{name} is missing: choose it together with {MANIFEST}")
-        buffer = await files[name].arrayBuffer()
+        try:
+            buffer = await settle(files[name], "arrayBuffer")
+        except JsError as exc:
+            raise ModelLoadError(f"{name} could not be read ({exc})") from None
         data = js.Uint8Array.new(buffer).to_bytes()
         if name in expected and hashlib.sha256(data).hexdigest() != expected[name]:
             raise ModelLoadError(f"{name} does not match the sha256 in {MANIFEST}: a different or damaged file")
