@@ -7,6 +7,7 @@
 // path needs nothing from it (Moodlens never blocks on JavaScript from Python). Hide it until
 // a Pyodide/Chromium pairing is known good.
 if (typeof WebAssembly === "object") {
+  window.moodlensJspi = "Suspending" in WebAssembly; // for the page's capability report
   delete WebAssembly.Suspending;
   delete WebAssembly.promising;
 }
@@ -95,11 +96,14 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
       document.getElementById("update-button").onclick = () => { accepted = true; worker.postMessage("update"); };
     };
     navigator.serviceWorker.addEventListener("controllerchange", () => { if (accepted) location.reload(); });
-    if (registration.waiting && navigator.serviceWorker.controller) offer(registration.waiting);
+    // An update is a worker waiting behind another, active one. (Not "the page has a controller":
+    // on a first visit WebKit reports the first worker "installed" after it has claimed the page.)
+    const isUpdate = (worker) => registration.active !== null && registration.active !== worker;
+    if (registration.waiting && isUpdate(registration.waiting)) offer(registration.waiting);
     registration.addEventListener("updatefound", () => {
       const worker = registration.installing;
       worker.addEventListener("statechange", () => {
-        if (worker.state === "installed" && navigator.serviceWorker.controller) offer(worker);
+        if (worker.state === "installed" && isUpdate(worker)) offer(worker);
       });
     });
   }));

@@ -33,7 +33,8 @@ class Param:
 PARAMS = (
     Param("autostart", False, "`1` starts the camera without a click (kiosks, tests)."),
     Param("model", None, "Emotion model id from `models/` (default: the first listed in `models/index.json`)."),
-    Param("backend", None, "Force a TF.js backend: `webgl`, `wasm` or `cpu` (default: the fastest that works)."),
+    Param("backend", None, "Force a TF.js backend: `webgl`, `wasm` or `cpu` (default: the fastest measured in "
+          "this browser on the first visit, then remembered)."),
     Param("detector", None, "`native` (browser FaceDetector) or `blazeface` (default: native where the browser has it)."),
     Param("max_faces", 5, "Most faces handled per frame.", 1, 20),
     Param("smoothing", 0.6, "Score smoothing, 0 = raw scores; higher = steadier, slower to change.", 0.0, 1.0),
@@ -42,7 +43,8 @@ PARAMS = (
     Param("interval", None, "Least milliseconds between inferences (default: as often as the machine sustains).", 10, 1000),
     Param("mirror", True, "`0` shows the video unmirrored.",),
     Param("landmarks", False, "`1` draws facial landmarks (MediaPipe Face Mesh, 468 points) on every face."),
-    Param("debug", False, "`1` shows, per face, the exact input the emotion model receives."),
+    Param("debug", False, "`1` shows, per face, the exact input the emotion model receives, and counts live "
+          "Pyodide proxies (`py_proxies` in `#results`)."),
 )
 _BY_NAME = {p.name: p for p in PARAMS}
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import js
 import numpy as np
-from pyodide.ffi import JsException, to_js
 
 from ..detect import BlazeFace, Detectors
 from ..pipeline import Pipeline
 from . import tfjs
+from ._js import JsError, obj, settle
 
 MAX_SIDE = 4096  # a 24 MP photo is 6000 px wide: 4096 keeps faces of 30 px findable and memory sane
 MAX_FACES = 50
@@ -28,15 +28,11 @@ class PhotoError(Exception):
     """A file that cannot be analysed; the message is for the person who chose it."""
 
 
-def _options(**values):
-    return to_js(values, dict_converter=js.Object.fromEntries)
-
-
 async def decode(blob, name: str):
     """-> (RGBA ndarray at the analysed size, (width, height) of the original, scale, notes)."""
     try:
-        bitmap = await js.createImageBitmap(blob)
-    except JsException:
+        bitmap = await settle(js, "createImageBitmap", blob)
+    except JsError:
         raise PhotoError(f"{name}: not a picture this browser can read (JPEG, PNG or WebP), or the file is damaged")
     width, height = int(bitmap.width), int(bitmap.height)
     scale, notes = 1.0, []
@@ -44,13 +40,16 @@ async def decode(blob, name: str):
         scale = MAX_SIDE / max(width, height)
         size = max(1, round(width * scale)), max(1, round(height * scale))
         bitmap.close()
-        bitmap = await js.createImageBitmap(blob, _options(resizeWidth=size[0], resizeHeight=size[1],
-                                                            resizeQuality="high"))
+        try:
+            bitmap = await settle(js, "createImageBitmap", blob, obj(resizeWidth=size[0], resizeHeight=size[1],
+                                                                     resizeQuality="high"))
+        except JsError as exc:
+            raise PhotoError(f"{name}: could not be shrunk to {size[0]}×{size[1]} for analysis ({exc})") from None
         notes.append(f"{name} is {width}×{height} pixels; analysed at {size[0]}×{size[1]} "
                      "(boxes are in the original's pixels).")
     w, h = int(bitmap.width), int(bitmap.height)
     canvas = js.OffscreenCanvas.new(w, h)
-    ctx = canvas.getContext("2d", _options(willReadFrequently=True))
+    ctx = canvas.getContext("2d", obj(willReadFrequently=True))
     ctx.drawImage(bitmap, 0, 0)
     bitmap.close()
     pixels = np.empty((h, w, 4), dtype=np.uint8)
@@ -73,6 +72,7 @@ class Photos:
         self.use_emotion(emotion)
 
     def use_emotion(self, emotion: tfjs.Model) -> None:
+        self.emotion = emotion
         self.pipeline = Pipeline(self.detector, emotion.predict, emotion.manifest, MAX_FACES, smoothing=0.0)
 
     async def analyse(self, blob, name: str, cropped: bool = False) -> tuple[dict, np.ndarray | None, list]:
@@ -85,11 +85,12 @@ class Photos:
             return {"file": name, "error": str(exc), "faces": []}, None, []
         pipeline = self.pipeline
         pipeline.reset()
-        if cropped:
-            h, w = pixels.shape[:2]
-            result = await pipeline.classify_boxes(pixels, [(0.0, 0.0, float(w), float(h))])
-        else:
-            result = await pipeline.step(pixels, 0.0)
+        with self.emotion.lease():  # a model switch meanwhile frees this model only afterwards
+            if cropped:
+                h, w = pixels.shape[:2]
+                result = await pipeline.classify_boxes(pixels, [(0.0, 0.0, float(w), float(h))])
+            else:
+                result = await pipeline.step(pixels, 0.0)
         faces = sorted(result.faces, key=lambda f: f.box[0])
         entry = {
             "file": name, "width": width, "height": height, "model": pipeline.manifest.id,

@@ -9,7 +9,7 @@ TF.js from memory, so what runs is exactly what was checked, and a damaged or tr
 is named instead of surfacing as a shape error deep inside TF.js. The checked bytes are kept:
 after a WebGL context loss the models are rebuilt on another backend without a download.
 
-    backend, notes = await use_backend(None)   # "webgl" on a GPU, else "wasm", else "cpu"
+    error = await set_backend("wasm")          # None, or why it did not initialise
     model = await Model.load("models/x", manifest)
     probs = await model.predict(batch)         # (N, h, w, c) float32 -> (N, L) float32
 
@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 
 import js
 from pyodide.ffi import JsException, create_once_callable, create_proxy, to_js
 
 from ..manifest import Manifest, ManifestError, check_model_shapes
+from ._js import FetchError, JsError, fetch_response, settle
 
-AUTO_ORDER = ("webgl", "wasm", "cpu")
 TFLITE_DIR = "vendor/tflite/"
 
 
@@ -86,43 +87,16 @@ def _tflite():
     return runtime
 
 
-def hardware_webgl() -> bool:
-    """True when WebGL runs on a GPU. A software renderer (SwiftShader, llvmpipe) runs these
-    small models 5-10x slower than the wasm backend, so the automatic choice skips it."""
-    canvas = js.document.createElement("canvas")
-    gl = canvas.getContext("webgl2") or canvas.getContext("webgl")
-    if not gl:
-        return False
-    renderer = ""
-    info = gl.getExtension("WEBGL_debug_renderer_info")
-    if info:
-        renderer = str(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)).lower()
-    lose = gl.getExtension("WEBGL_lose_context")
-    if lose:
-        lose.loseContext()
-    return not any(word in renderer for word in ("swiftshader", "llvmpipe", "software"))
-
-
-async def use_backend(forced: str | None, wasm_dir: str = "vendor/tfjs/", skip=()) -> tuple[str, list[str]]:
-    """Switch TF.js to ``forced`` or to the first backend that initializes; return it and notes.
-
-    Automatic order: webgl on a GPU, then wasm, then cpu. ``skip`` names backends known broken.
-    """
+async def set_backend(name: str, wasm_dir: str = "vendor/tfjs/") -> str | None:
+    """Make ``name`` TF.js's backend; None when it initialised, else why not."""
     js.tf.wasm.setWasmPaths(_page_url(wasm_dir))
-    notes = []
-    auto = tuple(b for b in AUTO_ORDER if b not in skip and (b != "webgl" or hardware_webgl()))
-    order = (forced,) + tuple(b for b in auto if b != forced) if forced and forced not in skip else auto
-    for name in order:
-        try:
-            ok = await js.tf.setBackend(name)
-        except JsException:
-            ok = False
+    try:
+        ok = await settle(js.tf, "setBackend", name)
         if ok:
-            await js.tf.ready()
-            if forced and name != forced:
-                notes.append(f"The {forced} backend is not available here; using {name}.")
-            return name, notes
-    raise RuntimeError("No TF.js backend could start (tried " + ", ".join(order) + ").")
+            await settle(js.tf, "ready")
+    except JsError as exc:
+        return str(exc)
+    return None if ok else "did not initialise"
 
 
 def backend() -> str:
@@ -154,12 +128,11 @@ async def fetch_checked(folder: str, name: str, manifest: Manifest):
     if name not in expected:
         raise ModelLoadError(f"{url}: the model needs this file but {manifest.id}'s manifest does not list it")
     try:
-        response = await js.fetch(url)
-    except JsException as exc:
-        raise ModelLoadError(f"{url}: could not be downloaded ({exc.message})") from None
-    if not response.ok:
-        raise ModelLoadError(f"{url}: could not be downloaded (HTTP {response.status})")
-    buffer = await response.arrayBuffer()
+        response = await fetch_response(url)
+        buffer = await settle(response, "arrayBuffer")
+    except (FetchError, JsError) as exc:
+        raise ModelLoadError(str(exc) if isinstance(exc, FetchError) else f"{url}: the download broke off ({exc})") \
+            from None
     data = js.Uint8Array.new(buffer).to_bytes()
     got = hashlib.sha256(data).hexdigest()
     if got != expected[name]:
@@ -188,6 +161,26 @@ class Model:
         self.manifest, self.url, self.artifacts = manifest, url, artifacts
         self.model = None
         self._inputs: dict[int, tuple] = {}  # batch size -> (Float32Array, shape array)
+        self._users = 0  # inferences or photos using the model right now (see lease)
+        self._retired = False
+
+    @contextmanager
+    def lease(self):
+        """Hold the model for a piece of work that awaits in between (a camera frame, a photo):
+        a model retired meanwhile (a switch to another) is freed when the last lease ends."""
+        self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._retired and self._users == 0:
+                self.dispose()
+
+    def retire(self) -> None:
+        """No new work will use this model: free it now, or when its last lease ends."""
+        self._retired = True
+        if self._users == 0:
+            self.dispose()
 
     @classmethod
     async def load(cls, where: str, manifest: Manifest, read=None) -> Model:
@@ -229,20 +222,20 @@ class Model:
     async def reload(self) -> None:
         """(Re)build the model on the current backend from the checked bytes."""
         old, self.model = self.model, None
-        if old is not None:
+        if old is not None and hasattr(old, "dispose"):  # a TFLite model has no dispose()
             try:
                 old.dispose()
             except JsException:  # its backend is gone (context lost): nothing left to free
                 pass
         try:
             if self.manifest.format == "tflite":
-                self.model = await _tflite().loadTFLiteModel(self.artifacts)
+                self.model = await settle(_tflite(), "loadTFLiteModel", self.artifacts)
             else:
-                loader = js.tf.loadGraphModel if self.manifest.format == "tfjs-graph" else js.tf.loadLayersModel
-                self.model = await loader(js.tf.io.fromMemory(self.artifacts))
-        except JsException as exc:
+                loader = "loadGraphModel" if self.manifest.format == "tfjs-graph" else "loadLayersModel"
+                self.model = await settle(js.tf, loader, js.tf.io.fromMemory(self.artifacts))
+        except (JsError, JsException) as exc:
             raise ModelLoadError(f"{self.url}: TF.js could not build the {self.manifest.format} model "
-                                 f"({exc.message})") from None
+                                 f"({exc})") from None
         try:
             inputs = self.model.inputs
             in_shape = inputs[0].shape if inputs and len(inputs) else None
@@ -266,7 +259,7 @@ class Model:
         y = None
         try:
             y = _first_output(self.model.predict(x), size)
-            data = await y.data()
+            data = await settle(y, "data")
             out_shape = tuple(y.shape.to_py())
         finally:
             x.dispose()
@@ -276,25 +269,40 @@ class Model:
         data.assign_to(out)
         return out
 
-    async def warm_up(self) -> None:
-        """Run once on zeros so the first real frame does not pay for kernel set-up, and check
-        the output size against the manifest (graph models often do not declare it). Uses a
-        TF.js tensor, not NumPy, so it runs while NumPy is still being installed."""
-        x = js.tf.zeros(to_js([1, *self.manifest.input.shape]))
+    async def _run_once(self) -> int:
+        """One prediction on zeros, as a frame's goes (a tensor made from a Float32Array, the
+        output read back), without NumPy: it runs while NumPy is still being installed.
+        Returns the output's values per item."""
+        buffer, shape = self._input(1)
+        x = js.tf.tensor(buffer, shape, "float32")
         y = None
         try:
             y = _first_output(self.model.predict(x))
-            await y.data()
-            per_item = int(y.size) // max(1, int(y.shape[0]))
+            await settle(y, "data")
+            return int(y.size) // max(1, int(y.shape[0]))
         finally:
             x.dispose()
             if y is not None:
                 y.dispose()
+
+    async def warm_up(self) -> None:
+        """Run once so the first real frame does not pay for kernel set-up, and check the output
+        size against the manifest (graph models often do not declare it)."""
+        per_item = await self._run_once()
         if self.manifest.kind == "emotion":
             try:
                 check_model_shapes(self.manifest, None, per_item)
             except ManifestError as exc:
                 raise ModelLoadError(f"{self.url}: {exc}") from None
+
+    async def time_ms(self, runs: int = 3) -> float:
+        """Median milliseconds of ``runs`` predictions (call ``warm_up`` first)."""
+        times = []
+        for _ in range(runs):
+            started = js.performance.now()
+            await self._run_once()
+            times.append(js.performance.now() - started)
+        return sorted(times)[len(times) // 2]
 
     def _input(self, n: int):
         if n not in self._inputs:
@@ -303,9 +311,9 @@ class Model:
         return self._inputs[n]
 
     def dispose(self) -> None:
-        if self.model is not None:
+        if self.model is not None and hasattr(self.model, "dispose"):  # a TFLite model has none
             self.model.dispose()
-            self.model = None
+        self.model = None
 
 
 def _first_output(result, size: int | None = None):

@@ -1,0 +1,162 @@
+"""Which TF.js backend runs the models: ranked from timings taken in the visitor's own browser.
+
+Contract: the browser probes its capabilities once (``browser/env.py``) and times the real
+models on each backend that initialises (``browser/models.py``); this module, pure Python, says
+which backends to try and in what order, when a trial can stop early, which backend wins and
+why, and how the choice is remembered for later visits.
+
+    >>> caps = Capabilities(webgl="webgl2", webgl_renderer="Apple GPU", wasm=True)
+    >>> candidates(caps)
+    ('wasm', 'webgl', 'cpu')
+    >>> trials = [Trial("wasm", emotion_ms=3.1, detector_ms=8.2), Trial("webgl", emotion_ms=34.0),
+    ...           Trial("cpu", error="did not initialise")]
+    >>> choose(trials).backend
+    'wasm'
+
+Why time instead of trusting the renderer's name: WebKit reports every WebGL renderer as
+"Apple GPU", so a software renderer (llvmpipe) cannot be told from a GPU by name, and there
+WebGL ran these models ten times slower than the wasm backend. Names that do say "software"
+(SwiftShader, llvmpipe, Microsoft Basic Render) still put WebGL last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+BACKENDS = ("webgl", "wasm", "cpu")
+SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "softpipe", "software", "basic render")
+STORAGE_KEY = "moodlens.backend"  # localStorage: the last choice, for this TF.js and this browser
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the browser offers, probed once at start-up (``browser/env.py``)."""
+
+    webgl: str | None = None  # "webgl2", "webgl" or None: no context could be made
+    webgl_renderer: str = ""  # the unmasked renderer where the browser tells it
+    wasm: bool = True
+    wasm_simd: bool = False
+    video_frame_callback: bool = True  # HTMLVideoElement.requestVideoFrameCallback
+    offscreen_canvas: bool = False
+    performance_memory: bool = False  # Chrome's performance.memory
+    jspi: bool = False  # WebAssembly JS Promise Integration (hidden from Pyodide by boot.js)
+    user_agent: str = ""
+
+    @property
+    def software_webgl(self) -> bool:
+        renderer = self.webgl_renderer.lower()
+        return any(word in renderer for word in SOFTWARE_RENDERERS)
+
+    def to_json(self) -> dict:
+        return {
+            "webgl": self.webgl, "webgl_renderer": self.webgl_renderer, "software_webgl": self.software_webgl,
+            "wasm": self.wasm, "wasm_simd": self.wasm_simd, "video_frame_callback": self.video_frame_callback,
+            "offscreen_canvas": self.offscreen_canvas, "performance_memory": self.performance_memory,
+            "jspi": self.jspi,
+        }
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One backend's timing with the real models: milliseconds per call, one face, after a
+    warm-up call. ``detector_ms`` is None when the trial stopped after the emotion model
+    (it was already slower than the best whole pass) or failed (``error``)."""
+
+    backend: str
+    emotion_ms: float | None = None
+    detector_ms: float | None = None
+    error: str | None = None
+
+    @property
+    def total_ms(self) -> float | None:
+        if self.emotion_ms is None or self.detector_ms is None:
+            return None
+        return self.emotion_ms + self.detector_ms
+
+    def describe(self) -> str:
+        if self.error:
+            return f"{self.backend} failed ({self.error})"
+        if self.total_ms is not None:
+            return f"{self.backend} {self.total_ms:.1f} ms"
+        return f"{self.backend} {self.emotion_ms:.1f} ms for the emotion model alone"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend in use, how it was chosen (``measured``, ``remembered``, ``forced`` or
+    ``fallback``) and a sentence saying why, for the page and ``#results.diagnostics``."""
+
+    backend: str
+    how: str
+    reason: str
+    trials: tuple[Trial, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict:
+        return {"backend": self.backend, "how": self.how, "reason": self.reason,
+                "trials_ms": {t.backend: round(t.total_ms, 1) if t.total_ms is not None else None
+                              for t in self.trials}}
+
+
+def candidates(caps: Capabilities, forced: str | None = None, skip: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Backends to try, best guess first. wasm leads: it runs these small models well on every
+    CPU and makes the baseline the others must beat. WebGL follows where a context can be made,
+    last when its renderer says it is software; cpu (plain JavaScript) comes last. A forced
+    backend goes first and the others stay as fallbacks."""
+    order = ["wasm"] if caps.wasm else []
+    if caps.webgl:
+        order.append("webgl")
+    order.append("cpu")
+    if caps.software_webgl and "webgl" in order:
+        order.remove("webgl")
+        order.append("webgl")
+    if forced in BACKENDS:
+        order = [forced] + [b for b in order if b != forced]
+    return tuple(b for b in order if b not in skip)
+
+
+def worth_finishing(emotion_ms: float, trials: list[Trial]) -> bool:
+    """Go on to time the detector only if the emotion model alone is faster than the best
+    whole pass so far: otherwise this backend cannot win."""
+    best = min((t.total_ms for t in trials if t.total_ms is not None), default=None)
+    return best is None or emotion_ms < best
+
+
+def choose(trials: list[Trial]) -> Choice:
+    """The fastest whole pass (detector + emotion model); ValueError when none finished."""
+    finished = [t for t in trials if t.total_ms is not None]
+    if not finished:
+        raise ValueError("no backend ran the models: " + "; ".join(t.describe() for t in trials))
+    best = min(finished, key=lambda t: t.total_ms)
+    others = [t.describe() for t in trials if t is not best]
+    reason = f"fastest measured here: {best.describe()}" + (f" (vs {', '.join(others)})" if others else "")
+    return Choice(best.backend, "measured", reason, tuple(trials))
+
+
+def memory_key(tfjs_version: str, user_agent: str) -> str:
+    """A remembered choice holds for one TF.js version in one browser build."""
+    return f"{tfjs_version}/{hashlib.sha256(user_agent.encode()).hexdigest()[:12]}"
+
+
+def remember(choice: Choice, key: str) -> str:
+    """The localStorage value for a measured choice: short, numbers and names only."""
+    timings = {t.backend: round(t.total_ms if t.total_ms is not None else -1.0, 1) for t in choice.trials}
+    return json.dumps({"key": key, "backend": choice.backend, "ms": timings}, separators=(",", ":"))
+
+
+def recall(text: str | None, key: str) -> Choice | None:
+    """The remembered choice if it was made for this key; None for anything else (another TF.js
+    or browser version, a value from an older Moodlens, or garbage)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        backend, timings = data["backend"], data["ms"]
+        if data["key"] != key or backend not in BACKENDS or not isinstance(timings, dict):
+            return None
+        measured = ", ".join(f"{b} {ms:.1f} ms" if ms >= 0 else f"{b} slower" for b, ms in timings.items()
+                             if b in BACKENDS and isinstance(ms, int | float))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return Choice(backend, "remembered", f"fastest when measured on an earlier visit ({measured})")

@@ -1,0 +1,164 @@
+"""The model registry: which models are loaded, the TF.js backend they run on, and why.
+
+    models = Models(caps)                                   # caps from env.probe()
+    emotion, detector = await models.start(cfg.backend, ["fer-mini-xception", "blazeface-short"])
+    models.choice.reason                                    # "fastest measured here: wasm 11.2 ms (vs ...)"
+    mesh = await models.shared("facemesh")                  # loaded and warmed on first use, then kept
+    models.replace(old, new)                                # a model switch: old is freed once unused
+    await models.recover("webgl")                           # after a lost WebGL context
+
+The backend: ``?backend=`` forces one; otherwise a choice remembered from an earlier visit
+(localStorage, keyed by TF.js version and user agent) is used when it still initialises;
+otherwise every backend that initialises runs the real models (``moodlens.backends`` ranks
+them) and the fastest is kept and remembered. Every model is rebuilt from its checked bytes
+when the backend changes, so a trial downloads nothing twice.
+"""
+
+from __future__ import annotations
+
+import js
+from pyodide.ffi import JsException
+
+from .. import backends
+from ..backends import Capabilities, Choice, Trial
+from ..manifest import parse
+from . import tfjs
+from ._js import JsError, fetch_json, store, stored
+
+
+class Models:
+    def __init__(self, caps: Capabilities):
+        self.caps = caps
+        self.loaded: list[tfjs.Model] = []
+        self.choice: Choice | None = None
+        self.notes: list[str] = []
+
+    @property
+    def backend(self) -> str:
+        return self.choice.backend if self.choice else tfjs.backend()
+
+    # -- loading ------------------------------------------------------------------------
+    async def load(self, model_id: str) -> tfjs.Model:
+        """Fetch, check and build a model of the site on the current backend (not kept)."""
+        where = f"models/{model_id}/manifest.json"
+        manifest = parse(await fetch_json(where), where)
+        return await tfjs.Model.load(f"models/{model_id}", manifest)
+
+    def keep(self, model: tfjs.Model) -> tfjs.Model:
+        self.loaded.append(model)
+        return model
+
+    async def shared(self, model_id: str) -> tfjs.Model:
+        """A model loaded and warmed up on first use and kept for the app's life (rebuilt with
+        the others when the backend changes): landmarks, the photo detectors."""
+        for model in self.loaded:
+            if model.manifest.id == model_id:
+                return model
+        model = await self.load(model_id)
+        try:
+            await model.warm_up()
+        except Exception:
+            model.dispose()
+            raise
+        return self.keep(model)
+
+    def replace(self, old: tfjs.Model, new: tfjs.Model) -> None:
+        """``new`` takes ``old``'s place; ``old`` is freed when no inference or photo holds it."""
+        self.loaded = [m for m in self.loaded if m is not old] + [new]
+        old.retire()
+
+    # -- the backend --------------------------------------------------------------------
+    async def start(self, forced: str | None, model_ids: list[str]) -> list[tfjs.Model]:
+        """Pick the backend, load ``model_ids`` (kept), warm them up; returns them in order."""
+        key = backends.memory_key(str(js.tf.version.tfjs), self.caps.user_agent)
+        remembered = None if forced else backends.recall(stored(backends.STORAGE_KEY), key)
+        order = backends.candidates(self.caps, forced or (remembered.backend if remembered else None))
+        first, failed = await self._first_working(order)
+        models = [self.keep(await self.load(model_id)) for model_id in model_ids]
+        if forced:
+            if first == forced:
+                self.choice = Choice(first, "forced", "chosen with ?backend=")
+            else:
+                self.choice = Choice(first, "fallback", f"?backend={forced} is not available here "
+                                                        f"({failed[0].error}); the next that works")
+                self.notes.append(f"The {forced} backend is not available here; using {first}.")
+        elif remembered is not None and first == remembered.backend:
+            self.choice = remembered
+        else:
+            rest = order[order.index(first) + 1:]
+            self.choice = await self._trial(first, rest, models, failed)
+            store(backends.STORAGE_KEY, backends.remember(self.choice, key))
+        for model in models:
+            await model.warm_up()
+        return models
+
+    async def _first_working(self, order: tuple[str, ...]) -> tuple[str, list[Trial]]:
+        failed = []
+        for name in order:
+            error = await tfjs.set_backend(name)
+            if error is None:
+                return name, failed
+            failed.append(Trial(name, error=error))
+        raise RuntimeError("No TF.js backend could start (" + "; ".join(t.describe() for t in failed) + ").")
+
+    async def _trial(self, first: str, rest: tuple[str, ...], models: list[tfjs.Model],
+                     failed: list[Trial]) -> Choice:
+        """Time the real models on ``first`` (current) and each of ``rest`` that initialises;
+        move to the fastest. A backend whose emotion model alone is slower than the best whole
+        pass so far is not timed further."""
+        emotion = next(m for m in models if m.manifest.kind == "emotion")
+        detector = next((m for m in models if m.manifest.kind == "detector"), None)
+        trials = list(failed)
+        for name in (first, *rest):
+            if name != first:
+                error = await tfjs.set_backend(name)
+                if error is None:
+                    error = await self._rebuild(models)
+                if error is not None:
+                    trials.append(Trial(name, error=error))
+                    continue
+            try:
+                await emotion.warm_up()
+                emotion_ms = await emotion.time_ms()
+                if not backends.worth_finishing(emotion_ms, trials):
+                    trials.append(Trial(name, emotion_ms=emotion_ms))
+                    continue
+                detector_ms = 0.0
+                if detector is not None:
+                    await detector.warm_up()
+                    detector_ms = await detector.time_ms()
+            except (JsError, JsException) as exc:  # the backend cannot run these models
+                trials.append(Trial(name, error=str(exc)))
+                continue
+            trials.append(Trial(name, emotion_ms=emotion_ms, detector_ms=detector_ms))
+        choice = backends.choose(trials)
+        if tfjs.backend() != choice.backend:
+            error = await tfjs.set_backend(choice.backend) or await self._rebuild(models)
+            if error is not None:
+                raise RuntimeError(f"TF.js could not return to the {choice.backend} backend: {error}")
+        return choice
+
+    async def _rebuild(self, models: list[tfjs.Model]) -> str | None:
+        """Rebuild ``models`` on the current backend; None, or why not."""
+        try:
+            for model in models:
+                await model.reload()
+        except tfjs.ModelLoadError as exc:
+            return str(exc)
+        return None
+
+    async def recover(self, lost: str) -> str:
+        """After ``lost`` went away (a lost WebGL context): the next backend that works, with
+        every kept model rebuilt there. Returns the new backend."""
+        order = backends.candidates(self.caps, skip=(lost,))
+        name, _ = await self._first_working(order)
+        error = await self._rebuild(self.loaded)
+        if error is not None:
+            raise RuntimeError(error)
+        for model in self.loaded:
+            await model.warm_up()
+        self.choice = Choice(name, "fallback", f"the {lost} backend failed; {name} is the next that works")
+        return name
+
+    def diagnostics(self) -> dict:
+        return self.choice.to_json() if self.choice else {}
