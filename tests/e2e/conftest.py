@@ -43,7 +43,14 @@ def video_files(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browsers(video_files):
+def playwright():
+    """One sync Playwright for the session (a thread may run only one)."""
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browsers(video_files, playwright):
     """One Chromium per set of launch flags (the fake camera's video is one), started on first use.
 
     ``get("one_face")`` has a fake camera playing that video with permission granted;
@@ -52,19 +59,18 @@ def browsers(video_files):
     executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
     assert executable, "Chromium not found: run the tests with `python3 build.py test`, or set MOODLENS_CHROMIUM"
     launched = {}
-    with sync_playwright() as pw:
 
-        def get(video: str | None = "one_face", flags: tuple[str, ...] = ()):
-            key = (video, flags)
-            if key not in launched:
-                camera = FAKE_CAMERA + [f"--use-file-for-fake-video-capture={video_files[video]}"] if video else []
-                args = CHROMIUM_FLAGS + camera + list(flags)
-                launched[key] = pw.chromium.launch(executable_path=executable, args=args)
-            return launched[key]
+    def get(video: str | None = "one_face", flags: tuple[str, ...] = ()):
+        key = (video, flags)
+        if key not in launched:
+            camera = FAKE_CAMERA + [f"--use-file-for-fake-video-capture={video_files[video]}"] if video else []
+            args = CHROMIUM_FLAGS + camera + list(flags)
+            launched[key] = playwright.chromium.launch(executable_path=executable, args=args)
+        return launched[key]
 
-        yield get
-        for browser in launched.values():
-            browser.close()
+    yield get
+    for browser in launched.values():
+        browser.close()
 
 
 class AppPage:

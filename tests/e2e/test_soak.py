@@ -22,7 +22,7 @@ def measure(app, cdp) -> dict:
 
 
 def test_long_run_leaks_nothing(open_app):
-    app = open_app(video="coming_and_going")
+    app = open_app("?autostart=1&debug=1", video="coming_and_going")  # debug: live Pyodide proxies counted
     app.wait_state("running")
     cdp = app.context.new_cdp_session(app.page)
     app.wait_frames(5)

@@ -1,0 +1,520 @@
+"""Three browser engines driven from Python with one small interface (CPython only, never shipped).
+
+    with launch("firefox") as engine:             # "chromium" | "firefox" | "webkit"
+        page = engine.open(url, camera="face")    # "face" | "none" | "denied"
+        page.wait("document.body.dataset.state === 'running'")
+        page.run("return document.title")         # a function body; `arguments[i]` are the args
+        page.set_files("#photos", [path]); page.click("#start"); page.screenshot(path)
+
+- **Chromium**: Debian's ``chromium`` through Playwright. Its camera is the file-backed fake
+  device (``--use-file-for-fake-video-capture``, a y4m video of a real face); a denied camera is
+  ``--use-fake-ui-for-media-stream=deny``; a missing one is no fake device at all.
+- **Firefox**: Debian's ``firefox-esr`` through Marionette (``marionette-driver`` + ``mozrunner``;
+  no geckodriver, which no registry carries). A denied camera is the real refusal of
+  ``permissions.default.camera = 2``; a missing camera is the machine's own: none.
+- **WebKit** (Safari's engine): WebKitGTK's ``MiniBrowser`` through ``WebKitWebDriver`` and
+  Selenium, on an Xvfb display this module starts. A missing camera is the machine's own
+  (mock capture devices off); MiniBrowser's automation has no permission control, so a denied
+  camera is a test script that rejects ``getUserMedia`` with ``NotAllowedError``, as Safari's
+  "Don't Allow" does.
+
+Firefox's and WebKit's fake cameras show a test pattern, not a face, so there a face comes from
+``face_camera``: a same-origin test script answers ``getUserMedia`` with a real MediaStream,
+``canvas.captureStream()`` of a canvas redrawing a real photo; the video element, the frame
+grab, the pipeline and the drawing stay the page's own. ``TestSite`` serves a built ``dist/``
+with such scripts put into ``index.html`` (same origin, so the page's CSP allows them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ENGINES = ("chromium", "firefox", "webkit")
+CAMERAS = ("face", "none", "denied")
+PAGE_SCRIPTS = Path(__file__).resolve().parent / "page"  # camera.js, record.js
+MINIBROWSER = "/usr/lib/{arch}-linux-gnu/webkit2gtk-4.1/MiniBrowser"
+# Headless Chromium as the tests, the benchmark and the evaluation run it.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # may run as root (CI)
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+# Firefox: no first-run pages, telemetry, updates or remote settings (the machine has no
+# internet; each would log failures and compete for the 2 cores).
+FIREFOX_PREFS = {
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "browser.aboutwelcome.enabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "datareporting.healthreport.uploadEnabled": False,
+    "toolkit.telemetry.reportingpolicy.firstRun": False,
+    "app.update.disabledForTesting": True,
+    "app.normandy.enabled": False,
+    "services.settings.server": "data:,",
+    "browser.safebrowsing.update.enabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "extensions.update.enabled": False,
+    "media.autoplay.default": 0,
+}
+
+
+class EngineMissing(RuntimeError):
+    """An engine that is not installed; the message says what to install."""
+
+
+def find_chromium() -> str | None:
+    for name in (os.environ.get("MOODLENS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and (found := shutil.which(name)):
+            return found
+    return None
+
+
+def minibrowser() -> str | None:
+    for arch in (os.uname().machine, "x86_64", "aarch64"):
+        path = MINIBROWSER.format(arch=arch)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def missing(name: str) -> str | None:
+    """None when ``name`` can run here, else what to install (Debian package names)."""
+    if name == "chromium":
+        return None if find_chromium() else "chromium"
+    if name == "firefox":
+        return None if shutil.which("firefox-esr") or shutil.which("firefox") else "firefox-esr"
+    if name == "webkit":
+        needs = [pkg for pkg, ok in (("webkit2gtk-driver", shutil.which("WebKitWebDriver") and minibrowser()),
+                                     ("xvfb", shutil.which("Xvfb"))) if not ok]
+        return " ".join(needs) or None
+    raise ValueError(f"unknown engine {name!r} (choose {', '.join(ENGINES)})")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wrap_async(body: str) -> str:
+    """A WebDriver async script running ``body`` (which may ``await``), its value or its error."""
+    return ("const __done = arguments[arguments.length - 1];"
+            f"(async () => {{ {body} }}).apply(null, Array.from(arguments).slice(0, -1))"
+            ".then((v) => __done({ok: v === undefined ? null : v}), (e) => __done({error: String(e && e.stack || e)}));")
+
+
+class Page:
+    """One page of one engine. Scripts are function bodies (``return …``) with ``arguments``."""
+
+    engine: Engine
+
+    def run(self, body: str, *args):
+        raise NotImplementedError
+
+    def run_async(self, body: str, *args):
+        """Run ``body`` as an async function (it may ``await``) and return its value."""
+        raise NotImplementedError
+
+    def click(self, selector: str) -> None:
+        raise NotImplementedError
+
+    def set_files(self, selector: str, paths: list[str]) -> None:
+        raise NotImplementedError
+
+    def screenshot(self, path: Path | None = None) -> bytes:
+        raise NotImplementedError
+
+    def goto(self, url: str) -> None:
+        raise NotImplementedError
+
+    def reload(self) -> None:
+        self.run("location.reload()")
+
+    def close(self) -> None:
+        pass
+
+    def wait(self, condition: str, timeout: float = 60.0, *args, fail: str | None = None):
+        """Poll ``return (condition)`` until truthy and return it; ``fail`` is a condition that
+        ends the wait at once (an error state, say)."""
+        deadline = time.monotonic() + timeout
+        probe = f"const v = ({condition}); return v ? v : ({fail or 'false'}) ? {{__failed: true}} : null;"
+        while True:
+            value = self.run(probe, *args)
+            if isinstance(value, dict) and value.get("__failed"):
+                raise AssertionError(f"gave up waiting for {condition}: {fail} holds")
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"waited {timeout:.0f} s for {condition}")
+            time.sleep(0.1)
+
+    def _screenshot_to(self, data: bytes, path: Path | None) -> bytes:
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_bytes(data)
+        return data
+
+
+class Engine(contextlib.AbstractContextManager):
+    name: str
+    version: str
+
+    def open(self, url: str, camera: str = "face", size: tuple[int, int] = (1280, 800)) -> Page:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+# -- Chromium -----------------------------------------------------------------------------
+class ChromiumPage(Page):
+    def __init__(self, engine, context, page):
+        self.engine, self.context, self.page = engine, context, page
+
+    def run(self, body, *args):
+        return self.page.evaluate(f"(args) => (function () {{ {body} }}).apply(null, args)", list(args))
+
+    def run_async(self, body, *args):
+        return self.page.evaluate(f"(args) => (async function () {{ {body} }}).apply(null, args)", list(args))
+
+    def click(self, selector):
+        self.page.click(selector)
+
+    def set_files(self, selector, paths):
+        self.page.set_input_files(selector, [str(p) for p in paths])
+
+    def screenshot(self, path=None):
+        return self._screenshot_to(self.page.screenshot(), path)
+
+    def goto(self, url):
+        self.page.goto(url)
+
+    def reload(self):
+        self.page.reload()
+
+    def close(self):
+        self.context.close()
+
+
+class Chromium(Engine):
+    """``playwright``: a running sync Playwright to share (one per thread is allowed), else its own."""
+
+    name = "chromium"
+
+    def __init__(self, face_video: Path | None = None, playwright=None):
+        from playwright.sync_api import sync_playwright
+
+        self.executable = find_chromium()
+        if not self.executable:
+            raise EngineMissing("Chromium is not installed (Debian: apt-get install chromium)")
+        self.face_video = face_video
+        self._own = playwright is None
+        self._pw = sync_playwright().start() if self._own else playwright
+        self._browsers: dict[str, object] = {}
+        self.version = self._browser("none").version
+
+    def _browser(self, camera: str):
+        if camera not in self._browsers:
+            flags = {"face": ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                              f"--use-file-for-fake-video-capture={self.face_video}"],
+                     "denied": ["--use-fake-ui-for-media-stream=deny", "--use-fake-device-for-media-stream"],
+                     "none": []}[camera]
+            if camera == "face" and self.face_video is None:
+                raise ValueError("Chromium needs face_video for camera='face'")
+            self._browsers[camera] = self._pw.chromium.launch(executable_path=self.executable,
+                                                              args=CHROMIUM_FLAGS + flags)
+        return self._browsers[camera]
+
+    def open(self, url, camera="face", size=(1280, 800)):
+        context = self._browser(camera).new_context(viewport={"width": size[0], "height": size[1]})
+        page = context.new_page()
+        page.goto(url)
+        return ChromiumPage(self, context, page)
+
+    def close(self):
+        for browser in self._browsers.values():
+            browser.close()
+        if self._own:
+            self._pw.stop()
+
+
+# -- Firefox --------------------------------------------------------------------------------
+class FirefoxPage(Page):
+    def __init__(self, engine, client):
+        self.engine, self.client = engine, client
+
+    def run(self, body, *args):
+        # sandbox=None: the page's own globals (tf, window.__record), not Xray-wrapped copies.
+        return self.client.execute_script(body, script_args=list(args), sandbox=None)
+
+    def run_async(self, body, *args):
+        result = self.client.execute_async_script(_wrap_async(body), script_args=list(args), sandbox=None,
+                                                  script_timeout=120000)
+        if "error" in result:
+            raise RuntimeError(result["error"])
+        return result["ok"]
+
+    def click(self, selector):
+        from marionette_driver.by import By
+
+        self.client.find_element(By.CSS_SELECTOR, selector).click()
+
+    def set_files(self, selector, paths):
+        from marionette_driver.by import By
+
+        self.client.find_element(By.CSS_SELECTOR, selector).send_keys("\n".join(str(p) for p in paths))
+
+    def screenshot(self, path=None):
+        return self._screenshot_to(self.client.screenshot(format="binary"), path)
+
+    def goto(self, url):
+        self.client.navigate(url)
+
+    def reload(self):
+        self.client.refresh()
+
+
+class Firefox(Engine):
+    """One headless Firefox for every page; pages open one after another in its window."""
+
+    name = "firefox"
+    CAMERA_PREFS = {
+        # The permission prompt answered yes; the page's test script provides the face.
+        "face": {"media.navigator.permission.disabled": True, "media.navigator.streams.fake": True},
+        # No fake device, and this machine has no camera: Firefox's own NotFoundError.
+        "none": {"media.navigator.permission.disabled": True, "media.navigator.streams.fake": False},
+        # The camera permission blocked, as a person's "Block": Firefox's own NotAllowedError.
+        "denied": {"media.navigator.permission.disabled": False, "media.navigator.streams.fake": True,
+                   "permissions.default.camera": 2},
+    }
+
+    def __init__(self):
+        from marionette_driver.marionette import Marionette
+        from mozprofile import Profile
+        from mozrunner import FirefoxRunner
+
+        binary = shutil.which("firefox-esr") or shutil.which("firefox")
+        if not binary:
+            raise EngineMissing("Firefox is not installed (Debian: apt-get install firefox-esr)")
+        port = _free_port()
+        self._profile = Profile(preferences={**FIREFOX_PREFS, "marionette.port": port})
+        self._log = tempfile.NamedTemporaryFile(prefix="moodlens-firefox-", suffix=".log", delete=False)
+        self._runner = FirefoxRunner(binary=binary, profile=self._profile,
+                                     cmdargs=["--marionette", "--headless", "-remote-allow-system-access"],
+                                     process_args={"stream": self._log})
+        self._runner.start()
+        self.client = Marionette(host="127.0.0.1", port=port, startup_timeout=60)
+        self.client.start_session()
+        self.version = str(self.client.session_capabilities.get("browserVersion", "?"))
+        self._camera = None
+
+    def open(self, url, camera="face", size=(1280, 800)):
+        if camera != self._camera:
+            with self.client.using_context(self.client.CONTEXT_CHROME):
+                for name, value in self.CAMERA_PREFS[camera].items():
+                    self.client.set_pref(name, value)
+                if camera != "denied":
+                    self.client.clear_pref("permissions.default.camera")
+            self._camera = camera
+        self.client.set_window_rect(width=size[0], height=size[1])
+        self.client.navigate(url)
+        return FirefoxPage(self, self.client)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.client.delete_session()
+        self._runner.stop()
+        self._profile.cleanup()
+
+
+# -- WebKit ---------------------------------------------------------------------------------
+class WebKitPage(Page):
+    def __init__(self, engine, driver):
+        self.engine, self.driver = engine, driver
+
+    def run(self, body, *args):
+        return self.driver.execute_script(body, *args)
+
+    def run_async(self, body, *args):
+        result = self.driver.execute_async_script(_wrap_async(body), *args)
+        if "error" in result:
+            raise RuntimeError(result["error"])
+        return result["ok"]
+
+    def click(self, selector):
+        from selenium.webdriver.common.by import By
+
+        self.driver.find_element(By.CSS_SELECTOR, selector).click()
+
+    def set_files(self, selector, paths):
+        from selenium.webdriver.common.by import By
+
+        self.driver.find_element(By.CSS_SELECTOR, selector).send_keys("\n".join(str(p) for p in paths))
+
+    def screenshot(self, path=None):
+        return self._screenshot_to(self.driver.get_screenshot_as_png(), path)
+
+    def goto(self, url):
+        self.driver.get(url)
+
+    def reload(self):
+        self.driver.refresh()
+
+
+class WebKit(Engine):
+    """MiniBrowser on its own Xvfb display; one per camera mode (mock devices are a launch flag)."""
+
+    name = "webkit"
+
+    def __init__(self):
+        problem = missing("webkit")
+        if problem:
+            raise EngineMissing(f"WebKit is not installed (Debian: apt-get install {problem})")
+        read, write = os.pipe()
+        self._xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1920x1080x24", "-nolisten",
+                                       "tcp"], pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(write)
+        with os.fdopen(read) as fh:
+            self.display = ":" + fh.readline().strip()
+        self._drivers: dict[str, object] = {}
+        self.version = "?"
+        self.version = self._driver("none").capabilities.get("browserVersion", "?")
+
+    def _driver(self, camera: str):
+        if camera not in self._drivers:
+            from selenium import webdriver
+            from selenium.webdriver.webkitgtk.options import Options
+            from selenium.webdriver.webkitgtk.service import Service
+
+            options = Options()
+            options.binary_location = minibrowser()
+            for arg in ("--automation", "--enable-media-stream=true",
+                        f"--enable-mock-capture-devices={'true' if camera != 'none' else 'false'}"):
+                options.add_argument(arg)
+            service = Service(executable_path=shutil.which("WebKitWebDriver"),
+                              env={**os.environ, "DISPLAY": self.display}, log_output=subprocess.DEVNULL)
+            driver = webdriver.WebKitGTK(options=options, service=service)
+            driver.set_script_timeout(120)
+            self._drivers[camera] = driver
+        return self._drivers[camera]
+
+    def open(self, url, camera="face", size=(1280, 800)):
+        driver = self._driver(camera)
+        driver.set_window_size(*size)
+        driver.get(url)
+        return WebKitPage(self, driver)
+
+    def close(self):
+        for driver in self._drivers.values():
+            with contextlib.suppress(Exception):
+                driver.quit()
+        self._xvfb.terminate()
+        self._xvfb.wait(10)
+
+
+def launch(name: str, face_video: Path | None = None, playwright=None) -> Engine:
+    """Start an engine; EngineMissing says what to install when it is not there. ``face_video``
+    (y4m) is Chromium's fake camera; ``playwright`` a running sync Playwright to share."""
+    if name == "chromium":
+        return Chromium(face_video, playwright)
+    if name == "firefox":
+        return Firefox()
+    if name == "webkit":
+        return WebKit()
+    raise ValueError(f"unknown engine {name!r} (choose {', '.join(ENGINES)})")
+
+
+# -- the site, with test scripts ------------------------------------------------------------------
+def page_scripts(engine: str, camera: str, photo: str = "__test__/face.png") -> list[str]:
+    """The test scripts an engine's page needs: the recorder always; the canvas camera where the
+    engine's own fake camera shows no face; the refusal where it cannot refuse by itself."""
+    scripts = ["__test__/record.js"]
+    if engine != "chromium" and camera == "face":
+        scripts.append(f"__test__/camera.js?photo={photo}")
+    if engine == "webkit" and camera == "denied":
+        scripts.append("__test__/camera.js?reject=NotAllowedError")
+    return scripts
+
+
+class TestSite:
+    """A built site on its own port (a fresh origin: nothing stored by an earlier page), with
+    ``scripts`` (paths under the site) put first into index.html's <head> and ``extra`` (a
+    folder) served at ``/__test__/`` beside the page scripts.
+
+    Not a pytest test class (``__test__ = False``)."""
+
+    __test__ = False
+
+    def __init__(self, dist: Path, scripts: list[str], extra: Path | None = None, headers: dict | None = None):
+        import build  # the project's server: its MIME types and production headers
+
+        tags = "".join(f'<script src="./{s}"></script>' for s in scripts)
+        test_dirs = [PAGE_SCRIPTS] + ([Path(extra)] if extra else [])
+
+        class Handler(build.Handler):
+            site_headers = build.site_headers() if headers is None else headers
+
+            def translate_path(self, path):
+                clean = path.split("?", 1)[0].split("#", 1)[0]
+                if clean.startswith("/__test__/"):
+                    name = clean[len("/__test__/"):]
+                    for folder in test_dirs:
+                        if (folder / name).is_file():
+                            return str(folder / name)
+                return super().translate_path(path)
+
+            def send_head(self):
+                clean = self.path.split("?", 1)[0]
+                if scripts and clean in ("/", "/index.html"):
+                    html = (dist / "index.html").read_text(encoding="utf-8").replace("<head>", "<head>\n  " + tags, 1)
+                    body = html.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    return io.BytesIO(body)
+                return super().send_head()
+
+        self.server = build.Server(("127.0.0.1", 0), functools.partial(Handler, directory=str(dist)))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# Read in every engine alike: every URL the page fetched (resource timing) and every CSP
+# violation and error the recorder saw.
+REQUESTS = """return {
+  urls: [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)],
+  violations: window.__record ? window.__record.violations : null,
+  errors: window.__record ? window.__record.errors : null};"""
+
+
+def foreign(urls: list[str], base: str) -> list[str]:
+    """The URLs not on ``base``'s origin (data: and blob: URLs stay on the device)."""
+    origin = "/".join(base.split("/")[:3])
+    return [u for u in urls if not (u.startswith(origin + "/") or u.startswith(("data:", "blob:")))]

@@ -1,0 +1,187 @@
+"""The core scenarios in every engine: Chromium, Firefox and WebKit (Safari's engine).
+
+Each test runs once per engine, with the same steps and the same assertions, through
+``moodlens_tools.engines`` (Playwright for Chromium, Marionette for Firefox, WebKitWebDriver for
+WebKit). A face reaches the page through the camera path: Chromium's file-backed fake camera
+plays a video of a real photo; in Firefox and WebKit, whose fake cameras show a pattern, a test
+script answers getUserMedia with ``canvas.captureStream()`` of the same photo. Denied and
+missing cameras are the engines' own refusals where the engine can refuse (see engines.py).
+Every page is checked, in every engine, for requests that left the origin (resource timing),
+CSP violations and errors (a recorder script): see ``open_page``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import build
+from moodlens import manifest
+from moodlens_tools import engines
+
+from . import media
+from .conftest import ARTIFACTS
+from .test_live import hex_rgb, iou
+
+EMOTION = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")  # the default
+SELECTED = [e for e in os.environ.get("MOODLENS_ENGINES", ",".join(engines.ENGINES)).split(",") if e]
+STATE = "document.body.dataset.state"
+IN_ERROR = f"{STATE} === 'error'"
+
+
+def wait_result(page, condition: str, timeout: float = 60.0) -> dict:
+    """The first #results for which ``condition`` (JavaScript, on ``r``) holds. Parsed here, not
+    in the page: WebDriver may hand back an object's keys in another order than the JSON's."""
+    text = page.wait("(() => { const t = document.getElementById('results').textContent || '{}';"
+                     f" const r = JSON.parse(t); return ({condition}) ? t : null; }})()", timeout, fail=IN_ERROR)
+    return json.loads(text)
+
+
+@pytest.fixture(scope="session", params=SELECTED)
+def engine(request, video_files, playwright):
+    try:
+        launched = engines.launch(request.param, face_video=video_files["one_face"], playwright=playwright)
+    except engines.EngineMissing as exc:  # `python3 build.py test` installs them; elsewhere, say what is missing
+        pytest.fail(f"{exc}. Install it, or choose engines with MOODLENS_ENGINES=chromium,firefox")
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="session")
+def face_folder(tmp_path_factory):
+    """The one-face frame as a picture: the canvas camera's photo and photo mode's input."""
+    folder = tmp_path_factory.mktemp("face")
+    picture = media.photo("sample1.jpg", media.ONE_FACE_CROP)
+    picture.save(folder / "face.png")
+    picture.save(folder / "face.jpg", quality=92)
+    return folder
+
+
+@pytest.fixture
+def open_page(engine, face_folder):
+    """``open_page(query, camera)``: the built site on a fresh origin in this engine. Before the
+    next page and at the end, each page must have fetched nothing from another origin, broken no
+    CSP rule and logged no error (``allow_errors`` lists expected error fragments)."""
+    if not (build.DIST / "index.html").exists():
+        build.build()
+    opened = []
+
+    def finish(page, site, allow_errors):
+        record = page.run(engines.REQUESTS)
+        site.close()
+        assert engines.foreign(record["urls"], site.base) == [], record["urls"]
+        assert record["violations"] == [], record["violations"]
+        errors = [e for e in record["errors"] if not any(a in e for a in allow_errors)]
+        assert errors == [], errors
+
+    def _open(query: str = "?autostart=1", camera: str = "face", allow_errors=()):
+        if opened:
+            finish(*opened.pop())
+        site = engines.TestSite(build.DIST, engines.page_scripts(engine.name, camera), extra=face_folder)
+        page = engine.open(f"{site.base}index.html{query}", camera=camera)
+        page.site = site
+        opened.append((page, site, allow_errors))
+        return page
+
+    yield _open
+    for page, site, allow_errors in opened:
+        try:
+            finish(page, site, allow_errors)
+        finally:
+            page.close()
+
+
+def shot(engine, page, name: str) -> bytes:
+    return page.screenshot(ARTIFACTS / "engines" / f"{engine.name}-{name}.png")
+
+
+def test_a_real_face_through_the_camera_is_boxed_and_labelled(engine, open_page):
+    page = open_page()
+    page.wait(f"{STATE} === 'running'", 90, fail=IN_ERROR)
+    result = wait_result(page, "r.faces && r.faces.length && r.frame >= 5")
+    face = result["faces"][0]
+    assert len(result["faces"]) == 1
+    assert iou(face["box"], media.ONE_FACE_BOX) >= 0.35, face["box"]
+    assert list(face["scores"]) == list(EMOTION.label_names)
+    assert sum(face["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert face["emotion"] == "happy", face["scores"]
+    # Drawn: the overlay has the box's left edge in the label colour (the overlay is mirrored).
+    x, y, w, h = face["box"]
+    edge = page.run("""const [x, y, h] = arguments; const c = document.getElementById('overlay');
+        const d = c.getContext('2d').getImageData(Math.round(x) - 3, Math.round(y + h / 2), 7, 1).data;
+        return Array.from(d);""", media.WIDTH - x - w, y, h)
+    pixels = [tuple(edge[i:i + 3]) for i in range(0, len(edge), 4)]
+    happy = hex_rgb(EMOTION.label("happy").color)
+    assert any(max(abs(a - b) for a, b in zip(p, happy)) < 40 for p in pixels), pixels
+    assert page.run("return document.getElementById('emoji').textContent") == EMOTION.label("happy").emoji
+    # The backend: chosen by timing the models here, and the page says which and why.
+    diagnostics = result["diagnostics"]
+    assert diagnostics["backend_how"] == "measured"
+    assert diagnostics["backend"] in diagnostics["backend_reason"] and " ms" in diagnostics["backend_reason"]
+    assert diagnostics["backend"] in page.run("return document.getElementById('backend-why').textContent")
+    # What the engine lacks is said, not hidden: Chrome alone reports its JS heap.
+    caps = diagnostics["capabilities"]
+    assert caps["performance_memory"] is (engine.name == "chromium")
+    assert (diagnostics["js_heap_bytes"] is None) is (engine.name != "chromium")
+    assert caps["video_frame_callback"] and caps["wasm"]
+    # The offline cache fills on a first visit without offering an "update" to a page nobody updated.
+    page.wait("navigator.serviceWorker.controller !== null", 60)
+    assert page.run("return document.getElementById('update').hidden")
+    shot(engine, page, "running")
+    record = page.run(engines.REQUESTS)
+    assert engines.foreign(record["urls"], page.site.base) == []
+    assert any(u.endswith("pyodide.asm.wasm") for u in record["urls"]), "resource timing saw no runtime download"
+
+
+def test_a_photo_of_a_face_is_analysed(engine, open_page, face_folder):
+    page = open_page("")
+    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.set_files("#photos", [face_folder / "face.jpg"])
+    result = wait_result(page, "r.source === 'photos'")
+    entry = result["photos"][0]
+    assert entry["file"] == "face.jpg" and len(entry["faces"]) == 1, entry
+    assert entry["faces"][0]["emotion"] == "happy"
+    assert iou(entry["faces"][0]["box"], media.ONE_FACE_BOX) >= 0.35, entry["faces"][0]["box"]
+    assert page.run("return document.querySelectorAll('#photo-list figure').length") == 1
+    assert not page.run("return document.getElementById('photos').disabled")
+
+
+def test_a_denied_camera_is_explained(engine, open_page):
+    page = open_page("", camera="denied")
+    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.click("#start")
+    page.wait(IN_ERROR, 10)  # within seconds, never a progress message left standing
+    status = page.run("return document.getElementById('status').textContent")
+    assert "permission was denied" in status and "Allow the camera" in status, status
+    assert page.run("return !document.getElementById('start').disabled && "
+                    "document.getElementById('start').textContent === 'Start camera'")
+    shot(engine, page, "denied")
+
+
+def test_a_missing_camera_is_explained(engine, open_page):
+    page = open_page("", camera="none")
+    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.click("#start")
+    page.wait(IN_ERROR, 10)
+    status = page.run("return document.getElementById('status').textContent")
+    assert "No camera was found" in status, status
+    assert page.run("return !document.getElementById('start').disabled")
+
+
+def test_stop_turns_the_camera_off_and_the_backend_choice_is_remembered(engine, open_page):
+    page = open_page()
+    page.wait(f"{STATE} === 'running'", 90, fail=IN_ERROR)
+    page.run("window.__stream = document.getElementById('video').srcObject")
+    page.click("#start")
+    page.wait(f"{STATE} === 'ready'", 10)
+    assert page.run("return window.__stream.getTracks().every((t) => t.readyState === 'ended')")
+    assert page.run("return document.getElementById('video').srcObject === null")
+    assert page.run("return document.getElementById('start').textContent") == "Start camera"
+    # A second visit skips the trial: the choice comes from localStorage.
+    assert page.run("return localStorage.getItem('moodlens.backend')")
+    page.reload()
+    page.wait(f"{STATE} === 'running'", 90, fail=IN_ERROR)
+    result = wait_result(page, "r.frame")
+    assert result["diagnostics"]["backend_how"] == "remembered", result["diagnostics"]
