@@ -41,6 +41,8 @@ VENV = ROOT / ".venv"
 sys.path.insert(0, str(ROOT / "py"))
 
 from moodlens import manifest as manifests  # noqa: E402  (stdlib-only module)
+from moodlens_tools.engines import CHROMIUM_FLAGS, ENGINES, find_chromium  # noqa: E402,F401  (stdlib at import)
+from moodlens_tools.engines import missing as engine_missing  # noqa: E402
 
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")  # + the lock, rewritten
 TFJS_FILES = {
@@ -532,40 +534,25 @@ def serve(port: int) -> None:
 
 
 # -- testing --------------------------------------------------------------------------
-# Headless Chromium as the tests, the benchmark and the evaluation run it.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",  # may run as root (CI)
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-
-
-def find_chromium() -> str | None:
-    candidates = [os.environ.get("MOODLENS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
-    for c in candidates:
-        if c and (found := shutil.which(c)):
-            return found
-    return None
-
-
-def ensure_chromium() -> str:
-    found = find_chromium()
-    if found:
-        return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        log("installing Chromium (apt-get install chromium)…")
+def ensure_engines(names: tuple[str, ...] = ENGINES) -> str:
+    """Install the browser engines the tests drive (Debian's chromium, firefox-esr,
+    webkit2gtk-driver + xvfb) when run as root; otherwise say what is missing. Chromium is
+    required; an engine that cannot be installed makes its own tests fail with the same message.
+    Returns Chromium's path."""
+    needed = [pkg for name in names if (pkg := engine_missing(name))]
+    if needed and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"installing browser engines (apt-get install {' '.join(needed)})…")
         run(["apt-get", "update", "-qq"], "apt-get update")
-        run(["apt-get", "install", "-y", "-qq", "chromium"], "Chromium install",
+        run(["apt-get", "install", "-y", "-qq", *" ".join(needed).split()], "browser engine install",
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        found = find_chromium()
-    if not found:
+    still = {name: pkg for name in names if (pkg := engine_missing(name))}
+    if "chromium" in still:
         raise BuildError("Chromium is missing. Install it (Debian/Ubuntu: `sudo apt-get install chromium`) "
                          "or point MOODLENS_CHROMIUM at a Chrome/Chromium binary, then run again.")
-    return found
+    for name, pkg in still.items():
+        log(f"WARNING: {name} is not installed, so its tests will fail; install it with "
+            f"`sudo apt-get install {pkg}` (or run the other engines: MOODLENS_ENGINES=chromium)")
+    return find_chromium()
 
 
 def ensure_venv(tests: bool = True) -> Path:
@@ -599,7 +586,7 @@ def _py_env() -> dict:
 def run_with_browser(module: str, args: list[str]) -> int:
     """Install what the tests need, assemble dist/, then run ``python -m module args`` in .venv."""
     python = ensure_venv()
-    chromium = ensure_chromium()
+    chromium = ensure_engines()
     build()
     env = {**os.environ, "MOODLENS_CHROMIUM": chromium}
     return subprocess.call([str(python), "-m", module, *args], cwd=ROOT, env=env)
@@ -621,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest and args.command not in ("test", "bench", "convert", "evaluate"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "evaluate":
-        python, chromium = ensure_venv(), ensure_chromium()
+        python, chromium = ensure_venv(), ensure_engines(("chromium",))
         build()
         return subprocess.call([str(python), "-m", "moodlens.evaluate", *rest],
                                env={**_py_env(), "MOODLENS_CHROMIUM": chromium})

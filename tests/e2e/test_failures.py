@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from . import media
+
 STUB_GUM = """
   const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
   let calls = 0;
@@ -197,3 +199,107 @@ def test_webgl_context_loss_falls_back_without_reload(open_app):
     assert page.text_content("#backend") == "wasm"
     assert page.evaluate("window.__marker") == "same page"
     assert app.state() == "running"
+
+
+# -- nothing ever stuck ------------------------------------------------------------------------
+def test_video_play_refused_is_explained_and_the_camera_let_go(open_app):
+    app = open_app(init_script="""
+      HTMLMediaElement.prototype.play = function () {
+        window.__played = this.srcObject; return Promise.reject(new DOMException('no', 'NotAllowedError')); };""")
+    expect_error(app, "did not let the video play", "Press Start camera")
+    page = app.page
+    assert page.evaluate("window.__played.getTracks().every((t) => t.readyState === 'ended')")
+    assert page.is_enabled("#start") and page.text_content("#start") == "Start camera"
+
+
+def test_an_action_that_fails_unexpectedly_is_said_logged_and_leaves_controls_usable(open_app):
+    """Photo mode with a browser whose OffscreenCanvas throws: nothing in photos.py expects it."""
+    app = open_app("", init_script="window.OffscreenCanvas = class { constructor() { throw new Error('no canvas'); } };")
+    app.wait_state("ready")
+    app.page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg")])
+    app.page.wait_for_function("document.getElementById('status').textContent.includes('did not work')")
+    status = app.status()
+    assert "Analysing the pictures did not work" in status and "no canvas" in status, status
+    assert not status.endswith("…")
+    assert app.page.is_enabled("#photos") and app.page.is_enabled("#start") and app.page.is_enabled("#model")
+    assert any("Traceback" in e and "no canvas" in e for e in app.console_errors), app.console_errors
+    app.page.click("#start")  # the app still works
+    app.wait_state("running")
+
+
+STALL_ON_WASM = """() => {
+  const data = tf.Tensor.prototype.data;
+  window.__stall = true;
+  tf.Tensor.prototype.data = function () {
+    return window.__stall && tf.getBackend() === 'wasm' ? new Promise(() => {}) : data.call(this);
+  };
+}"""
+
+
+def test_a_stalled_loop_is_restarted_then_moved_to_another_backend(open_app):
+    app = open_app("?autostart=1&backend=wasm")
+    app.wait_state("running")
+    app.wait_frames(3)
+    page = app.page
+    page.evaluate(STALL_ON_WASM)  # every read-back on wasm now waits forever
+    page.wait_for_function("document.getElementById('notes').textContent.includes('loop was restarted')",
+                           timeout=15_000)
+    page.wait_for_function(
+        "JSON.parse(document.getElementById('results').textContent).diagnostics.backend !== 'wasm'", timeout=30_000)
+    after = app.wait_frames(app.results()["frame"] + 3)
+    assert after["faces"] and after["faces"][0]["emotion"] == "happy"
+    assert after["diagnostics"]["backend_how"] == "fallback"
+    assert "No result for" in page.inner_text("#notes") and "continuing on TF.js" in page.inner_text("#notes")
+    assert app.state() == "running"
+
+
+def test_a_lost_frame_callback_is_restarted_and_the_backend_kept(open_app):
+    """The browser drops one requestVideoFrameCallback: the loop would end there."""
+    app = open_app("?autostart=1&backend=wasm")
+    app.wait_state("running")
+    app.wait_frames(3)
+    page = app.page
+    page.evaluate("""() => {
+      const request = HTMLVideoElement.prototype.requestVideoFrameCallback;
+      let drop = 1;
+      HTMLVideoElement.prototype.requestVideoFrameCallback = function (callback) {
+        return drop-- > 0 ? 0 : request.call(this, callback);
+      };
+    }""")
+    page.wait_for_function("document.getElementById('notes').textContent.includes('loop was restarted')",
+                           timeout=15_000)
+    after = app.wait_frames(app.results()["frame"] + 5)
+    assert after["diagnostics"]["backend"] == "wasm"
+    assert app.status().startswith("Running")
+
+
+def test_switching_the_model_while_photos_are_analysed_keeps_the_old_one_until_they_are_done(open_app):
+    """The switch lands while a picture's faces are being found (its detector's read-back is
+    held until the new model is in): that picture still finishes on the model it started with."""
+    app = open_app("")
+    app.wait_state("ready")
+    page = app.page
+    page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg")])  # photo mode's detectors load
+    page.wait_for_function("document.getElementById('status').textContent === 'Analysed 1 picture.'")
+    page.evaluate("""() => {
+      const data = tf.Tensor.prototype.data;
+      const gate = new Promise((resolve) => { window.__release = resolve; });
+      window.__hold = true;
+      window.__held = 0;
+      tf.Tensor.prototype.data = function () {  // detector outputs are [1, anchors, 17]
+        if (window.__hold && this.shape.length === 3) { window.__held += 1; return gate.then(() => data.call(this)); }
+        return data.call(this);
+      };
+    }""")
+    page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg"), str(media.SAMPLES / "sample2.jpg")])
+    page.wait_for_function("window.__held > 0")
+    page.select_option("#model", "oarriaga-emotion")
+    page.wait_for_function("location.search.includes('model=oarriaga-emotion')")  # switched: the old model retired
+    page.evaluate("window.__hold = false; window.__release()")
+    page.wait_for_function("(() => { try { return JSON.parse(document.getElementById('results').textContent)"
+                           ".photos.length === 2; } catch (e) { return false; } })()", timeout=120_000)
+    entries = app.results()["photos"]
+    assert all("error" not in e and e["faces"] for e in entries), entries
+    assert [e["model"] for e in entries] == ["fer-mini-xception", "oarriaga-emotion"]
+    assert app.status() == "Analysed 2 pictures.", app.status()
+    assert page.is_enabled("#photos") and page.is_enabled("#model")

@@ -16,6 +16,8 @@ when the backend changes, so a trial downloads nothing twice.
 
 from __future__ import annotations
 
+import asyncio
+
 import js
 from pyodide.ffi import JsException
 
@@ -24,6 +26,8 @@ from ..backends import Capabilities, Choice, Trial
 from ..manifest import parse
 from . import tfjs
 from ._js import JsError, fetch_json, store, stored
+
+TRIAL_TIMEOUT_S = 15.0  # one backend's timing; WebGL on a software renderer took 1-2 s here
 
 
 class Models:
@@ -118,25 +122,29 @@ class Models:
                     trials.append(Trial(name, error=error))
                     continue
             try:
-                await emotion.warm_up()
-                emotion_ms = await emotion.time_ms()
-                if not backends.worth_finishing(emotion_ms, trials):
-                    trials.append(Trial(name, emotion_ms=emotion_ms))
-                    continue
-                detector_ms = 0.0
-                if detector is not None:
-                    await detector.warm_up()
-                    detector_ms = await detector.time_ms()
+                trials.append(await asyncio.wait_for(self._time(name, emotion, detector, trials), TRIAL_TIMEOUT_S))
             except (JsError, JsException) as exc:  # the backend cannot run these models
                 trials.append(Trial(name, error=str(exc)))
-                continue
-            trials.append(Trial(name, emotion_ms=emotion_ms, detector_ms=detector_ms))
+            except asyncio.TimeoutError:  # a backend whose promises never settle
+                trials.append(Trial(name, error=f"no answer in {TRIAL_TIMEOUT_S:.0f} s"))
         choice = backends.choose(trials)
         if tfjs.backend() != choice.backend:
             error = await tfjs.set_backend(choice.backend) or await self._rebuild(models)
             if error is not None:
                 raise RuntimeError(f"TF.js could not return to the {choice.backend} backend: {error}")
         return choice
+
+    @staticmethod
+    async def _time(name: str, emotion: tfjs.Model, detector: tfjs.Model | None, trials: list[Trial]) -> Trial:
+        await emotion.warm_up()
+        emotion_ms = await emotion.time_ms()
+        if not backends.worth_finishing(emotion_ms, trials):
+            return Trial(name, emotion_ms=emotion_ms)
+        detector_ms = 0.0
+        if detector is not None:
+            await detector.warm_up()
+            detector_ms = await detector.time_ms()
+        return Trial(name, emotion_ms=emotion_ms, detector_ms=detector_ms)
 
     async def _rebuild(self, models: list[tfjs.Model]) -> str | None:
         """Rebuild ``models`` on the current backend; None, or why not."""
@@ -148,17 +156,23 @@ class Models:
         return None
 
     async def recover(self, lost: str) -> str:
-        """After ``lost`` went away (a lost WebGL context): the next backend that works, with
-        every kept model rebuilt there. Returns the new backend."""
-        order = backends.candidates(self.caps, skip=(lost,))
-        name, _ = await self._first_working(order)
-        error = await self._rebuild(self.loaded)
-        if error is not None:
-            raise RuntimeError(error)
+        """After ``lost`` failed (a lost WebGL context, a loop that stalls): the next backend that
+        works, with every kept model rebuilt and warmed up there. Returns the new backend;
+        RuntimeError when none works."""
+        for name in backends.candidates(self.caps, skip=(lost,)):
+            if await tfjs.set_backend(name) is not None or await self._rebuild(self.loaded) is not None:
+                continue
+            try:
+                await asyncio.wait_for(self._warm_all(), TRIAL_TIMEOUT_S)
+            except (JsError, JsException, tfjs.ModelLoadError, asyncio.TimeoutError):
+                continue
+            self.choice = Choice(name, "fallback", f"the {lost} backend failed here; {name} is the next that works")
+            return name
+        raise RuntimeError(f"no TF.js backend besides {lost} can run the models")
+
+    async def _warm_all(self) -> None:
         for model in self.loaded:
             await model.warm_up()
-        self.choice = Choice(name, "fallback", f"the {lost} backend failed; {name} is the next that works")
-        return name
 
     def diagnostics(self) -> dict:
         return self.choice.to_json() if self.choice else {}
