@@ -447,12 +447,12 @@ def launch(name: str, face_video: Path | None = None, playwright=None) -> Engine
 
 
 # -- the site, with test scripts ------------------------------------------------------------------
-def page_scripts(engine: str, camera: str, photo: str = "__test__/face.png") -> list[str]:
+def page_scripts(engine: str, camera: str, photo: str = "__test__/face.png", fps: int = 30) -> list[str]:
     """The test scripts an engine's page needs: the recorder always; the canvas camera where the
     engine's own fake camera shows no face; the refusal where it cannot refuse by itself."""
     scripts = ["__test__/record.js"]
     if engine != "chromium" and camera == "face":
-        scripts.append(f"__test__/camera.js?photo={photo}")
+        scripts.append(f"__test__/camera.js?photo={photo}&fps={fps}")
     if engine == "webkit" and camera == "denied":
         scripts.append("__test__/camera.js?reject=NotAllowedError")
     return scripts

@@ -1,13 +1,18 @@
 """Side-by-side benchmark: Moodlens against @vladmandic/human 3.3.6, same camera, same backend.
 
-    python3 build.py bench [--seconds 15] [--backend wasm] [--fps 60] [--video "one face"] [--system moodlens]
+    python3 build.py bench [--browser chromium|firefox|webkit] [--seconds 15] [--backend auto|wasm|webgl|cpu]
+                           [--fps 60] [--video "one face"] [--system moodlens] [--compare-backends]
 
-For each system and each fake-camera video (one face; a group of four), in headless Chromium:
-cold start (empty cache) and warm start (reload) to the first emotion on screen with its
-breakdown, steady-state results per second, per-stage p50/p95, end-to-end latency (camera
-capture to results on screen), bytes per asset (as served, gzip, brotli), peak JS heap and
-wasm memory. Writes tests/.artifacts/bench/results.json and chart.png and prints a table.
-Not part of the test run: numbers are measurements, not pass/fail.
+For each system and each camera video (one face; a group of four), in one engine: cold start
+(empty cache) and warm start (reload) to the first emotion on screen with its breakdown,
+steady-state results per second, per-stage p50/p95, end-to-end latency (camera capture to
+results on screen), bytes per asset (as served, gzip, brotli), peak JS heap (Chromium only)
+and wasm memory. The camera: Chromium's file-backed fake camera; in Firefox and WebKit (whose
+fake cameras show a pattern) ``canvas.captureStream()`` of the same picture, for both systems.
+``--backend auto`` (the default) lets Moodlens choose and gives human the backend Moodlens
+chose; ``--compare-backends`` runs Moodlens alone with its own choice and with each backend
+forced, to check the choice against the fastest. Writes tests/.artifacts/bench/results.json
+and chart.png and prints a table. Not part of the test run: numbers are measurements, not pass/fail.
 """
 
 from __future__ import annotations
@@ -26,36 +31,27 @@ from pathlib import Path
 
 import brotli
 from PIL import Image, ImageDraw
-from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "py")]
 import build  # noqa: E402
+from moodlens_tools import engines  # noqa: E402
 from tests.e2e import media  # noqa: E402
-from tests.e2e.conftest import CHROMIUM_FLAGS, FAKE_CAMERA  # noqa: E402
 
 OUT = ROOT / "tests" / ".artifacts" / "bench"
 HUMAN = ROOT / "node_modules" / "@vladmandic" / "human"
 HUMAN_MODELS = ("blazeface.json", "blazeface.bin", "emotion.json", "emotion.bin")
-VIDEOS = {"one face": media.one_face_video, "group of 4": media.group_video}
+VIDEOS = {"one face": (media.one_face_video, "sample1.jpg", media.ONE_FACE_CROP),
+          "group of 4": (media.group_video, "sample6.jpg", media.GROUP_CROP)}
 
-# Collects every #results update in the page, so no inference is missed between polls.
-COLLECT = """
-window.__bench = [];
-new MutationObserver(() => {
-  const el = document.getElementById('results');
-  try { const r = JSON.parse(el.textContent); if (r.frame) window.__bench.push([performance.now(), r]); } catch (e) {}
-}).observe(document, {subtree: true, childList: true, characterData: true});
-"""
 # All WebAssembly memory: TF.js's wasm heap (a global `tf` on our page) plus what the page
 # reports in #results.diagnostics (Pyodide's heap for us; TF.js's heap for the peer, whose
 # bundled TF.js is not global, so nothing is counted twice).
-WASM_HEAP = """() => {
+WASM_HEAP = """
   let bytes = 0;
   if (window.tf && tf.getBackend() === 'wasm') bytes += tf.backend().wasm.HEAPU8.length;
   try { bytes += JSON.parse(document.getElementById('results').textContent).diagnostics.wasm_heap_bytes || 0; } catch (e) {}
-  return bytes;
-}"""
+  return bytes;"""
 
 
 def human_site(dest: Path) -> Path:
@@ -79,18 +75,19 @@ def percentiles(values: list[float]) -> dict:
 
 
 def marks(page) -> dict:
-    return page.evaluate("""Object.fromEntries(performance.getEntriesByType('mark')
+    return page.run("""return Object.fromEntries(performance.getEntriesByType('mark')
         .filter(m => m.name.startsWith('moodlens:')).map(m => [m.name.slice(9), Math.round(m.startTime)]))""")
 
 
-def wait_first_emotion(page, timeout: float = 90.0) -> dict:
+def wait_first_emotion(page, timeout: float = 120.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = marks(page)
         if "first-emotion" in found:
             return found
-        if page.evaluate("document.body.dataset.state") == "error":
-            raise RuntimeError(page.text_content("#status") or page.text_content("#results"))
+        if page.run("return document.body.dataset.state") == "error":
+            raise RuntimeError(page.run("return (document.getElementById('status') || "
+                                        "document.getElementById('results')).textContent"))
         time.sleep(0.05)
     raise RuntimeError("no emotion on screen in time")
 
@@ -110,30 +107,31 @@ def transfer(urls: list[str], base: str, folder: Path) -> dict:
     return {"assets": assets, "total": total}
 
 
-def run_system(pw, executable, name, url, folder, base, video_file, seconds) -> dict:
-    args = CHROMIUM_FLAGS + FAKE_CAMERA + [f"--use-file-for-fake-video-capture={video_file}"]
-    browser = pw.chromium.launch(executable_path=executable, args=args)
+def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, seconds: float) -> dict:
+    """One system on one video in a fresh engine (an empty profile: the first load is cold)."""
+    engine = engines.launch(browser, face_video=camera["y4m"])
+    scripts = ["__test__/collect.js"] + [s for s in engines.page_scripts(browser, "face", camera["photo"], camera["fps"])
+                                         if "record.js" not in s]
+    site = engines.TestSite(folder, scripts, extra=camera["folder"], headers=None if name == "moodlens" else {})
     try:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        context.add_init_script(COLLECT)
-        urls: list[str] = []
-        context.on("request", lambda r: urls.append(r.url))
-        page = context.new_page()
-        cdp = context.new_cdp_session(page)
-
-        page.goto(url)
+        page = engine.open(f"{site.base}index.html{query}", camera="face")
         cold = wait_first_emotion(page)
-        bytes_cold = transfer(urls, base, folder)
+        urls = page.run("return [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]")
+        bytes_cold = transfer(urls, site.base, folder)
 
         # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile.
-        page.evaluate("window.__bench = []")
-        peak_heap = peak_wasm = 0
+        cdp = page.context.new_cdp_session(page.page) if isinstance(page, engines.ChromiumPage) else None
+        page.run("window.__bench = []")
+        peak_heap, peak_wasm = (0 if cdp else None), 0
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            peak_heap = max(peak_heap, cdp.send("Runtime.getHeapUsage")["usedSize"])
-            peak_wasm = max(peak_wasm, page.evaluate(WASM_HEAP))
+            if cdp:
+                peak_heap = max(peak_heap, cdp.send("Runtime.getHeapUsage")["usedSize"])
+            peak_wasm = max(peak_wasm, page.run(WASM_HEAP))
             time.sleep(0.5)
-        samples = page.evaluate("window.__bench")
+        samples = page.run("return window.__bench")
+        if len(samples) < 2:
+            raise RuntimeError(f"{name} in {browser}: {len(samples)} results in {seconds} s")
         first_t, first = samples[0]
         last_t, last = samples[-1]
         rate = (last["frame"] - first["frame"]) / ((last_t - first_t) / 1000.0)
@@ -149,6 +147,9 @@ def run_system(pw, executable, name, url, folder, base, video_file, seconds) -> 
         warm = wait_first_emotion(page)
         return {
             "system": name,
+            "engine": engine.label,
+            "backend": last.get("diagnostics", {}).get("backend"),
+            "backend_reason": last.get("diagnostics", {}).get("backend_reason"),
             "cold_ms": cold, "warm_ms": warm,
             "results_per_s": round(rate, 2),
             "faces_per_result": round(faces, 2),
@@ -160,7 +161,25 @@ def run_system(pw, executable, name, url, folder, base, video_file, seconds) -> 
             "last_faces": [{"box": f["box"], "emotion": f["emotion"], "scores": f["scores"]} for f in last["faces"]],
         }
     finally:
-        browser.close()
+        engine.close()
+        site.close()
+
+
+def cameras(fps: int) -> dict:
+    """Per video: the y4m for Chromium's fake camera and the picture for the canvas camera."""
+    folder = OUT / "camera"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for video, (make, photo, crop) in VIDEOS.items():
+        stem = video.replace(" ", "_")
+        media.photo(photo, crop).save(folder / f"{stem}.png")
+        out[video] = {"y4m": make(folder / f"{stem}_{fps}fps.y4m", fps=fps), "photo": f"__test__/{stem}.png",
+                      "fps": fps, "folder": folder}
+    return out
+
+
+def mb(value):
+    return round(value / 1e6, 1) if value is not None else None
 
 
 def ratio(ours, theirs):
@@ -185,7 +204,7 @@ def summary(results: dict) -> list[tuple]:
              round(h["transfer"]["total"]["brotli"] / 1e6, 2)),
             ("transfer MB (gzip)", round(o["transfer"]["total"]["gzip"] / 1e6, 2),
              round(h["transfer"]["total"]["gzip"] / 1e6, 2)),
-            ("peak JS heap MB", round(o["peak_js_heap_bytes"] / 1e6, 1), round(h["peak_js_heap_bytes"] / 1e6, 1)),
+            ("peak JS heap MB", mb(o["peak_js_heap_bytes"]), mb(h["peak_js_heap_bytes"])),
             ("peak wasm MB", round(o["peak_wasm_bytes"] / 1e6, 1), round(h["peak_wasm_bytes"] / 1e6, 1)),
         ]
         rows += [(video, m, ours, theirs, ratio(ours, theirs)) for m, ours, theirs in metrics]
@@ -198,7 +217,9 @@ def print_table(rows, results) -> None:
         print(f"{video:<11} {metric:<24} {ours!s:>10} {theirs!s:>10} {r!s:>12}")
     for video, pair in results.items():
         for name, r in pair.items():
-            print(f"\n{video}: {name}: {r['results_per_s']} results/s, {r['faces_per_result']} faces per result")
+            print(f"\n{video}: {name} in {r['engine']} on TF.js {r['backend']}"
+                  + (f" ({r['backend_reason']})" if r.get("backend_reason") else ""))
+            print(f"{video}: {name}: {r['results_per_s']} results/s, {r['faces_per_result']} faces per result")
             print(f"{video}: {name} cold breakdown (ms from navigation): {r['cold_ms']}")
             print(f"{video}: {name} warm breakdown (ms from navigation): {r['warm_ms']}")
             print(f"{video}: {name} stages p50/p95: {r['stages_ms']}")
@@ -229,47 +250,79 @@ def chart(rows, path: Path) -> None:
     image.save(path)
 
 
+def compare_backends(args, camera: dict) -> dict:
+    """Moodlens alone, one face: its own choice, then each backend forced (results per second)."""
+    out = {}
+    for backend in ("auto", "wasm", "webgl", "cpu"):
+        query = "?autostart=1" + ("" if backend == "auto" else f"&backend={backend}")
+        try:
+            r = run_system(args.browser, "moodlens", query, build.DIST, camera, args.seconds)
+        except RuntimeError as exc:  # a backend this engine cannot run
+            out[backend] = {"error": str(exc)}
+            continue
+        out[backend] = {"results_per_s": r["results_per_s"], "backend": r["backend"], "reason": r["backend_reason"],
+                        "classify_p50_ms": r["stages_ms"].get("classify", {}).get("p50"),
+                        "detect_p50_ms": r["stages_ms"].get("detect", {}).get("p50")}
+        print(f"{args.browser} {backend:>5}: {out[backend]}", flush=True)
+    forced = [v["results_per_s"] for k, v in out.items() if k != "auto" and "results_per_s" in v]
+    if forced and "results_per_s" in out["auto"]:
+        out["auto_vs_fastest"] = round(out["auto"]["results_per_s"] / max(forced), 2)
+        print(f"{args.browser}: the default gives {out['auto_vs_fastest']:.0%} of the fastest forced backend's "
+              "results per second")
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--browser", default="chromium", choices=engines.ENGINES)
     parser.add_argument("--seconds", type=float, default=15.0, help="steady-state measurement per run")
-    parser.add_argument("--backend", default="wasm", choices=("wasm", "webgl", "cpu"))
+    parser.add_argument("--backend", default="auto", choices=("auto", "wasm", "webgl", "cpu"),
+                        help="auto (default): Moodlens chooses, human gets the same backend")
     parser.add_argument("--fps", type=int, default=60,
-                        help="frame rate of the fake camera (default 60: at 30 the camera, not the code, caps "
+                        help="frame rate of the camera (default 60: at 30 the camera, not the code, caps "
                              "results per second)")
     parser.add_argument("--video", choices=sorted(VIDEOS), action="append", help="only these videos (repeatable)")
     parser.add_argument("--query", default="", help="extra URL parameters for Moodlens, e.g. model=fer-mini-xception")
     parser.add_argument("--system", choices=("moodlens", "human"), action="append",
                         help="only these systems (repeatable); ratios need both")
+    parser.add_argument("--compare-backends", action="store_true",
+                        help="Moodlens alone on one face: its own choice against each backend forced")
     args = parser.parse_args(argv)
-    executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
+    problem = engines.missing(args.browser)
+    if problem:
+        print(f"{args.browser} is not installed: apt-get install {problem}", file=sys.stderr)
+        return 2
     OUT.mkdir(parents=True, exist_ok=True)
-    peer = human_site(OUT / "human-site")
-    ours_server, ours_base = build.serve_in_thread(build.DIST)
-    peer_server, peer_base = build.serve_in_thread(peer, headers=False)
-    systems = {
-        "moodlens": (f"{ours_base}index.html?autostart=1&backend={args.backend}"
-                     + (f"&{args.query.lstrip('?&')}" if args.query else ""), build.DIST, ours_base),
-        "human": (f"{peer_base}index.html?backend={args.backend}", peer, peer_base),
-    }
-    results = {}
-    with sync_playwright() as pw:
-        for video, make in VIDEOS.items():
-            if args.video and video not in args.video:
-                continue
-            video_file = make(OUT / f"{video.replace(' ', '_')}_{args.fps}fps.y4m", fps=args.fps)
-            results[video] = {
-                name: run_system(pw, executable, name, url, folder, base, video_file, args.seconds)
-                for name, (url, folder, base) in systems.items() if not args.system or name in args.system}
-    ours_server.shutdown()
-    peer_server.shutdown()
-    rows = summary(results)
+    camera = cameras(args.fps)
     report = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-        "chromium": executable, "backend": args.backend, "seconds": args.seconds, "camera_fps": args.fps,
+        "browser": args.browser, "backend": args.backend, "seconds": args.seconds, "camera_fps": args.fps,
         "query": args.query,
-        "results": results, "table": rows,
     }
+    if args.compare_backends:
+        report["backends"] = compare_backends(args, camera["one face"])
+        (OUT / f"backends-{args.browser}.json").write_text(json.dumps(report, indent=1))
+        print(f"\nwrote {OUT / f'backends-{args.browser}.json'}")
+        return 0
+    peer = human_site(OUT / "human-site")
+    extra = f"&{args.query.lstrip('?&')}" if args.query else ""
+    results = {}
+    for video in VIDEOS:
+        if args.video and video not in args.video:
+            continue
+        results[video] = {}
+        backend = None if args.backend == "auto" else args.backend
+        if not args.system or "moodlens" in args.system:
+            query = "?autostart=1" + (f"&backend={backend}" if backend else "") + extra
+            ours = results[video]["moodlens"] = run_system(args.browser, "moodlens", query, build.DIST,
+                                                           camera[video], args.seconds)
+            backend = backend or ours["backend"]  # the peer runs on what Moodlens chose
+        if not args.system or "human" in args.system:
+            results[video]["human"] = run_system(args.browser, "human", f"?backend={backend or 'wasm'}", peer,
+                                                 camera[video], args.seconds)
+    rows = summary(results)
+    report.update(results=results, table=rows)
     (OUT / "results.json").write_text(json.dumps(report, indent=1))
     if rows:
         chart(rows, OUT / "chart.png")

@@ -273,7 +273,7 @@ class App:
 
         self.camera = Camera(self.video)
         self.camera.on_ended(self.camera_ended)
-        self.grabber = FrameGrabber(self.video, self.grab_canvas)
+        self.grabber = FrameGrabber(self.video, self.grab_canvas, canvas_only=detector_model is None)
         if detector_model is None:
             self.detector = NativeDetector(self.grab_canvas, self.cfg.max_faces)
             self.detector_name = "browser FaceDetector"
@@ -647,7 +647,7 @@ class App:
 
         try:
             grabbing = js.performance.now()
-            frame = self.grabber.grab() if self.running else None
+            frame = await self.grabber.grab() if self.running else None
             if frame is None:
                 return
             grab_ms = js.performance.now() - grabbing

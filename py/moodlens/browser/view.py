@@ -45,6 +45,7 @@ class View:
         self._bar_fills: list = []
         self._bar_values: list = []
         self._mood = None
+        self._drawn = None  # the faces the overlay shows now
         self._announced = ("", -ANNOUNCE_EVERY_MS)
         self.mirror = True
 
@@ -161,8 +162,15 @@ class View:
 
     # -- per video frame --------------------------------------------------------------
     def draw(self, faces: list[FaceView], frame_w: int, frame_h: int) -> None:
-        """Boxes and captions on the overlay, in frame pixels; mirrored like the video."""
+        """Boxes and captions on the overlay, in frame pixels; mirrored like the video. Called on
+        every video frame, it paints only when an inference brought new faces (a new list) or
+        the frame size changed: the overlay keeps its pixels in between, and repainting the same
+        picture 60 times a second cost a software-rendered 2D canvas (WebKit on llvmpipe) the
+        CPU time inference needed."""
         canvas, ctx = self.overlay, self.ctx
+        if faces is self._drawn and canvas.width == frame_w and canvas.height == frame_h:
+            return
+        self._drawn = faces
         if canvas.width != frame_w or canvas.height != frame_h:
             canvas.width, canvas.height = frame_w, frame_h
         ctx.clearRect(0, 0, frame_w, frame_h)
@@ -205,6 +213,7 @@ class View:
         panel.hidden = True
 
     def clear(self) -> None:
+        self._drawn = None
         self.ctx.clearRect(0, 0, self.overlay.width, self.overlay.height)
         self.emoji.textContent = "·"
         self.mood_label.textContent = "Camera off"

@@ -3,7 +3,7 @@
 // getUserMedia answers with a real MediaStream, canvas.captureStream(), of a canvas that redraws
 // a real photo every animation frame. Everything after getUserMedia (the video element, the
 // frame grab, the pipeline, the drawing) is the page's own.
-//   camera.js?photo=URL          a camera showing that picture
+//   camera.js?photo=URL&fps=N    a camera showing that picture at N frames a second (default 30)
 //   camera.js?reject=NAME        getUserMedia rejects with DOMException NAME (a refused permission)
 (() => {
   const params = new URL(document.currentScript.src).searchParams;
@@ -21,9 +21,15 @@
     canvas.width = image.naturalWidth;
     canvas.height = image.naturalHeight;
     const context = canvas.getContext("2d");
-    const stream = canvas.captureStream(30);
-    const draw = () => {
-      context.drawImage(image, 0, 0);
+    const fps = Number(params.get("fps") || 30);
+    const stream = canvas.captureStream(fps);
+    // A new frame every 1/fps s, no more: each draw costs the engine a canvas upload.
+    let next = 0;
+    const draw = (now) => {
+      if (!(now < next)) {
+        context.drawImage(image, 0, 0);
+        next = (now || 0) + 1000 / fps - 4;
+      }
       if (stream.getVideoTracks().some((t) => t.readyState === "live")) requestAnimationFrame(draw);
     };
     draw();
