@@ -42,6 +42,8 @@ class Capabilities:
     offscreen_canvas: bool = False
     performance_memory: bool = False  # Chrome's performance.memory
     jspi: bool = False  # WebAssembly JS Promise Integration (hidden from Pyodide by boot.js)
+    face_detector: bool = False  # the Shape Detection API's FaceDetector
+    video_frame_copy: bool = False  # WebCodecs' VideoFrame (copyTo is tried, the canvas is the fallback)
     user_agent: str = ""
 
     @property
@@ -54,7 +56,7 @@ class Capabilities:
             "webgl": self.webgl, "webgl_renderer": self.webgl_renderer, "software_webgl": self.software_webgl,
             "wasm": self.wasm, "wasm_simd": self.wasm_simd, "video_frame_callback": self.video_frame_callback,
             "offscreen_canvas": self.offscreen_canvas, "performance_memory": self.performance_memory,
-            "jspi": self.jspi,
+            "jspi": self.jspi, "face_detector": self.face_detector, "video_frame_copy": self.video_frame_copy,
         }
 
 
@@ -68,6 +70,7 @@ class Trial:
     emotion_ms: float | None = None
     detector_ms: float | None = None
     error: str | None = None
+    skipped: str | None = None  # why it was not timed at all
 
     @property
     def total_ms(self) -> float | None:
@@ -76,6 +79,8 @@ class Trial:
         return self.emotion_ms + self.detector_ms
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"{self.backend} not timed ({self.skipped})"
         if self.error:
             return f"{self.backend} failed ({self.error})"
         if self.total_ms is not None:
@@ -116,6 +121,16 @@ def candidates(caps: Capabilities, forced: str | None = None, skip: tuple[str, .
     return tuple(b for b in order if b not in skip)
 
 
+def untimed(caps: Capabilities) -> list[Trial]:
+    """Backends left out of the trial: WebGL whose renderer names itself software. Compiling
+    its shaders alone took seconds on SwiftShader (Chromium without a GPU), and it ran these
+    models 4-6x slower than wasm; a first visit should not pay for that. (A masked renderer
+    such as WebKit's "Apple GPU" is timed: only timing can tell.)"""
+    if caps.webgl and caps.software_webgl:
+        return [Trial("webgl", skipped=f"software renderer: {caps.webgl_renderer}")]
+    return []
+
+
 def worth_finishing(emotion_ms: float, trials: list[Trial]) -> bool:
     """Go on to time the detector only if the emotion model alone is faster than the best
     whole pass so far: otherwise this backend cannot win."""
@@ -141,7 +156,8 @@ def memory_key(tfjs_version: str, user_agent: str) -> str:
 
 def remember(choice: Choice, key: str) -> str:
     """The localStorage value for a measured choice: short, numbers and names only."""
-    timings = {t.backend: round(t.total_ms if t.total_ms is not None else -1.0, 1) for t in choice.trials}
+    timings = {t.backend: round(t.total_ms if t.total_ms is not None else -1.0, 1)  # -1: slower, not finished
+               for t in choice.trials if t.emotion_ms is not None}
     return json.dumps({"key": key, "backend": choice.backend, "ms": timings}, separators=(",", ":"))
 
 

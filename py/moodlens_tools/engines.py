@@ -261,39 +261,50 @@ class Chromium(Engine):
 
 
 # -- Firefox --------------------------------------------------------------------------------
-class FirefoxPage(Page):
-    def __init__(self, engine, client):
-        self.engine, self.client = engine, client
-
-    def run(self, body, *args):
-        # sandbox=None: the page's own globals (tf, window.__record), not Xray-wrapped copies.
-        return self.client.execute_script(body, script_args=list(args), sandbox=None)
+class _WebDriverPage(Page):
+    """What Marionette and Selenium share: elements by CSS selector, async scripts with a
+    callback, navigation. Subclasses give ``_find``, ``_execute_async`` and ``_png``."""
 
     def run_async(self, body, *args):
-        result = self.client.execute_async_script(_wrap_async(body), script_args=list(args), sandbox=None,
-                                                  script_timeout=120000)
+        result = self._execute_async(_wrap_async(body), list(args))
         if "error" in result:
             raise RuntimeError(result["error"])
         return result["ok"]
 
     def click(self, selector):
-        from marionette_driver.by import By
-
-        self.client.find_element(By.CSS_SELECTOR, selector).click()
+        self._find(selector).click()
 
     def set_files(self, selector, paths):
-        from marionette_driver.by import By
-
-        self.client.find_element(By.CSS_SELECTOR, selector).send_keys("\n".join(str(p) for p in paths))
+        self._find(selector).send_keys("\n".join(str(p) for p in paths))
 
     def screenshot(self, path=None):
-        return self._screenshot_to(self.client.screenshot(format="binary"), path)
-
-    def goto(self, url):
-        self.client.navigate(url)
+        return self._screenshot_to(self._png(), path)
 
     def reload(self):
-        self.client.refresh()
+        self.driver.refresh()
+
+
+class FirefoxPage(_WebDriverPage):
+    def __init__(self, engine, client):
+        self.engine, self.driver = engine, client
+
+    def run(self, body, *args):
+        # sandbox=None: the page's own globals (tf, window.__record), not Xray-wrapped copies.
+        return self.driver.execute_script(body, script_args=list(args), sandbox=None)
+
+    def _execute_async(self, script, args):
+        return self.driver.execute_async_script(script, script_args=args, sandbox=None, script_timeout=120000)
+
+    def _find(self, selector):
+        from marionette_driver.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def _png(self):
+        return self.driver.screenshot(format="binary")
+
+    def goto(self, url):
+        self.driver.navigate(url)
 
 
 class Firefox(Engine):
@@ -350,37 +361,26 @@ class Firefox(Engine):
 
 
 # -- WebKit ---------------------------------------------------------------------------------
-class WebKitPage(Page):
+class WebKitPage(_WebDriverPage):
     def __init__(self, engine, driver):
         self.engine, self.driver = engine, driver
 
     def run(self, body, *args):
         return self.driver.execute_script(body, *args)
 
-    def run_async(self, body, *args):
-        result = self.driver.execute_async_script(_wrap_async(body), *args)
-        if "error" in result:
-            raise RuntimeError(result["error"])
-        return result["ok"]
+    def _execute_async(self, script, args):
+        return self.driver.execute_async_script(script, *args)
 
-    def click(self, selector):
+    def _find(self, selector):
         from selenium.webdriver.common.by import By
 
-        self.driver.find_element(By.CSS_SELECTOR, selector).click()
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
 
-    def set_files(self, selector, paths):
-        from selenium.webdriver.common.by import By
-
-        self.driver.find_element(By.CSS_SELECTOR, selector).send_keys("\n".join(str(p) for p in paths))
-
-    def screenshot(self, path=None):
-        return self._screenshot_to(self.driver.get_screenshot_as_png(), path)
+    def _png(self):
+        return self.driver.get_screenshot_as_png()
 
     def goto(self, url):
         self.driver.get(url)
-
-    def reload(self):
-        self.driver.refresh()
 
 
 class WebKit(Engine):

@@ -49,8 +49,9 @@ VIDEOS = {"one face": (media.one_face_video, "sample1.jpg", media.ONE_FACE_CROP)
 # bundled TF.js is not global, so nothing is counted twice).
 WASM_HEAP = """
   let bytes = 0;
-  if (window.tf && tf.getBackend() === 'wasm') bytes += tf.backend().wasm.HEAPU8.length;
-  try { bytes += JSON.parse(document.getElementById('results').textContent).diagnostics.wasm_heap_bytes || 0; } catch (e) {}
+  try { if (window.tf && tf.getBackend() === 'wasm') bytes += Number(tf.backend().wasm.HEAPU8.length) || 0; } catch (e) {}
+  try { bytes += Number(JSON.parse(document.getElementById('results').textContent).diagnostics.wasm_heap_bytes) || 0; }
+  catch (e) {}
   return bytes;"""
 
 

@@ -15,6 +15,7 @@ from moodlens.backends import (
     memory_key,
     recall,
     remember,
+    untimed,
     worth_finishing,
 )
 
@@ -109,3 +110,13 @@ def test_the_choice_reports_itself_for_diagnostics():
     assert choice.to_json() == {"backend": "wasm", "how": "forced", "reason": "chosen with ?backend=", "trials_ms": {}}
     caps = Capabilities(webgl="webgl2", webgl_renderer="llvmpipe", jspi=True)
     assert caps.to_json()["software_webgl"] is True and caps.to_json()["jspi"] is True
+
+
+def test_webgl_that_names_itself_software_is_not_timed_and_the_reason_says_so():
+    caps = Capabilities(webgl="webgl2", webgl_renderer="ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device))")
+    [skipped] = untimed(caps)
+    assert skipped.backend == "webgl" and "SwiftShader" in skipped.skipped
+    choice = choose([Trial("wasm", emotion_ms=3.0, detector_ms=8.0), skipped])
+    assert choice.backend == "wasm" and "webgl not timed (software renderer: ANGLE" in choice.reason
+    assert untimed(Capabilities(webgl="webgl2", webgl_renderer="Apple GPU")) == []
+    assert untimed(Capabilities(webgl=None)) == []

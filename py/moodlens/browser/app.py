@@ -260,7 +260,7 @@ class App:
 
     def _use_native_detector(self) -> bool:
         """The browser's FaceDetector unless ?detector=blazeface, where the browser has one."""
-        available = hasattr(js.window, "FaceDetector")
+        available = self.models.caps.face_detector
         if self.cfg.detector == "native" and not available:
             self.view.add_notes(["This browser has no built-in FaceDetector; using BlazeFace instead."])
         return available and self.cfg.detector != "blazeface"
@@ -273,7 +273,8 @@ class App:
 
         self.camera = Camera(self.video)
         self.camera.on_ended(self.camera_ended)
-        self.grabber = FrameGrabber(self.video, self.grab_canvas, canvas_only=detector_model is None)
+        self.grabber = FrameGrabber(self.video, self.grab_canvas,
+                                    direct=detector_model is not None and self.models.caps.video_frame_copy)
         if detector_model is None:
             self.detector = NativeDetector(self.grab_canvas, self.cfg.max_faces)
             self.detector_name = "browser FaceDetector"

@@ -156,13 +156,13 @@ class FrameGrabber:
     against 7-9 ms through a canvas (``drawImage`` + ``getImageData``), and far more in WebKit
     while the page renders on a software GPU. Through the canvas otherwise: a browser without
     it, a frame that carries a rotation or a size other than the video's, any failure (then
-    for good), and always when ``canvas_only`` (the browser's FaceDetector reads that canvas)."""
+    for good), and always without ``direct`` (the browser's FaceDetector reads that canvas)."""
 
-    def __init__(self, video, canvas, canvas_only: bool = False):
+    def __init__(self, video, canvas, direct: bool = True):
         self.video, self.canvas = video, canvas
         self.context = canvas.getContext("2d", obj(willReadFrequently=True))
         self.frame = None
-        self.direct = not canvas_only and hasattr(js, "VideoFrame")
+        self.direct = direct
         self._buffer = None  # the Uint8Array copyTo fills
         self._rgba = obj(format="RGBA")
 

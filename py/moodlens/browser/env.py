@@ -58,6 +58,8 @@ def probe() -> Capabilities:
         offscreen_canvas=hasattr(js, "OffscreenCanvas"),
         performance_memory=getattr(js.performance, "memory", None) is not None,
         jspi=bool(getattr(js.window, "moodlensJspi", False)),
+        face_detector=hasattr(js.window, "FaceDetector"),
+        video_frame_copy=hasattr(js, "VideoFrame"),
         user_agent=str(js.navigator.userAgent),
     )
 

@@ -89,8 +89,9 @@ class Models:
         elif remembered is not None and first == remembered.backend:
             self.choice = remembered
         else:
-            rest = order[order.index(first) + 1:]
-            self.choice = await self._trial(first, rest, models, failed)
+            skipped = backends.untimed(self.caps)
+            rest = tuple(b for b in order[order.index(first) + 1:] if b not in {t.backend for t in skipped})
+            self.choice = await self._trial(first, rest, models, failed + skipped)
             store(backends.STORAGE_KEY, backends.remember(self.choice, key))
         for model in models:
             await model.warm_up()
@@ -137,9 +138,10 @@ class Models:
     @staticmethod
     async def _time(name: str, emotion: tfjs.Model, detector: tfjs.Model | None, trials: list[Trial]) -> Trial:
         await emotion.warm_up()
-        emotion_ms = await emotion.time_ms()
+        emotion_ms = await emotion.time_ms(runs=1)  # one call decides whether this backend can win
         if not backends.worth_finishing(emotion_ms, trials):
             return Trial(name, emotion_ms=emotion_ms)
+        emotion_ms = await emotion.time_ms()
         detector_ms = 0.0
         if detector is not None:
             await detector.warm_up()
