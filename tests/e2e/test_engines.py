@@ -161,9 +161,16 @@ def test_a_denied_camera_is_explained(engine, open_page):
     shot(engine, page, "denied")
 
 
-def test_a_missing_camera_is_explained(engine, open_page):
-    page = open_page("", camera="none")
+def test_a_missing_camera_is_explained_and_a_missing_backend_too(engine, open_page):
+    page = open_page("?backend=webgl", camera="none")
     page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    # Headless Firefox here has no WebGL: the page says so and runs on the next backend.
+    backend = page.run("return document.getElementById('backend').textContent")
+    notes = page.run("return document.getElementById('notes').textContent")
+    if engine.name == "firefox":
+        assert backend == "wasm" and "The webgl backend is not available here; using wasm." in notes, (backend, notes)
+    else:
+        assert backend == "webgl" and "not available" not in notes, (backend, notes)
     page.click("#start")
     page.wait(IN_ERROR, 10)
     status = page.run("return document.getElementById('status').textContent")
