@@ -7,6 +7,7 @@
     python3 build.py bench      # side-by-side benchmark against @vladmandic/human (not a test)
     python3 build.py convert    # a Keras 2 .h5 model -> TF.js model + manifest
     python3 build.py evaluate   # a model's accuracy on a labelled folder of pictures
+    python3 build.py analyse    # video files -> per-frame CSV, JSON and a timeline chart
 
 Everything in dist/ comes from here: npm packages pinned in package.json/package-lock.json,
 Pyodide wheels from the PyPI package pinned in pyproject.toml (each checked against the sha256
@@ -62,6 +63,11 @@ TFLITE_FILES = {
     "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc.wasm": "tflite_web_api_cc.wasm",
     "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js": "tflite_web_api_cc_simd.js",
     "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.wasm": "tflite_web_api_cc_simd.wasm",
+}
+# Mediabunny (video mode's container reader), loaded by site/mediabunny.mjs when a video is chosen.
+MEDIABUNNY_FILES = {
+    "mediabunny/dist/bundles/mediabunny.min.mjs": "mediabunny.min.mjs",
+    "mediabunny/LICENSE": "LICENSE.txt",  # MPL-2.0: the licence travels with the file
 }
 MIME_TYPES = {
     ".wasm": "application/wasm",
@@ -447,6 +453,8 @@ def build() -> Path:
         copy(NODE / src, staging / "vendor" / "tfjs" / name)
     for src, name in TFLITE_FILES.items():
         copy(NODE / src, staging / "vendor" / "tflite" / name)
+    for src, name in MEDIABUNNY_FILES.items():
+        copy(NODE / src, staging / "vendor" / "mediabunny" / name)
     for m in models:
         copy_model(m, staging / "models" / m.id)
     index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
@@ -454,7 +462,7 @@ def build() -> Path:
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
 
     write_site(staging, wheels, models)
-    for name in ("style.css", "main.py", "boot.js"):
+    for name in ("style.css", "main.py", "boot.js", "mediabunny.mjs"):
         copy(ROOT / "site" / name, staging / name)
     for icon in sorted((ROOT / "site" / "icons").glob("*.png")):
         copy(icon, staging / "icons" / icon.name)
@@ -555,9 +563,10 @@ def ensure_engines(names: tuple[str, ...] = ENGINES) -> str:
     return find_chromium()
 
 
-def ensure_venv(tests: bool = True) -> Path:
-    """.venv with the converter's dependencies ([project] dependencies) and, with ``tests``,
-    the test suite's ([project.optional-dependencies] test)."""
+def ensure_venv(tests: bool = True, groups: tuple[str, ...] | None = None) -> Path:
+    """.venv with the converter's dependencies ([project] dependencies) and, with ``tests``, the
+    test suite's; ``groups`` names [project.optional-dependencies] groups instead (``tools``:
+    what `analyse` and `evaluate` need)."""
     python = VENV / "bin" / "python"
     if not python.exists():
         log("creating .venv…")
@@ -566,9 +575,9 @@ def ensure_venv(tests: bool = True) -> Path:
         except subprocess.CalledProcessError:
             raise BuildError("python3 -m venv failed; on Debian/Ubuntu install it: `sudo apt-get install python3-venv`") from None
     project = settings()["project"]
-    groups = {"build": project["dependencies"], "test": project["optional-dependencies"]["test"]}
-    for group in ("build", "test") if tests else ("build",):
-        deps = groups[group]
+    wanted = ("build", *(groups if groups is not None else (("tools", "test") if tests else ())))
+    for group in wanted:
+        deps = project["dependencies"] if group == "build" else project["optional-dependencies"][group]
         stamp = VENV / f".moodlens-{group}-deps"
         if not stamp.exists() or stamp.read_text() != "\n".join(deps):
             log(f"installing {group} dependencies into .venv…")
@@ -604,14 +613,16 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("evaluate", help="a model's accuracy on a labelled folder, in headless Chromium "
                                     "(arguments: see `evaluate --help`)", add_help=False)
+    sub.add_parser("analyse", help="video files -> per-frame CSV, JSON and a timeline chart, in headless Chromium "
+                                   "(arguments: see `analyse --help`)", add_help=False)
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command not in ("test", "bench", "convert", "evaluate"):
+    if rest and args.command not in ("test", "bench", "convert", "evaluate", "analyse"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command == "evaluate":
-        python, chromium = ensure_venv(), ensure_engines(("chromium",))
+    if args.command in ("evaluate", "analyse"):
+        python, chromium = ensure_venv(groups=("tools",)), ensure_engines(("chromium",))
         build()
-        return subprocess.call([str(python), "-m", "moodlens.evaluate", *rest],
-                               env={**_py_env(), "MOODLENS_CHROMIUM": chromium})
+        module = "moodlens.evaluate" if args.command == "evaluate" else "moodlens_tools.analyse"
+        return subprocess.call([str(python), "-m", module, *rest], env={**_py_env(), "MOODLENS_CHROMIUM": chromium})
     if args.command == "convert":
         return subprocess.call([str(ensure_venv(tests=False)), "-m", "moodlens.convert", *rest], env=_py_env())
     if args.command == "bench":

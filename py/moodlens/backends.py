@@ -26,7 +26,9 @@ import json
 from dataclasses import dataclass, field
 
 BACKENDS = ("webgl", "wasm", "cpu")
-SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "softpipe", "software", "basic render")
+SOFTWARE_NAMES = {"swiftshader": "SwiftShader", "llvmpipe": "llvmpipe", "softpipe": "softpipe",
+                  "basic render": "Microsoft Basic Render", "software": "a software renderer"}
+SOFTWARE_RENDERERS = tuple(SOFTWARE_NAMES)
 STORAGE_KEY = "moodlens.backend"  # localStorage: the last choice, for this TF.js and this browser
 
 
@@ -127,7 +129,9 @@ def untimed(caps: Capabilities) -> list[Trial]:
     models 4-6x slower than wasm; a first visit should not pay for that. (A masked renderer
     such as WebKit's "Apple GPU" is timed: only timing can tell.)"""
     if caps.webgl and caps.software_webgl:
-        return [Trial("webgl", skipped=f"software renderer: {caps.webgl_renderer}")]
+        renderer = caps.webgl_renderer.lower()
+        name = next(n for w, n in SOFTWARE_NAMES.items() if w in renderer)
+        return [Trial("webgl", skipped=f"its renderer is {name}, in software")]
     return []
 
 

@@ -78,11 +78,12 @@ class Pipeline:
     always detects, so a face entering an empty view is found on the next frame."""
 
     def __init__(self, detector: Detector, classify: Classify, manifest: Manifest, max_faces: int, smoothing: float,
-                 detect_every: int = 1):
+                 detect_every: int = 1, tracker: Tracker | None = None, max_age_ms: float = 700.0):
         self.detector, self.classify, self.manifest = detector, classify, manifest
         self.max_faces = max_faces
         self.detect_every = max(1, int(detect_every))
-        self.tracker = Tracker(smoothing=smoothing)
+        # A tracker handed over from the pipeline this one replaces (a model switch) keeps the ids.
+        self.tracker = tracker if tracker is not None else Tracker(smoothing=smoothing, max_age_ms=max_age_ms)
         self.frames = 0
         self.landmarks: Landmarks | None = None  # set to find landmarks on every face
         self.keep_inputs = False  # keep the classifier's input batch in the result (debug view)

@@ -2,7 +2,12 @@
 
 Contract: per inference, boxes (x, y, w, h) + probabilities (N, L) + a timestamp in ms ->
 the N :class:`Track` objects they belong to, each with a stable id and smoothed scores.
-Matching is greedy by IoU (best pairs first); a track unseen for ``max_age_ms`` is dropped.
+Matching is greedy by IoU (best pairs first). A face that leaves and comes back keeps its id
+when it returns within ``max_age_ms`` (0.7 s of the source's time by default; 1.5 s for video
+files) either overlapping its last box (IoU ≥ ``iou_threshold``) or, failing that, with its
+centre within half its size of the old centre and its size within a factor of 1.5; a track
+unseen for longer is dropped and the face gets a new id. Scores of another length (a model
+with other labels) restart that track's smoothing but keep its id.
 
 Smoothing is an exponential moving average measured in time, not in frames, so a face looks
 equally steady on a fast laptop and a slow phone: over 100 ms a track keeps ``smoothing`` of
@@ -52,10 +57,13 @@ class Tracker:
         for i, box in enumerate(boxes):
             probs = np.asarray(scores[i], dtype=np.float32)
             track = assigned.get(i)
-            if track is None or track.scores.shape != probs.shape:
+            if track is None:
                 track = Track(self._next_id, tuple(box), probs.copy(), now_ms)
                 self._next_id += 1
                 self.tracks.append(track)
+            elif track.scores.shape != probs.shape:  # another model's labels: same face, fresh scores
+                track.scores, track.box, track.last_seen_ms = probs.copy(), tuple(box), now_ms
+                track.seen += 1
             else:
                 keep = self.retention(now_ms - track.last_seen_ms)
                 track.scores = keep * track.scores + (1.0 - keep) * probs
@@ -88,4 +96,31 @@ class Tracker:
             track = self.tracks[j]
             if i not in assigned and all(t is not track for t in assigned.values()):
                 assigned[i] = track
+        # A face back after a gap may have moved off its old box: near centre, similar size.
+        taken = {id(t) for t in assigned.values()}
+        for i, box in enumerate(boxes):
+            if i in assigned:
+                continue
+            best, best_d = None, None
+            for track in self.tracks:
+                if id(track) in taken:
+                    continue
+                d = _near(box, track.box)
+                if d is not None and (best_d is None or d < best_d):
+                    best, best_d = track, d
+            if best is not None:
+                assigned[i] = best
+                taken.add(id(best))
         return assigned
+
+
+def _near(box, old) -> float | None:
+    """Centre distance in units of the old box's size, when under 0.5 and the sizes agree
+    within a factor of 1.5; None otherwise."""
+    size, old_size = (box[2] * box[3]) ** 0.5, (old[2] * old[3]) ** 0.5
+    if old_size <= 0 or not 1 / 1.5 <= size / old_size <= 1.5:
+        return None
+    dx = (box[0] + box[2] / 2) - (old[0] + old[2] / 2)
+    dy = (box[1] + box[3] / 2) - (old[1] + old[3] / 2)
+    distance = (dx * dx + dy * dy) ** 0.5 / old_size
+    return distance if distance < 0.5 else None

@@ -273,6 +273,53 @@ def compare_backends(args, camera: dict) -> dict:
     return out
 
 
+VIDEO_CLIPS = {"one face": media.face_then_empty, "group of 4": media.group_clip}
+
+
+def video_files(args) -> dict:
+    """Video mode: 640×480, 30 fps clips (H.264 MP4) analysed frame by frame in one page; frames
+    per second of wall time, against real time, where the time goes, long tasks, memory."""
+    folder = OUT / "clips"
+    clips = {"one face": VIDEO_CLIPS["one face"](folder / f"one_face_{args.clip_seconds:g}s.mp4", "libx264",
+                                                 seconds=args.clip_seconds),
+             "group of 4": VIDEO_CLIPS["group of 4"](folder / f"group_{args.clip_seconds:g}s.mp4", "libx264",
+                                                     seconds=args.clip_seconds)}
+    engine = engines.launch(args.browser)
+    site = engines.TestSite(build.DIST, [])
+    out = {"engine": engine.label}
+    try:
+        page = engine.open(f"{site.base}index.html", camera="none")
+        page.wait("document.body.dataset.state === 'ready'", 180)
+        cdp = page.context.new_cdp_session(page.page) if isinstance(page, engines.ChromiumPage) else None
+        for name, path in clips.items():
+            heap_before = cdp.send("Runtime.getHeapUsage")["usedSize"] if cdp else None
+            wasm_before = page.run(WASM_HEAP)
+            page.set_files("#video-file", [path])
+            page.wait("(() => { try { const r = JSON.parse(document.getElementById('results').textContent);"
+                      " return r.source === 'video' && r.file === arguments[0] && r.done; } catch (e) { return false; } })()",
+                      args.clip_seconds * 10 + 60, path.name)
+            data = json.loads(page.run("return window.moodlensVideoExport()"))
+            summary = data["summary"]
+            if cdp:
+                cdp.send("HeapProfiler.collectGarbage")
+            out[name] = {
+                "frames": summary["analysed_frames"], "seconds": summary["seconds"],
+                "frames_per_second": summary["frames_per_second"],
+                "times_real_time": round(summary["frames_per_second"] / 30.0, 2),
+                "time_ms_per_frame": summary.get("time_ms_per_frame"),
+                "long_tasks": data["metadata"].get("long_tasks"),
+                "js_heap_growth_mb": round((cdp.send("Runtime.getHeapUsage")["usedSize"] - heap_before) / 1e6, 1)
+                if cdp else None,
+                "wasm_growth_mb": round((page.run(WASM_HEAP) - wasm_before) / 1e6, 1),
+                "faces": len(summary["faces"]),
+            }
+            print(f"{args.browser} video, {name}: {out[name]}", flush=True)
+    finally:
+        engine.close()
+        site.close()
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--browser", default="chromium", choices=engines.ENGINES)
@@ -288,6 +335,9 @@ def main(argv=None) -> int:
                         help="only these systems (repeatable); ratios need both")
     parser.add_argument("--compare-backends", action="store_true",
                         help="Moodlens alone on one face: its own choice against each backend forced")
+    parser.add_argument("--video-files", action="store_true",
+                        help="video mode: 640x480 30 fps H.264 clips analysed frame by frame (Moodlens alone)")
+    parser.add_argument("--clip-seconds", type=float, default=20.0, help="length of each --video-files clip")
     args = parser.parse_args(argv)
     problem = engines.missing(args.browser)
     if problem:
@@ -301,6 +351,11 @@ def main(argv=None) -> int:
         "browser": args.browser, "backend": args.backend, "seconds": args.seconds, "camera_fps": args.fps,
         "query": args.query,
     }
+    if args.video_files:
+        report["video_files"] = video_files(args)
+        (OUT / f"video-{args.browser}.json").write_text(json.dumps(report, indent=1))
+        print(f"\nwrote {OUT / f'video-{args.browser}.json'}")
+        return 0
     if args.compare_backends:
         report["backends"] = compare_backends(args, camera["one face"])
         (OUT / f"backends-{args.browser}.json").write_text(json.dumps(report, indent=1))

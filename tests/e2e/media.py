@@ -72,3 +72,42 @@ def coming_and_going_video(path: Path) -> Path:
     """A face for two seconds, then two seconds of no face, looping (15 frames a second)."""
     face, empty = photo("sample1.jpg", ONE_FACE_CROP), photo("sample5.jpg", NO_FACE_CROP)
     return write_y4m(path, [face] * 30 + [empty] * 30, fps=15)
+
+
+# -- video files (PyAV: FFmpeg's encoders, bundled in the `av` wheel) ---------------------------
+def write_video(path: Path, frames: list[Image.Image], codec: str, fps: int = 30) -> Path:
+    """Encode RGB frames: "libvpx" (VP8, for .webm), "libx264" (H.264, .mp4), "mpeg4" (MPEG-4
+    Part 2, .mp4: a codec no browser's WebCodecs decodes)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames[0].size
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+FACE_SECONDS, EMPTY_SECONDS = 2, 1  # the recording: a smiling face, then the staircase with nobody
+
+
+def face_then_empty(path: Path, codec: str = "libvpx", fps: int = 30, seconds: float | None = None) -> Path:
+    """A smiling face for FACE_SECONDS, then EMPTY_SECONDS with no face (repeated to ``seconds``)."""
+    face, empty = photo("sample1.jpg", ONE_FACE_CROP), photo("sample5.jpg", NO_FACE_CROP)
+    cycle = [face] * (FACE_SECONDS * fps) + [empty] * (EMPTY_SECONDS * fps)
+    total = round((seconds or FACE_SECONDS + EMPTY_SECONDS) * fps)
+    return write_video(path, (cycle * (total // len(cycle) + 1))[:total], codec, fps)
+
+
+def group_clip(path: Path, codec: str = "libx264", fps: int = 30, seconds: float = 2.0) -> Path:
+    return write_video(path, [photo("sample6.jpg", GROUP_CROP)] * round(seconds * fps), codec, fps)
+
+
+def big_face_clip(path: Path, size=(3840, 2880), frames: int = 6) -> Path:
+    """The one-face picture at 4K width (4:3, so its boxes are ONE_FACE_BOX × 6)."""
+    return write_video(path, [photo("sample1.jpg", ONE_FACE_CROP, size=size)] * frames, "libvpx", 30)

@@ -223,7 +223,7 @@ def test_an_action_that_fails_unexpectedly_is_said_logged_and_leaves_controls_us
     assert not status.endswith("…")
     assert app.page.is_enabled("#photos") and app.page.is_enabled("#start") and app.page.is_enabled("#model")
     assert any("Traceback" in e and "no canvas" in e for e in app.console_errors), app.console_errors
-    app.page.click("#start")  # the app still works
+    app.press_start()  # the app still works
     app.wait_state("running")
 
 

@@ -7,6 +7,7 @@ from moodlens.track import Tracker
 
 A = np.array([1.0, 0.0], dtype=np.float32)
 B = np.array([0.0, 1.0], dtype=np.float32)
+P = [np.array([0.2, 0.3, 0.5], dtype=np.float32)]
 
 
 def test_a_face_that_moves_a_little_keeps_its_track():
@@ -68,3 +69,31 @@ def test_scores_stay_a_distribution():
         p = rng.dirichlet(np.ones(7)).astype(np.float32)
         track = t.update([(0, 0, 50, 50)], [p], i * 33)[0]
     assert track.scores.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_face_back_after_a_short_gap_keeps_its_id_even_if_it_moved_a_little():
+    t = Tracker(smoothing=0.0, max_age_ms=1500)
+    first = t.update([(100, 100, 80, 80)], P, 0)[0].id
+    # Gone for a second (frames with no face), back 30 px right: IoU 0.45 with its old box.
+    assert t.update([(130, 100, 80, 80)], P, 1000)[0].id == first
+    # Gone again, back 35 px further with IoU below the threshold but its centre close: same face.
+    assert t.update([(165, 110, 85, 85)], P, 2000)[0].id == first
+
+
+def test_a_face_gone_longer_than_max_age_gets_a_new_id():
+    t = Tracker(smoothing=0.0, max_age_ms=1500)
+    first = t.update([(100, 100, 80, 80)], P, 0)[0].id
+    assert t.update([(100, 100, 80, 80)], P, 1600)[0].id != first
+
+
+def test_a_face_of_another_size_near_the_old_centre_is_someone_else():
+    t = Tracker(smoothing=0.0)
+    first = t.update([(100, 100, 80, 80)], P, 0)[0].id
+    assert t.update([(110, 110, 30, 30)], P, 100)[0].id != first
+
+
+def test_a_model_with_other_labels_keeps_the_ids():
+    t = Tracker(smoothing=0.6)
+    first = t.update([(100, 100, 80, 80)], P, 0)[0]
+    again = t.update([(102, 100, 80, 80)], np.array([[0.5, 0.5]], np.float32), 100)[0]
+    assert again.id == first.id and again.scores.tolist() == [0.5, 0.5]

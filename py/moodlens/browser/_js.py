@@ -132,6 +132,20 @@ def store(key: str, value: str | None) -> None:
         pass
 
 
+def download(filename: str, text: str, mime: str) -> None:
+    """Offer ``text`` as a file the person saves (a Blob URL, revoked once the click is handled):
+    made on the device, never uploaded."""
+    blob = js.Blob.new(to_js([text]), obj(type=mime))
+    url = js.URL.createObjectURL(blob)
+    link = js.document.createElement("a")
+    link.href, link.download = url, filename
+    link.hidden = True
+    js.document.body.append(link)
+    link.click()
+    link.remove()
+    js.setTimeout(js.URL.revokeObjectURL.bind(js.URL, url), 60_000)
+
+
 def log_error(what: str) -> None:
     """The current exception's traceback, for whoever opens the console."""
     js.console.error(f"Moodlens: {what}\n{traceback.format_exc()}")

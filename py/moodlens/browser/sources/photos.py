@@ -1,7 +1,9 @@
 """Photo mode: pictures a person chooses or drops, decoded and analysed on the device.
 
-    photos = Photos(document, detector_model, emotion_model)
-    result = await photos.analyse(blob, "party.jpg")   # -> dict, the #results entry for it
+    photos = Photos(detector_models, emotion_model)
+    source = PhotoFiles(input.files)                   # a FrameSource: one frame per picture
+    entry, pixels, faces = await photos.analyse_frame(frame)   # the #results entry for it
+    entry, pixels, faces = await photos.analyse(blob, "party.jpg")   # one picture, by itself
 
 Each picture is decoded by the browser (``createImageBitmap``: JPEG, PNG, WebP), shrunk to
 at most ``MAX_SIDE`` pixels on its long side when larger (with a note), copied into NumPy and
@@ -15,10 +17,11 @@ from __future__ import annotations
 import js
 import numpy as np
 
-from ..detect import BlazeFace, Detectors
-from ..pipeline import Pipeline
-from . import tfjs
-from ._js import JsError, obj, settle
+from ...detect import BlazeFace, Detectors
+from ...frames import Frame, SourceInfo
+from ...pipeline import Pipeline
+from .. import tfjs
+from .._js import JsError, obj, settle
 
 MAX_SIDE = 4096  # a 24 MP photo is 6000 px wide: 4096 keeps faces of 30 px findable and memory sane
 MAX_FACES = 50
@@ -79,10 +82,14 @@ class Photos:
         """-> (the #results entry, the analysed RGBA pixels or None, the FaceViews to draw).
 
         ``cropped``: the picture is one face already (a FER-2013 48×48 crop): no detection."""
-        try:
-            pixels, (width, height), scale, notes = await decode(blob, name)
-        except PhotoError as exc:
-            return {"file": name, "error": str(exc), "faces": []}, None, []
+        return await self.analyse_frame(await read(blob, name, 0), cropped)
+
+    async def analyse_frame(self, frame: Frame, cropped: bool = False) -> tuple[dict, np.ndarray | None, list]:
+        """A picture from ``PhotoFiles`` (or ``read``): its entry, pixels and faces."""
+        name = frame.name
+        if frame.error is not None:
+            return {"file": name, "error": frame.error, "faces": []}, None, []
+        pixels, (width, height), scale, notes = frame.pixels, frame.original, frame.scale, list(frame.notes)
         pipeline = self.pipeline
         pipeline.reset()
         with self.emotion.lease():  # a model switch meanwhile frees this model only afterwards
@@ -101,3 +108,29 @@ class Photos:
         if not faces:
             entry["notes"] = notes + [f"{name}: no face found."]
         return entry, pixels, faces
+
+
+async def read(blob, name: str, index: int) -> Frame:
+    """A picture as a Frame; one that cannot be read is a Frame with ``error``."""
+    try:
+        pixels, size, scale, notes = await decode(blob, name)
+    except PhotoError as exc:
+        return Frame(None, 0.0, index, name=name, error=str(exc))
+    return Frame(pixels, 0.0, index, scale=scale, name=name, notes=tuple(notes), original=size)
+
+
+class PhotoFiles:
+    """Pictures a person chose, as a frame source: one frame per file, read in turn."""
+
+    def __init__(self, files):
+        self.files = list(files)
+
+    async def open(self) -> SourceInfo:
+        return SourceInfo("pictures", 0, 0, len(self.files))
+
+    async def frames(self):
+        for i, file in enumerate(self.files):
+            yield await read(file, str(file.name), i)
+
+    async def close(self) -> None:
+        self.files = []

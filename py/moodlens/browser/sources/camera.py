@@ -1,25 +1,29 @@
-"""The camera: getUserMedia, device choice, stopping, errors in words, frames into NumPy.
+"""The camera as a frame source: getUserMedia, device choice, stopping, errors in words, frames.
 
-    camera = Camera(video)
+    camera = CameraSource(video, canvas, paused=lambda: tab_hidden)
     notes = await camera.open(device_id=None)   # raises CameraError with a readable message
     await camera.devices()                      # [(device_id, label), ...] for the picker
     camera.on_ended(callback)                   # the track ended: unplugged, or taken away
+    async for frame in camera.frames(): ...     # the newest frame each time one is asked for
     camera.close()                              # every track stopped: the camera light goes off
 
-    grabber = FrameGrabber(video, canvas)
-    frame = grabber.grab()                      # (H, W, 4) uint8 RGBA, one buffer reused
-
-A frame crosses into Python once per inference: drawn into a canvas, read with
-``getImageData`` and copied with ``JsBuffer.assign_to`` into a preallocated array.
+``frames()`` follows the video with ``requestVideoFrameCallback`` (``requestAnimationFrame``
+where a browser lacks it): asked for a frame, it returns the newest one at once when a frame
+was shown since the last, else waits for the next, so an analysis starts on the newest frame
+the moment the previous one ends, and frames shown meanwhile are dropped (counted). A frame
+crosses into Python once (``FrameGrabber``). The callbacks are proxies made once.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import js
 import numpy as np
 from pyodide.ffi import create_proxy
 
-from ._js import JsError, obj, settle
+from ...frames import Frame, SourceInfo
+from .._js import JsError, obj, settle
 
 WIDTH, HEIGHT = 640, 480
 
@@ -200,3 +204,97 @@ class FrameGrabber:
             frame.close()
         self._buffer.assign_to(self.frame)
         return True
+
+
+class CameraSource(Camera):
+    """The camera (``Camera``) and its frames. ``paused()``: skip frames (a hidden tab, a backend
+    being rebuilt); ``interval_ms``: the least time between two frames handed out."""
+
+    def __init__(self, video, canvas, direct: bool = True, video_frame_callback: bool = True,
+                 interval_ms: float | None = None, paused=lambda: False):
+        super().__init__(video)
+        self.grabber = FrameGrabber(video, canvas, direct=direct)
+        self.vfc = video_frame_callback
+        self.interval_ms = interval_ms or 0.0
+        self.paused = paused
+        self.dropped_frames = 0  # shown frames no analysis looked at (not those skipped on purpose)
+        self._latest = None  # (now_ms, captured_ms, presented) of the newest frame shown
+        self._taken = None  # `presented` of the last frame handed out
+        self._waiter = None  # a future the next shown frame resolves
+        self._handle = None
+        self._polled = 0
+        self._video_time = None
+        self._on_frame = create_proxy(self._frame_shown)
+        self._on_animation = create_proxy(self._animation_frame)
+
+    def info(self) -> SourceInfo:
+        return SourceInfo("camera", int(self.video.videoWidth), int(self.video.videoHeight))
+
+    def reset_counts(self) -> None:
+        """After a pause: frames not shown while hidden are not dropped ones."""
+        self._taken = None
+
+    # -- following the video ----------------------------------------------------------------
+    def _follow(self) -> None:
+        if self.vfc:
+            self._handle = self.video.requestVideoFrameCallback(self._on_frame)
+        else:
+            self._handle = js.requestAnimationFrame(self._on_animation)
+
+    def _unfollow(self) -> None:
+        if self._handle is not None:
+            (self.video.cancelVideoFrameCallback if self.vfc else js.cancelAnimationFrame)(self._handle)
+            self._handle = None
+
+    def _frame_shown(self, now_ms, metadata) -> None:
+        self._follow()
+        # When the camera took the frame (Chrome gives it for camera streams), else when it showed.
+        captured = float(getattr(metadata, "captureTime", None) or now_ms)
+        self._latest = (float(now_ms), captured, int(metadata.presentedFrames))
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _animation_frame(self, now_ms) -> None:
+        """requestVideoFrameCallback's stand-in: a frame counts when the video's time moved."""
+        time = float(self.video.currentTime)
+        if time == self._video_time:
+            self._follow()
+            return
+        self._video_time = time
+        self._polled += 1
+        self._frame_shown(now_ms, obj(presentedFrames=self._polled))
+
+    async def _next(self):
+        while self._latest is None or self._latest[2] == self._taken:
+            self._waiter = asyncio.get_event_loop().create_future()
+            await self._waiter
+        return self._latest
+
+    async def frames(self):
+        self._latest, self._taken = None, None
+        self._follow()
+        index, last_ms = 0, -1e12
+        try:
+            while self.stream is not None:
+                now_ms, captured, presented = await self._next()
+                if self.paused():
+                    self._taken = None
+                    self._latest = None
+                    continue
+                if now_ms - last_ms < self.interval_ms:  # skipped on purpose: not a dropped frame
+                    self._taken = presented
+                    continue
+                if self._taken is not None:
+                    self.dropped_frames += max(0, presented - self._taken - 1)
+                self._taken = presented
+                grabbing = js.performance.now()
+                pixels = await self.grabber.grab()
+                if pixels is None:
+                    continue
+                last_ms = now_ms
+                yield Frame(pixels, now_ms, index, captured_ms=captured,
+                            grab_ms=js.performance.now() - grabbing)
+                index += 1
+        finally:
+            self._unfollow()
+            self._waiter = None

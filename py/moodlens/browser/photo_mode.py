@@ -1,0 +1,82 @@
+"""Photo mode on the page: pictures chosen or dropped, run through the photo pipeline one by
+one (``moodlens.runner`` over ``sources.photos.PhotoFiles``), each shown as it is done.
+
+    photos = PhotoMode(app)
+    await photos.analyse(input.files)           # a bad file gets its message; the rest go on
+    entry = await photos.analyse_url(url, name) # for `build.py evaluate`: one picture by URL
+
+The photo pipeline (both BlazeFace detectors, no smoothing) is set up with its detectors on the
+first picture and follows model switches (``use_emotion``).
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..runner import Runner
+from ._js import FetchError, JsError, fetch_response, settle
+from .photo_view import PhotoView
+from .sources.photos import PhotoFiles, Photos, read
+
+
+class PhotoMode:
+    def __init__(self, app):
+        self.app = app
+        self.photos: Photos | None = None
+        self.view: PhotoView | None = None
+        self.busy = False
+
+    async def pipeline(self) -> Photos:
+        if self.photos is None:
+            app = self.app
+            detectors = [await app.models.shared(model_id) for model_id in app.index["photo_detectors"]]
+            self.photos = Photos(detectors, app.emotion)
+        return self.photos
+
+    def use_emotion(self, model) -> None:
+        if self.photos is not None:
+            self.photos.use_emotion(model)
+
+    async def analyse(self, files) -> str:
+        """Every picture in turn; returns the status line for the end."""
+        app = self.app
+        self.view = view = self.view or PhotoView(app.doc)
+        view.clear()  # the last batch's pictures and download links
+        self.busy = True
+        app.photo_input.disabled = True
+        state = str(app.doc.body.dataset.state)
+        entries = []
+        total = files.length
+        try:
+            photos = await self.pipeline()
+
+            async def analyse(frame):
+                app.view.set_state(state, f"Analysing picture {frame.index + 1} of {total}…")
+                return await photos.analyse_frame(frame)
+
+            class Shown:
+                @staticmethod
+                def result(frame, outcome):
+                    entry, pixels, faces = outcome if outcome is not None else (
+                        {"file": frame.name, "error": frame.error, "faces": []}, None, [])
+                    view.add(entry, pixels, faces, photos.pipeline.manifest.labels)
+                    entries.append(entry)
+
+            report = await Runner(PhotoFiles(files), analyse, [Shown], max_errors=1).run()
+            if report.error:
+                raise RuntimeError(report.error)
+            app.view.results.textContent = json.dumps({"source": "photos", "photos": entries})
+        finally:
+            self.busy = False
+            app.photo_input.value = ""
+        return f"Analysed {len(entries)} picture{'s' if len(entries) != 1 else ''}."
+
+    async def analyse_url(self, url: str, name: str, cropped: bool = False) -> str:
+        photos = await self.pipeline()
+        try:
+            response = await fetch_response(url)
+            blob = await settle(response, "blob")
+        except (FetchError, JsError) as exc:
+            return json.dumps({"file": name, "error": str(exc), "faces": []})
+        entry, _, _ = await photos.analyse_frame(await read(blob, name, 0), cropped=bool(cropped))
+        return json.dumps(entry)

@@ -1,0 +1,165 @@
+"""The timeline on the page: one lane per face, its emotions over time, a cursor, a summary.
+
+    view = TimelineView(document, "live")      # the elements with ids live-timeline, live-readout, ...
+    view.use_labels(manifest)                  # colours and names, in the manifest's order
+    view.draw(timeline, start_s, end_s)        # lanes for that window of time
+    view.summary(timeline.summary())           # share of time per emotion, mean probabilities
+
+Each lane stacks every label's probability in the label's colour, so the dominant emotion is
+the widest band; the lane's name says which face. The lanes are painted as one image made in
+NumPy (``putImageData``), not thousands of canvas calls, so a long video draws at once and a
+live session redraws cheaply. Pointing at the chart, or moving the cursor with the arrow keys
+(Home/End, Shift for bigger steps) once it has focus, shows that moment's scores per face in
+the readout (an ``aria-live`` region) and, for a video, seeks a preview of the file to it.
+"""
+
+from __future__ import annotations
+
+import js
+import numpy as np
+from pyodide.ffi import create_proxy
+
+from ..timeline import EMPTY, Timeline, clock, paint_lanes, rgb
+
+LANE_PX = 34  # CSS pixels per face lane
+GUTTER_PX = 58  # room for the lane's name
+AXIS_PX = 18
+
+
+class TimelineView:
+    def __init__(self, document, prefix: str, preview=None):
+        self.doc, self.prefix = document, prefix
+        el = document.getElementById
+        self.canvas = el(f"{prefix}-timeline")
+        self.readout = el(f"{prefix}-readout")
+        self.table = el(f"{prefix}-summary")
+        self.preview = preview  # a <video> showing the analysed file, seeked to the cursor
+        self.ctx = self.canvas.getContext("2d")
+        self.labels: list[str] = []
+        self.colors = np.zeros((1, 3), np.uint8)
+        self.timeline: Timeline | None = None
+        self.window = (0.0, 1.0)
+        self.cursor_s: float | None = None
+        self._lanes: list = []
+        self._proxies = [create_proxy(self._pointer), create_proxy(self._key)]
+        self.canvas.addEventListener("pointermove", self._proxies[0])
+        self.canvas.addEventListener("pointerdown", self._proxies[0])
+        self.canvas.addEventListener("keydown", self._proxies[1])
+
+    def use_labels(self, manifest) -> None:
+        self.labels = [label.name for label in manifest.labels]
+        self.colors = np.array([rgb(label.color) for label in manifest.labels] + [EMPTY], np.uint8)
+
+    # -- drawing ----------------------------------------------------------------------------
+    def draw(self, timeline: Timeline, start_s: float, end_s: float) -> None:
+        self.timeline, self.window = timeline, (start_s, max(end_s, start_s + 1e-3))
+        ratio = float(getattr(self.doc.defaultView, "devicePixelRatio", 1) or 1)
+        css_w = max(200, int(self.canvas.clientWidth or 600))
+        plot_w = max(1, int((css_w - GUTTER_PX) * ratio))
+        lane_h = max(4, int(LANE_PX * ratio))
+        self._lanes = timeline.lanes(start_s, self.window[1], plot_w)
+        lanes_h = max(1, len(self._lanes)) * lane_h
+        axis_h = int(AXIS_PX * ratio)
+        width, height = int(css_w * ratio), lanes_h + axis_h
+        if self.canvas.width != width or self.canvas.height != height:
+            self.canvas.width, self.canvas.height = width, height
+            self.canvas.style.height = f"{height / ratio}px"
+        ctx = self.ctx
+        ctx.clearRect(0, 0, width, height)
+        gutter = int(GUTTER_PX * ratio)
+        if self._lanes:
+            image = paint_lanes(self._lanes, self.colors, plot_w, lane_h)
+            data = js.ImageData.new(plot_w, lanes_h)
+            data.data.assign(image.ravel())
+            ctx.putImageData(data, gutter, 0)
+        ctx.fillStyle = "#c9cbd6"
+        ctx.font = f"{round(12 * ratio)}px system-ui, sans-serif"
+        ctx.textBaseline = "middle"
+        for k, lane in enumerate(self._lanes):
+            ctx.fillText(f"Face {lane.face_id}", 4 * ratio, k * lane_h + lane_h / 2)
+        if not self._lanes:
+            ctx.fillText("No face yet", gutter, lane_h / 2)
+        ctx.textBaseline = "alphabetic"
+        for i in range(5):  # the time axis: five ticks
+            t = start_s + (self.window[1] - start_s) * i / 4
+            x = gutter + plot_w * i / 4
+            ctx.textAlign = "left" if i == 0 else "right" if i == 4 else "center"
+            ctx.fillText(clock(t), x, height - 4 * ratio)
+        ctx.textAlign = "left"
+        if self.cursor_s is not None and start_s <= self.cursor_s <= self.window[1]:
+            x = gutter + (self.cursor_s - start_s) / (self.window[1] - start_s) * plot_w
+            ctx.fillStyle = "#ffffff"
+            ctx.fillRect(x - ratio, 0, 2 * ratio, lanes_h)
+        count = len(self._lanes)
+        self.canvas.setAttribute("aria-label", f"Timeline of {count} face{'s' if count != 1 else ''} from "
+                                               f"{clock(start_s)} to {clock(self.window[1])}; use the arrow keys "
+                                               "to read a moment")
+
+    def summary(self, summary: dict) -> None:
+        """A table: a row per face, a column per label with its share of time as the dominant
+        emotion and its mean probability."""
+        table = self.table
+        table.replaceChildren()
+        head = self.doc.createElement("tr")
+        for text in ["Face", "Seen", *self.labels]:
+            th = self.doc.createElement("th")
+            th.textContent = text
+            th.scope = "col"
+            head.append(th)
+        table.append(head)
+        for face_id, face in summary.get("faces", {}).items():
+            row = self.doc.createElement("tr")
+            th = self.doc.createElement("th")
+            th.scope = "row"
+            th.textContent = f"Face {face_id}"
+            row.append(th)
+            seen = self.doc.createElement("td")
+            seen.textContent = f"{clock(face['first_s'])}–{clock(face['last_s'])}"
+            row.append(seen)
+            for label in self.labels:
+                cell = self.doc.createElement("td")
+                share, mean = face["share"].get(label, 0.0), face["mean"].get(label, 0.0)
+                cell.textContent = f"{round(share * 100)}% · {mean:.2f}"
+                cell.title = f"{label}: dominant {round(share * 100)}% of the time, mean probability {mean:.3f}"
+                row.append(cell)
+            table.append(row)
+        table.hidden = not summary.get("faces")
+
+    # -- the cursor ---------------------------------------------------------------------------
+    def _pointer(self, event) -> None:
+        if self.timeline is None:
+            return
+        rect = self.canvas.getBoundingClientRect()
+        plot_x = float(event.clientX) - float(rect.left) - GUTTER_PX
+        plot_w = max(1.0, float(rect.width) - GUTTER_PX)
+        start, end = self.window
+        self.point_at(start + min(max(plot_x / plot_w, 0.0), 1.0) * (end - start))
+
+    def _key(self, event) -> None:
+        if self.timeline is None:
+            return
+        start, end = self.window
+        step = (end - start) / (20 if event.shiftKey else 200)
+        now = self.cursor_s if self.cursor_s is not None else start
+        moves = {"ArrowRight": now + step, "ArrowLeft": now - step, "Home": start, "End": end}
+        if str(event.key) in moves:
+            event.preventDefault()
+            self.point_at(min(max(moves[str(event.key)], start), end))
+
+    def point_at(self, time_s: float) -> None:
+        """Show the moment ``time_s``: each face's scores there, and the video's frame."""
+        self.cursor_s = time_s
+        timeline = self.timeline
+        found = timeline.at(time_s, window_s=max(0.25, (self.window[1] - self.window[0]) / 200))
+        if found:
+            parts = []
+            for face_id, _, scores in found:
+                order = np.argsort(-scores)
+                top = ", ".join(f"{self.labels[i]} {round(float(scores[i]) * 100)}%" for i in order[:3])
+                parts.append(f"Face {face_id}: {top}")
+            self.readout.textContent = f"{clock(time_s)} — " + "; ".join(parts)
+        else:
+            self.readout.textContent = f"{clock(time_s)} — no face"
+        if self.preview is not None:
+            self.preview.currentTime = time_s
+        self.draw(timeline, *self.window)

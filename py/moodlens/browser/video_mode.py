@@ -1,0 +1,256 @@
+"""Video mode on the page: a file analysed frame by frame, with progress, Cancel, the timeline
+and the CSV/JSON downloads.
+
+    mode = VideoMode(document, app)
+    await mode.analyse(file)        # runs until the end, a Cancel or a failure; never raises for a bad file
+
+``app.video_pipeline()`` gives the emotion model in use and a fresh pipeline on it (the
+current detector, this video's own tracker); the whole video is analysed with that model,
+held for the run (a model switch meanwhile frees it afterwards), so its rows share one label
+set. ``app.describe_model(model)`` and ``app.settings()`` go into the JSON's metadata.
+While a video is analysed ``#results`` holds ``{"source": "video", "file", "progress",
+"done", "frames_analysed", "faces"}`` (README, page contract). Cancel stops between two frames;
+what was analysed stays, charted and downloadable. Main-thread long tasks (over 50 ms; the
+Long Tasks API, Chromium only) are counted while it runs and reported in the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import js
+from pyodide.ffi import create_proxy
+
+from .. import __version__
+from ..runner import Runner
+from ..timeline import Timeline, clock
+from ._js import download, obj
+from .sources.video_file import VideoError, VideoFile, describe_error
+from .timeline_view import TimelineView
+
+UPDATE_EVERY_S = 0.1  # progress text and #results at most ten times a second
+
+
+class LongTasks:
+    """Main-thread tasks over 50 ms while it is on (None where the browser cannot tell)."""
+
+    def __init__(self):
+        self.durations: list[float] = []
+        self.supported = "longtask" in list(getattr(js.PerformanceObserver, "supportedEntryTypes", []) or [])
+        self._proxy = create_proxy(self._seen)
+        self._observer = js.PerformanceObserver.new(self._proxy) if self.supported else None
+
+    def _seen(self, entries, *_):
+        self.durations.extend(float(e.duration) for e in entries.getEntries())
+
+    def start(self) -> None:
+        self.durations.clear()
+        if self._observer is not None:
+            self._observer.observe(obj(type="longtask"))
+
+    def stop(self) -> dict | None:
+        if self._observer is None:
+            return None
+        self._observer.disconnect()
+        return {"count": len(self.durations), "max_ms": round(max(self.durations, default=0.0), 1),
+                "total_ms": round(sum(self.durations), 1)}
+
+
+class VideoMode:
+    def __init__(self, document, app):
+        self.doc = document
+        el = document.getElementById
+        self.input, self.every = el("video-file"), el("video-every")
+        self.panel, self.bar, self.text = el("video-progress"), el("video-bar"), el("video-progress-text")
+        self.cancel_button, self.status, self.results = el("video-cancel"), el("video-status"), el("results")
+        self.section, self.preview = el("video-result"), el("video-preview")
+        self.view = TimelineView(document, "video", preview=self.preview)
+        self.app = app
+        self.runner: Runner | None = None
+        self.timeline: Timeline | None = None
+        self.export: dict | None = None
+        self.preview_url = None
+        self.long_tasks = LongTasks()
+        self._proxies = [create_proxy(lambda e: self.cancel()), create_proxy(lambda e: self._download("csv")),
+                         create_proxy(lambda e: self._download("json"))]
+        self.cancel_button.addEventListener("click", self._proxies[0])
+        el("video-csv").addEventListener("click", self._proxies[1])
+        el("video-json").addEventListener("click", self._proxies[2])
+
+    @property
+    def busy(self) -> bool:
+        return self.runner is not None
+
+    def cancel(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+            self.text.textContent = "Cancelling…"
+
+    def _choice(self) -> tuple[int, float | None]:
+        """The "Analyse" picker: "1", "5" (every Nth frame) or "fps:10" (frames a second)."""
+        value = str(self.every.value or "1")
+        if value.startswith("fps:"):
+            return 1, float(value[4:])
+        return max(1, int(value)), None
+
+    async def analyse(self, file) -> None:
+        if self.busy:
+            self.status.textContent = "A video is being analysed; cancel it first."
+            return
+        every, target_fps = self._choice()
+        source = VideoFile(file, every, target_fps)
+        self.status.textContent = f"Opening {source.name}…"
+        self.status.classList.remove("error")
+        self.section.hidden = True
+        self.export = None
+        try:
+            info = await source.open()
+        except VideoError as exc:
+            await source.close()
+            self._failed(source.name, str(exc))
+            return
+        model, pipeline = self.app.video_pipeline()
+        timeline = self.timeline = Timeline(model.manifest.label_names)
+        self.view.use_labels(model.manifest)
+
+        async def analyse(frame):
+            return await pipeline.step(frame.pixels, frame.time_ms)
+
+        sink = _Progress(self, source, info, timeline, pipeline)
+        self.runner = Runner(source, analyse, [sink], on_error=lambda exc: js.console.error(f"Moodlens video: {exc!r}"))
+        self._show_preview(file)
+        self.panel.hidden = False
+        self.input.disabled = True
+        self.status.textContent = " ".join(info.notes)
+        self.long_tasks.start()
+        started = time.perf_counter()
+        error = None
+        try:
+            with model.lease():
+                report = await self.runner.run()
+            error = report.error
+        except Exception as exc:  # noqa: BLE001 - a damaged file mid-way: keep what was analysed
+            error = describe_error(exc)
+            report = self.runner.report
+        finally:
+            self.runner = None
+            self.input.disabled = False
+            self.input.value = ""
+            self.panel.hidden = True
+            await source.close()
+        seconds = time.perf_counter() - started
+        long_tasks = self.long_tasks.stop()
+        self.export = self._export(info, model, timeline, seconds, every, target_fps, long_tasks, report, error)
+        self.export["summary"]["time_ms_per_frame"] = sink.timing()
+        sink.finish(report, error)
+        self.section.hidden = False
+        self.view.draw(timeline, 0.0, max(info.duration_s or 0.0, timeline.last_time_s, 0.001))
+        self.view.summary(timeline.summary())
+        done = (f"Cancelled after {report.analysed} of {info.frames or '?'} frames" if report.cancelled
+                else f"Analysed {report.analysed} frames of {source.name} in {seconds:.1f} s "
+                     f"({report.analysed / seconds if seconds else 0:.0f} frames a second)")
+        notes = "".join(f" {note}" for note in info.notes)
+        if error:
+            self.status.textContent = f"{done.split(' in ')[0]}; then: {error}{notes}"
+            self.status.classList.add("error")
+        else:
+            self.status.textContent = f"{done}. Download the numbers below.{notes}"
+
+    def _failed(self, name: str, message: str) -> None:
+        self.status.textContent = message
+        self.status.classList.add("error")
+        self.results.textContent = json.dumps({"source": "video", "file": name, "progress": 0, "done": True,
+                                               "frames_analysed": 0, "faces": [], "error": message})
+
+    def _show_preview(self, file) -> None:
+        """The file in a muted <video> beside the chart, seeked to the moment pointed at."""
+        if self.preview_url is not None:
+            js.URL.revokeObjectURL(self.preview_url)
+        self.preview_url = js.URL.createObjectURL(file)
+        self.preview.src = self.preview_url
+
+    def _export(self, info, model, timeline, seconds, every, target_fps, long_tasks, report, error) -> dict:
+        metadata = {
+            "moodlens": __version__,
+            "file": info.name, "duration_s": info.duration_s, "frame_rate": info.frame_rate,
+            "frames": report.frames if not report.cancelled and not error else info.frames,
+            "width": info.width, "height": info.height,
+            "model": self.app.describe_model(model),
+            "colors": {label.name: label.color for label in model.manifest.labels},
+            "settings": {"every": every, "target_fps": target_fps, **self.app.settings()},
+            "analysed_at": js.Date.new().toISOString(),
+            "cancelled": report.cancelled, "error": error, "notes": list(info.notes),
+            "long_tasks": long_tasks,
+        }
+        return timeline.to_json(metadata, frames_total=metadata["frames"], seconds=seconds)
+
+    def _download(self, kind: str) -> None:
+        if self.export is None or self.timeline is None:
+            return
+        stem = str(self.export["metadata"]["file"]).rsplit(".", 1)[0] or "video"
+        if kind == "csv":
+            download(f"{stem}-moodlens.csv", self.timeline.csv(), "text/csv")
+        else:
+            download(f"{stem}-moodlens.json", json.dumps(self.export), "application/json")
+
+
+class _Progress:
+    """The runner's sink: each result into the timeline; progress and #results kept current."""
+
+    def __init__(self, mode: VideoMode, source: VideoFile, info, timeline: Timeline, pipeline):
+        self.mode, self.source, self.info, self.timeline, self.pipeline = mode, source, info, timeline, pipeline
+        self.started = time.perf_counter()
+        self.last_update = 0.0
+        self.analysed = 0
+        self.faces: list = []
+        self.stages: dict[str, float] = {}  # ms summed over the analysed frames, per pipeline stage
+
+    def timing(self) -> dict:
+        """Where the time went, ms per analysed frame: the decoder, the copy, each pipeline stage,
+        and the rest (the page, the event loop, Python between the stages)."""
+        n = max(1, self.analysed)
+        out = {"decode": self.source.decode_s * 1000 / n, "copy": self.source.copy_s * 1000 / n}
+        out |= {stage: ms / n for stage, ms in self.stages.items()}
+        wall = (time.perf_counter() - self.started) * 1000 / n
+        out["other"] = max(0.0, wall - sum(out.values()))
+        return {k: round(v, 2) for k, v in out.items()}
+
+    def result(self, frame, result) -> None:
+        self.analysed += 1
+        for stage, ms in result.stages_ms.items():
+            self.stages[stage] = self.stages.get(stage, 0.0) + ms
+        scale = frame.scale or 1.0
+        faces = [(f.track_id, tuple(v / scale for v in f.box), [b.value for b in f.bars]) for f in result.faces]
+        self.timeline.add(frame.time_ms / 1000.0, frame.index, faces)
+        self.faces = [{"id": f.track_id, "box": [round(v / scale, 1) for v in f.box], "emotion": f.emotion,
+                       "scores": {b.label: round(b.value, 5) for b in f.bars}} for f in result.faces]
+        now = time.perf_counter()
+        if now - self.last_update >= UPDATE_EVERY_S:
+            self.last_update = now
+            self._show(frame.time_ms / 1000.0, done=False)
+
+    def _progress(self, time_s: float) -> float:
+        duration = self.info.duration_s or 0.0
+        return min(1.0, time_s / duration) if duration > 0 else 0.0
+
+    def _show(self, time_s: float, done: bool, extra: dict | None = None) -> None:
+        complete = done and not (extra or {}).get("cancelled") and not (extra or {}).get("error")
+        progress = 1.0 if complete else self._progress(time_s)
+        mode = self.mode
+        mode.bar.value = progress
+        elapsed = time.perf_counter() - self.started
+        decoded = self.source.decoded
+        rate = decoded / elapsed if elapsed > 0 else 0.0
+        total = self.info.frames
+        left = (total - decoded) / rate if rate > 0 and total else None
+        mode.text.textContent = (f"Frame {decoded} of {'~' + str(total) if total else '?'} · {rate:.0f} frames/s"
+                                 + (f" · {clock(left)} left" if left is not None else ""))
+        payload = {"source": "video", "file": self.info.name, "progress": round(progress, 4), "done": done,
+                   "frames_analysed": self.analysed, "faces": self.faces}
+        mode.results.textContent = json.dumps(payload | (extra or {}))
+
+    def finish(self, report, error) -> None:
+        extra = {"cancelled": report.cancelled} | ({"error": error} if error else {})
+        summary = self.mode.export["summary"] if self.mode.export else {}
+        self._show(self.source.last_time_s, done=True, extra=extra | {"summary": summary})

@@ -1,0 +1,127 @@
+"""The recorded timeline: rows, CSV and JSON export, the per-face summary and chart lanes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from moodlens.timeline import Timeline
+
+LABELS = ["angry", "happy", "neutral"]
+
+
+def recorded() -> Timeline:
+    """Face 1 happy for 3 frames, then a frame with nobody, then face 1 neutral and face 2 angry."""
+    t = Timeline(LABELS)
+    for i in range(3):
+        t.add(i / 10, i, [(1, (10, 20, 30, 40), (0.1, 0.8, 0.1))])
+    t.add(0.3, 3, [])
+    t.add(0.4, 4, [(1, (12, 20, 30, 40), (0.1, 0.2, 0.7)), (2, (100.04, 5, 20, 20), (0.6, 0.3, 0.1))])
+    return t
+
+
+def test_frames_without_faces_are_counted_but_give_no_row():
+    t = recorded()
+    assert t.frames_analysed == 5
+    assert len(t) == 5  # 3 + 0 + 2
+    assert sorted(set(t.frame_numbers.tolist())) == [0, 1, 2, 4]
+
+
+def test_csv_has_the_contract_header_and_one_row_per_face_per_frame():
+    rows = list(csv.reader(io.StringIO(recorded().csv())))
+    assert rows[0] == ["time_s", "frame", "face_id", "x", "y", "w", "h", "emotion", *LABELS]
+    assert rows[1] == ["0.000", "0", "1", "10.0", "20.0", "30.0", "40.0", "happy", "0.10000", "0.80000", "0.10000"]
+    assert [r[7] for r in rows[1:]] == ["happy", "happy", "happy", "neutral", "angry"]
+    assert rows[-1][:7] == ["0.400", "4", "2", "100.0", "5.0", "20.0", "20.0"]
+    assert len(rows) == 6
+
+
+def test_a_label_with_a_comma_is_quoted_in_the_csv():
+    t = Timeline(["calm, content", 'so "sad"'])
+    t.add(0, 0, [(1, (0, 0, 1, 1), (0.5, 0.5))])
+    header = next(csv.reader(io.StringIO(t.csv())))
+    assert header[-2:] == ["calm, content", 'so "sad"']
+
+
+def test_summary_gives_share_per_emotion_and_mean_probabilities_per_face():
+    s = recorded().summary(frames_total=9, seconds=0.5)
+    assert (s["frames"], s["analysed_frames"], s["seconds"], s["frames_per_second"]) == (9, 5, 0.5, 10.0)
+    one, two = s["faces"]["1"], s["faces"]["2"]
+    assert (one["first_s"], one["last_s"], one["frames"]) == (0.0, 0.4, 4)
+    assert one["share"] == {"angry": 0.0, "happy": 0.75, "neutral": 0.25}
+    assert one["mean"]["happy"] == pytest.approx((0.8 * 3 + 0.2) / 4)
+    assert two["share"]["angry"] == 1.0 and two["frames"] == 1
+
+
+def test_json_round_trips_through_from_json():
+    t = recorded()
+    data = json.loads(json.dumps(t.to_json({"file": "a.webm"}, frames_total=9, seconds=1.0)))
+    assert data["metadata"] == {"file": "a.webm"} and data["labels"] == LABELS
+    assert data["rows"][0] == {"time_s": 0.0, "frame": 0, "face_id": 1, "x": 10.0, "y": 20.0, "w": 30.0, "h": 40.0,
+                               "emotion": "happy", "scores": {"angry": 0.1, "happy": 0.8, "neutral": 0.1}}
+    again = Timeline.from_json(data)
+    assert again.csv() == t.csv()
+    assert again.frames_analysed == 5
+
+
+def test_lanes_average_each_column_and_leave_absent_columns_empty():
+    lanes = recorded().lanes(0.0, 0.5, columns=5, hold_s=0.05)
+    assert [lane.face_id for lane in lanes] == [1, 2]
+    one = lanes[0].probs
+    assert one.shape == (3, 5)
+    assert one[:, 0] == pytest.approx([0.1, 0.8, 0.1])
+    assert np.isnan(one[:, 3]).all(), "face 1 is absent at 0.3 s"
+    assert one[:, 4] == pytest.approx([0.1, 0.2, 0.7])
+    assert np.isnan(lanes[1].probs[:, :4]).all()
+
+
+def test_the_moment_pointed_at_gives_each_face_nearest_row():
+    found = recorded().at(0.38, window_s=0.05)
+    assert [(face, time) for face, time, _ in found] == [(1, 0.4), (2, 0.4)]
+    assert recorded().at(10.0, window_s=0.05) == []
+
+
+def test_rows_stay_compact():
+    t = Timeline(["a"] * 7)
+    scores = np.full(7, 1 / 7)
+    for i in range(10_000):
+        t.add(i / 30, i, [(1, (1, 2, 3, 4), scores)])
+    per_row = sum(a.itemsize * len(a) for a in (t._time, t._frame, t._face, t._box, t._scores)) / len(t)
+    assert per_row <= 64, per_row
+
+
+def test_a_model_with_other_labels_starts_a_new_timeline():
+    t = recorded()
+    assert t.relabel(LABELS) and len(t) == 5
+    assert not t.relabel(["x", "y"]) and len(t) == 0 and t.labels == ["x", "y"]
+    with pytest.raises(ValueError):
+        t.add(0, 0, [(1, (0, 0, 1, 1), (0.2, 0.3, 0.5))])
+
+
+def test_lanes_paint_each_label_band_in_its_colour_and_absent_columns_empty():
+    from moodlens.timeline import EMPTY, Lane, clock, paint_lanes, rgb
+
+    colors = np.array([rgb("#ff0000"), rgb("#00ff00"), rgb("#0000ff"), EMPTY], np.uint8)
+    probs = np.array([[0.25, np.nan], [0.75, np.nan], [0.0, np.nan]])  # column 0: angry 25%, happy 75%
+    image = paint_lanes([Lane(1, probs)], colors, width=2, lane_h=8)
+    assert image.shape == (8, 2, 4)
+    column = [tuple(int(v) for v in p) for p in image[:8, 0, :3]]  # 7 rows: green on top of red, then the gap
+    assert column == [(0, 255, 0)] * 5 + [(255, 0, 0)] * 2 + [EMPTY]
+    assert (image[:, 1, :3] == EMPTY).all()
+    assert (image[..., 3] == 255).all()
+    assert (clock(7.44), clock(723.0)) == ("0:07.4", "12:03.0")
+    assert rgb("#abc") == (170, 187, 204) and rgb("nonsense") == (139, 141, 152)
+
+
+def test_slices_between_frames_hold_the_last_values_for_a_short_while_only():
+    t = Timeline(LABELS)
+    t.add(0.0, 0, [(1, (0, 0, 1, 1), (0.1, 0.8, 0.1))])
+    t.add(2.0, 60, [(1, (0, 0, 1, 1), (0.7, 0.2, 0.1))])
+    probs = t.lanes(0.0, 4.0, columns=40, hold_s=0.5)[0].probs  # 0.1 s per slice
+    assert probs[:, 4] == pytest.approx([0.1, 0.8, 0.1])  # 0.4 s after the first row: held
+    assert np.isnan(probs[:, 6]).all()  # 0.6 s after: absent
+    assert probs[:, 20] == pytest.approx([0.7, 0.2, 0.1])
