@@ -51,11 +51,13 @@ def engine(request, video_files, playwright):
 
 @pytest.fixture(scope="session")
 def face_folder(tmp_path_factory):
-    """The one-face frame as a picture: the canvas camera's photo and photo mode's input."""
+    """The one-face frame as a picture (the canvas camera's photo and photo mode's input) and as
+    a recording (a smiling face, then nobody) in H.264 MP4."""
     folder = tmp_path_factory.mktemp("face")
     picture = media.photo("sample1.jpg", media.ONE_FACE_CROP)
     picture.save(folder / "face.png")
     picture.save(folder / "face.jpg", quality=92)
+    media.face_then_empty(folder / "smile.mp4", "libx264")
     return folder
 
 
@@ -147,6 +149,19 @@ def test_a_photo_of_a_face_is_analysed(engine, open_page, face_folder):
     assert iou(entry["faces"][0]["box"], media.ONE_FACE_BOX) >= 0.35, entry["faces"][0]["box"]
     assert page.run("return document.querySelectorAll('#photo-list figure').length") == 1
     assert not page.run("return document.getElementById('photos').disabled")
+
+
+def test_a_video_file_is_analysed_frame_by_frame(engine, open_page, face_folder):
+    page = open_page("", camera="none")
+    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.set_files("#video-file", [face_folder / "smile.mp4"])
+    result = wait_result(page, "r.source === 'video' && r.done")
+    frames = (media.FACE_SECONDS + media.EMPTY_SECONDS) * 30
+    assert result["frames_analysed"] == frames and not result.get("error"), result
+    face = result["summary"]["faces"]["1"]
+    assert list(result["summary"]["faces"]) == ["1"] and face["frames"] == media.FACE_SECONDS * 30
+    assert face["share"]["happy"] > 0.9, face
+    assert page.run("return !document.getElementById('video-result').hidden")
 
 
 def test_a_denied_camera_is_explained(engine, open_page):

@@ -87,3 +87,10 @@ def test_netlify_builds_with_the_readme_command_and_sends_the_site_headers():
 def test_the_pages_workflow_builds_and_deploys_dist():
     text = (build.ROOT / ".github" / "workflows" / "pages.yml").read_text()
     assert "run: python3 build.py" in text and "path: dist" in text and "actions/deploy-pages" in text
+
+
+def test_every_module_of_the_package_compiles():
+    """The browser modules cannot be imported here (they need Pyodide's `js`), but a syntax error
+    in one would only show in the page: compile them all."""
+    for path in sorted((build.ROOT / "py").rglob("*.py")):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")

@@ -196,14 +196,25 @@ class FrameGrabber:
             if int(rect.width) != w or int(rect.height) != h or int(getattr(frame, "rotation", 0) or 0):
                 self.direct = False  # the canvas applies what the frame asks for; copyTo does not
                 return False
-            await settle(frame, "copyTo", self._buffer, self._rgba)
+            layout = await settle(frame, "copyTo", self._buffer, self._rgba)
         except JsError:  # RGBA conversion not offered by this browser
             self.direct = False
             return False
         finally:
             frame.close()
+        if not _rgba_layout(layout, w):  # WebKit 2.50 ignores `format` and copies I420 planes
+            self.direct = False
+            return False
         self._buffer.assign_to(self.frame)
         return True
+
+
+def _rgba_layout(layout, width: int) -> bool:
+    """Whether VideoFrame.copyTo gave one RGBA plane (it may ignore ``format`` and give YUV)."""
+    try:
+        return int(layout.length) == 1 and int(layout[0].stride) == width * 4
+    except (AttributeError, TypeError):
+        return False
 
 
 class CameraSource(Camera):

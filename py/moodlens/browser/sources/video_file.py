@@ -63,6 +63,9 @@ class VideoFile:
         self._rotated = False
         self._buffer = None
         self._pixels = None
+        self._direct = True  # copyTo in RGBA, until the browser shows it does not convert
+        self._rgba = obj(format="RGBA")
+        self._canvas = self._context = None
         self.decoded = 0  # frames the decoder gave back (all of them, analysed or not)
         self.last_time_s = 0.0
         self.decode_s = 0.0  # time spent waiting for the decoder (reading, demuxing, decoding)
@@ -154,13 +157,25 @@ class VideoFile:
                 pass
 
     async def _copy(self, sample) -> np.ndarray:
-        """One decoded frame as (H, W, 4) RGBA, through one reused buffer."""
+        """One decoded frame as (H, W, 4) RGBA, through one reused buffer: copied out in RGBA
+        where the browser converts (Chromium, Firefox), else drawn into a canvas (WebKit 2.50
+        ignores copyTo's ``format`` and hands back the decoder's YUV planes)."""
         w, h = int(sample.displayWidth), int(sample.displayHeight)
         if self._pixels is None or self._pixels.shape[:2] != (h, w):
             self._pixels = np.empty((h, w, 4), dtype=np.uint8)
             self._buffer = js.Uint8Array.new(w * h * 4)
-        await settle(sample, "copyTo", self._buffer, obj(format="RGBA"))
-        self._buffer.assign_to(self._pixels)
+            self._canvas = None
+        if self._direct:
+            layout = await settle(sample, "copyTo", self._buffer, self._rgba)
+            if int(layout.length) == 1 and int(layout[0].stride) == w * 4:
+                self._buffer.assign_to(self._pixels)
+                return self._pixels
+            self._direct = False
+        if self._canvas is None:
+            self._canvas = js.OffscreenCanvas.new(w, h)
+            self._context = self._canvas.getContext("2d", obj(willReadFrequently=True))
+        sample.draw(self._context, 0, 0, w, h)
+        self._context.getImageData(0, 0, w, h).data.assign_to(self._pixels)
         return self._pixels
 
     def _from_canvas(self, canvas) -> np.ndarray:
