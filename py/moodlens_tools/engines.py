@@ -283,6 +283,10 @@ class _WebDriverPage(Page):
     def reload(self):
         self.driver.refresh()
 
+    def close(self):
+        """The window stays (one per engine); the page goes, and with it its camera and work."""
+        self.goto("about:blank")
+
 
 class FirefoxPage(_WebDriverPage):
     def __init__(self, engine, client):

@@ -39,8 +39,10 @@ def wait_result(page, condition: str, timeout: float = 60.0) -> dict:
     return json.loads(text)
 
 
-@pytest.fixture(scope="session", params=SELECTED)
+@pytest.fixture(scope="module", params=SELECTED)
 def engine(request, video_files, playwright):
+    """One engine at a time, closed when its tests are done (a browser left running would take
+    CPU from every test after it)."""
     try:
         launched = engines.launch(request.param, face_video=video_files["one_face"], playwright=playwright)
     except engines.EngineMissing as exc:  # `python3 build.py test` installs them; elsewhere, say what is missing

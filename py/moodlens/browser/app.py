@@ -15,6 +15,7 @@ and said in ``#status``, and no progress message or disabled control is left beh
 
 from __future__ import annotations
 
+import gc
 import json
 
 import js
@@ -41,8 +42,21 @@ class Diagnostics:
             module.enable_pyproxy_allocation_tracing()  # Pyodide 0.27's own (private) bookkeeping
             self._proxies = getattr(module, "pyproxy_alloc_map", None)
         self._module = module
+        self._debug = debug
+        self._objects = (-1e9, None)
 
-    def snapshot(self, models: Models, dropped_frames: int) -> dict:
+    def _py_objects(self) -> int | None:
+        """With ?debug=1, the Python objects the garbage collector tracks (counted at most once
+        a second: walking them all takes a few milliseconds). A leak of Python objects shows
+        here before the wasm heap, which grows in 20% steps and never shrinks."""
+        if not self._debug:
+            return None
+        now = js.performance.now()
+        if now - self._objects[0] > 1000:
+            self._objects = (now, len(gc.get_objects()))
+        return self._objects[1]
+
+    def snapshot(self, models: Models, dropped_frames: int, timeline_rows: int = 0) -> dict:
         memory = getattr(js.performance, "memory", None)
         choice = models.diagnostics()
         return {
@@ -50,6 +64,8 @@ class Diagnostics:
             "js_heap_bytes": int(memory.usedJSHeapSize) if memory else None,
             "wasm_heap_bytes": int(self._module.HEAP8.length) if self._module else None,
             "py_proxies": int(self._proxies.size) if self._proxies is not None else None,
+            "py_objects": self._py_objects(),
+            "timeline_rows": timeline_rows,
             "backend": models.backend,
             "backend_how": choice.get("how"),
             "backend_reason": choice.get("reason"),

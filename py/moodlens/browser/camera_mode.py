@@ -162,7 +162,8 @@ class CameraMode:
         payload = result.to_json()
         payload["stages_ms"].update(grab=round(frame.grab_ms, 2), draw=round(js.performance.now() - drawing, 2))
         payload["latency_ms"] = round(js.performance.now() - (frame.captured_ms or frame.time_ms), 2)
-        payload["diagnostics"] = app.diagnostics.snapshot(app.models, self.source.dropped_frames)
+        rows = len(app.live.timeline) if app.live.timeline is not None else 0
+        payload["diagnostics"] = app.diagnostics.snapshot(app.models, self.source.dropped_frames, rows)
         main = main_face(result.faces)
         view.show(payload, main, announcement(main), frame.time_ms)
         if result.inputs is not None:
