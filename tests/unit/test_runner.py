@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from moodlens.frames import ArrayFrames, Frame, every_nth
 from moodlens.runner import Runner
+
+from .helpers import run_async
 
 
 class Collect:
@@ -23,12 +23,12 @@ def frames(n):
 
 
 def run(runner):
-    return asyncio.run(runner.run())
+    return run_async(runner.run())
 
 
 def test_every_frame_goes_through_the_step_to_every_sink():
     source, a, b = ArrayFrames(frames(4)), Collect(), Collect()
-    asyncio.run(source.open())
+    run_async(source.open())
 
     async def analyse(frame):
         return int(frame.pixels[0, 0, 0]) * 10
