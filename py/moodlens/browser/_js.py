@@ -27,7 +27,7 @@ import json
 import traceback
 
 import js
-from pyodide.ffi import JsException, to_js
+from pyodide.ffi import JsException, create_once_callable, to_js
 
 
 class JsError(RuntimeError):
@@ -169,3 +169,16 @@ def spawn(coro, on_error=None) -> asyncio.Task:
 
     task.add_done_callback(finished)
     return task
+
+
+async def load_script(url: str, module: bool = False) -> bool:
+    """Add ``<script src=url>`` to the page; True once it has run, False if it failed to load."""
+    script = js.document.createElement("script")
+    if module:
+        script.type = "module"
+    done = js.Promise.new(create_once_callable(lambda resolve, reject: (
+        script.addEventListener("load", create_once_callable(lambda *_: resolve(True))),
+        script.addEventListener("error", create_once_callable(lambda *_: resolve(False))))))
+    script.src = url
+    js.document.head.appendChild(script)
+    return bool(await done)

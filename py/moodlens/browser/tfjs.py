@@ -24,10 +24,10 @@ import json
 from contextlib import contextmanager
 
 import js
-from pyodide.ffi import JsException, create_once_callable, create_proxy, to_js
+from pyodide.ffi import JsException, create_proxy, to_js
 
 from ..manifest import Manifest, ManifestError, check_model_shapes
-from ._js import FetchError, JsError, fetch_response, settle
+from ._js import FetchError, JsError, fetch_response, load_script, settle
 
 TFLITE_DIR = "vendor/tflite/"
 
@@ -55,13 +55,7 @@ async def load_tflite_runtime() -> None:
     if hasattr(js.window, "tflite"):
         return
     url = f"{TFLITE_DIR}tf-tflite.min.js"
-    script = js.document.createElement("script")
-    done = js.Promise.new(create_once_callable(lambda resolve, reject: (
-        script.addEventListener("load", create_once_callable(lambda *_: resolve(True))),
-        script.addEventListener("error", create_once_callable(lambda *_: resolve(False))))))
-    script.src = url
-    js.document.head.appendChild(script)
-    if not await done or not hasattr(js.window, "tflite"):
+    if not await load_script(url) or not hasattr(js.window, "tflite"):
         raise ModelLoadError(f"{url}: the TFLite runtime could not be loaded")
 
 

@@ -24,10 +24,9 @@ import time
 
 import js
 import numpy as np
-from pyodide.ffi import create_once_callable
 
 from ...frames import Frame, SourceInfo, every_nth
-from .._js import JsError, describe, obj, settle
+from .._js import JsError, describe, load_script, obj, settle
 
 LOADER = "mediabunny.mjs"
 MAX_SIDE = 1920  # a 4K frame is analysed at 1920 px: faces stay findable, decoding stays fast
@@ -42,14 +41,7 @@ async def load_library():
     """Mediabunny as ``window.Mediabunny``, added to the page the first time a video is chosen."""
     if hasattr(js.window, "Mediabunny"):
         return js.window.Mediabunny
-    script = js.document.createElement("script")
-    script.type = "module"
-    done = js.Promise.new(create_once_callable(lambda resolve, reject: (
-        script.addEventListener("load", create_once_callable(lambda *_: resolve(True))),
-        script.addEventListener("error", create_once_callable(lambda *_: resolve(False))))))
-    script.src = LOADER
-    js.document.head.appendChild(script)
-    if not await done or not hasattr(js.window, "Mediabunny"):
+    if not await load_script(LOADER, module=True) or not hasattr(js.window, "Mediabunny"):
         raise VideoError(f"the video reader ({LOADER}, vendor/mediabunny/) could not be loaded")
     return js.window.Mediabunny
 
