@@ -7,13 +7,16 @@ import pytest
 
 import build
 from moodlens import manifest
+from moodlens_build import deps, models, paths, site, wheels
 
 
 @pytest.fixture
 def fake_node(tmp_path, monkeypatch):
     node = tmp_path / "node_modules"
-    monkeypatch.setattr(build, "NODE", node)
-    monkeypatch.setattr(build, "CACHE", tmp_path / "cache")
+    for module in (paths, deps, wheels, models, site):  # each step module imported the paths
+        for name, value in (("NODE", node), ("CACHE", tmp_path / "cache")):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
     return node
 
 
@@ -46,7 +49,7 @@ def test_a_pyodide_wheel_with_the_wrong_hash_stops_the_build(fake_node, tmp_path
     source = tmp_path / "source.whl"
     with zipfile.ZipFile(source, "w") as archive:
         archive.writestr("assets/numpy-2.0.2-x.whl", b"tampered")
-    monkeypatch.setattr(build, "_download_wheel_source", lambda requirement: source)
+    monkeypatch.setattr(wheels, "_download_wheel_source", lambda requirement: source)
     conf = {"pyodide-packages": ["numpy"], "pyodide-wheels-source": "x==1", "pyodide-wheels-dir": "assets/"}
     with pytest.raises(build.BuildError) as err:
         build.pyodide_wheels(conf)

