@@ -108,3 +108,47 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
     });
   }));
 }
+
+// The camera at once: Start works from the first paint. A click before Python is up opens the
+// camera here (only JavaScript can, then), so the person sees themselves, and answers the
+// permission prompt, while Python boots; moodlens.browser.sources.camera takes the stream over
+// (`take()`) the moment the app is ready and starts the analysis. Errors are left to Python,
+// which explains each one: it asks for the camera again and gets the same refusal.
+window.moodlensEarly = (() => {
+  const early = {
+    promise: null, // getUserMedia's promise, until Python takes it
+    handedOver: false, // Python listens to Start from then on
+    take() { const p = this.promise; this.promise = null; return p; },
+  };
+  addEventListener("DOMContentLoaded", () => {
+    const button = document.getElementById("start");
+    const video = document.getElementById("video");
+    const devices = navigator.mediaDevices;
+    if (!window.isSecureContext || !devices || !devices.getUserMedia) return; // Python says why
+    const pressed = (on) => {
+      button.textContent = on ? "Stop camera" : "Start camera";
+      button.setAttribute("aria-pressed", String(on));
+      document.body.classList.toggle("early-camera", on);
+    };
+    button.disabled = false;
+    performance.mark("moodlens:start-enabled");
+    button.addEventListener("click", () => {
+      if (early.handedOver) return;
+      if (early.promise) { // pressed again before Python was up: the camera goes off
+        early.take().then((stream) => stream.getTracks().forEach((t) => t.stop()), () => {});
+        video.srcObject = null;
+        return pressed(false);
+      }
+      const promise = devices.getUserMedia({audio: false, video: {width: {ideal: 640}, height: {ideal: 480},
+                                                                    facingMode: "user"}});
+      early.promise = promise;
+      pressed(true);
+      promise.then((stream) => {
+        if (early.promise !== promise) return; // stopped, or Python has it
+        video.srcObject = stream;
+        video.play().catch(() => {}); // Python plays it again when it takes over
+      }, () => { if (early.promise === promise) pressed(false); });
+    });
+  });
+  return early;
+})();

@@ -247,3 +247,49 @@ def test_preloaded_files_are_fetched_once(open_app):
     assert len(preloaded) >= 8
     for url in preloaded:
         assert app.requests.count(url) == 1, (url, app.requests.count(url))
+
+
+COUNT_CAMERA_REQUESTS = """
+window.__gum = 0;
+const original = MediaDevices.prototype.getUserMedia;
+MediaDevices.prototype.getUserMedia = function (...args) { window.__gum += 1; return original.apply(this, args); };
+"""
+START_ENABLED = "() => { const b = document.getElementById('start'); return !!b && !b.disabled; }"
+PYTHON_UP = "document.querySelector('[data-stage=\"python\"].done') !== null"
+
+
+def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_app):
+    app = open_app("", init_script=COUNT_CAMERA_REQUESTS)
+    page = app.page
+    page.wait_for_function(START_ENABLED, timeout=30000)
+    assert not page.evaluate(PYTHON_UP), "the page was not expected to be up yet"
+    page.click("#start")
+    # The person sees themselves (how soon, while Python boots: `build.py bench`) ...
+    page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
+    assert page.get_attribute("#start", "aria-pressed") == "true"
+    assert page.evaluate("getComputedStyle(document.getElementById('placeholder')).display") == "none"
+    # ... and the analysis starts on that same stream once it is: the camera is asked once.
+    app.wait_state("running")
+    faces = app.wait_frames(3)["faces"]
+    assert faces and faces[0]["emotion"] == "happy"
+    assert page.evaluate("window.__gum") == 1
+    assert page.text_content("#start") == "Stop camera"
+    assert not page.evaluate("document.body.classList.contains('early-camera')")
+
+
+def test_start_then_stop_before_python_is_up_leaves_the_camera_off(open_app):
+    app = open_app("", init_script=COUNT_CAMERA_REQUESTS)
+    page = app.page
+    page.wait_for_function(START_ENABLED, timeout=30000)
+    page.click("#start")
+    page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
+    page.evaluate("window.__stream = document.getElementById('video').srcObject")
+    page.click("#start")
+    assert page.text_content("#start") == "Start camera"
+    app.wait_state("ready")
+    assert page.evaluate("window.__stream.getTracks().every(t => t.readyState === 'ended')")
+    assert page.evaluate("document.getElementById('video').srcObject") is None
+    assert page.get_attribute("#start", "aria-pressed") == "false"
+    page.click("#start")  # and Python's own Start works afterwards
+    app.wait_state("running")
+    assert app.wait_frames(2)["faces"]

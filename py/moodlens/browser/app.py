@@ -203,7 +203,9 @@ class App:
         js.window.moodlensVideoExport = create_proxy(
             lambda: json.dumps(self.videos.export) if self.videos.export is not None else None)
         self.ready = True
-        view.set_running(False)
+        early = getattr(js.window, "moodlensEarly", None)  # Start pressed while Python booted
+        early_camera = early is not None and bool(early.promise)
+        view.set_running(early_camera)  # its camera stays on, the button as it was
         self._settle_controls()
 
         from .sources.camera import unavailable_reason
@@ -215,11 +217,15 @@ class App:
         self.say_ready()
         if cfg.landmarks:
             await self._run("Turning landmarks on", self.show_landmarks, True)
-        if cfg.autostart:
+        if cfg.autostart or early_camera:
             await self._run("Starting the camera", self.camera.start)
+            self.doc.body.classList.remove("early-camera")  # the app's own state shows the video now
 
     def _listen(self) -> None:
         h = self._handlers
+        early = getattr(js.window, "moodlensEarly", None)
+        if early is not None:
+            early.handedOver = True  # boot.js's Start handler steps aside
         self.view.button.addEventListener("click", h["click"])
         self.picker.addEventListener("change", h["camera"])
         self.model_picker.addEventListener("change", h["model"])

@@ -81,7 +81,8 @@ class Camera:
         notes = []
         self.close()  # some cameras cannot be opened twice: let go of the old stream first
         try:
-            stream = await self._request(video)
+            stream = await self._early() if device_id is None else None
+            stream = stream or await self._request(video)
         except CameraError as exc:
             if exc.name != "OverconstrainedError":
                 raise
@@ -107,6 +108,17 @@ class Camera:
                               f"The camera's video could not be played ({exc}). Press Start camera to try again.") \
                 from None
         return notes
+
+    async def _early(self):
+        """The stream boot.js opened when Start was pressed before Python was up (None if it
+        was not, or it failed: then the camera is asked again, and its error explained)."""
+        early = getattr(js.window, "moodlensEarly", None)
+        if early is None or not early.promise:
+            return None
+        try:
+            return await settle(early, "take")
+        except JsError:
+            return None
 
     async def _request(self, video):
         try:
