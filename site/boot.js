@@ -120,7 +120,15 @@ window.moodlensEarly = (() => {
     handedOver: false, // Python listens to Start from then on
     take() { const p = this.promise; this.promise = null; return p; },
   };
-  addEventListener("DOMContentLoaded", () => {
+  // Set up the moment the parser has made the button and the video, before the first paint
+  // (DOMContentLoaded comes later: after the deferred TF.js scripts have run).
+  const whenParsed = (ids, then) => {
+    const found = () => ids.every((id) => document.getElementById(id));
+    if (found()) return then();
+    const watch = new MutationObserver(() => { if (found()) { watch.disconnect(); then(); } });
+    watch.observe(document.documentElement, {childList: true, subtree: true});
+  };
+  whenParsed(["start", "video", "placeholder"], () => {
     const button = document.getElementById("start");
     const video = document.getElementById("video");
     const devices = navigator.mediaDevices;

@@ -9,6 +9,7 @@ import json
 import shutil
 import tomllib
 import zipfile
+from html import escape as html_escape
 from pathlib import Path
 
 from moodlens import manifest as manifests
@@ -18,7 +19,6 @@ from .deps import npm_packages
 from .models import copy_model, model_manifests
 from .paths import CACHE, DIST, NODE, ROOT, BuildError, copy, log, settings, sha256
 from .wheels import pyodide_wheels, slim_wheel
-
 
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")  # + the lock, rewritten
 TFJS_FILES = {
@@ -175,6 +175,13 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
     defaults = [m for m in models if m.kind == "detector"][:1] + [m for m in models if m.kind == "emotion"][:1]
     html = html.replace("{{preload}}", preload_links(wheels, defaults, staging))
     html = html.replace("{{mpy_config}}", json.dumps({"plugins": PYSCRIPT_PLUGINS_OFF}))
+    # The default model named from the first paint, so the picker does not change size (and
+    # move the controls) when Python fills in the list.
+    picker = '<select id="model" disabled></select>'
+    if picker not in html:
+        raise BuildError(f"site/index.html has no {picker}")
+    default = html_escape(defaults[-1].name)
+    html = html.replace(picker, f'<select id="model" disabled><option value="{defaults[-1].id}">{default}</option></select>')
     (staging / "index.html").write_text(html, encoding="utf-8")
     lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
     (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")

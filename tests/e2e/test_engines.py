@@ -78,7 +78,7 @@ def open_page(engine, face_folder):
         assert engines.foreign(record["urls"], site.base) == [], record["urls"]
         assert record["violations"] == [], record["violations"]
         errors = [e for e in record["errors"] if not any(a in e for a in allow_errors)]
-        assert errors == [], errors
+        assert errors == [], "console errors:\n" + "\n".join(errors)
 
     def _open(query: str = "?autostart=1", camera: str = "face", allow_errors=()):
         if opened:

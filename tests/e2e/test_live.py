@@ -268,6 +268,7 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
     assert page.get_attribute("#start", "aria-pressed") == "true"
     assert page.evaluate("getComputedStyle(document.getElementById('placeholder')).display") == "none"
+    app.screenshot("early-camera.png")
     # ... and the analysis starts on that same stream once it is: the camera is asked once.
     app.wait_state("running")
     faces = app.wait_frames(3)["faces"]
