@@ -23,6 +23,7 @@ if (typeof WebAssembly === "object") {
   const loading = () => document.body && document.body.dataset.state === "loading" && !pythonRunning();
   const show = (message) => {
     if (!loading()) return;
+    if (window.moodlensEarly) window.moodlensEarly.stop(); // no app will take the camera over
     document.body.dataset.state = "error";
     document.getElementById("status").textContent = message;
   };
@@ -119,6 +120,15 @@ window.moodlensEarly = (() => {
     promise: null, // getUserMedia's promise, until Python takes it
     handedOver: false, // Python listens to Start from then on
     take() { const p = this.promise; this.promise = null; return p; },
+    stop() { // the camera off again (the app could not start, or Start was pressed twice)
+      const p = this.take();
+      if (p) p.then((stream) => stream.getTracks().forEach((t) => t.stop()), () => {});
+      const video = document.getElementById("video");
+      if (video) video.srcObject = null;
+      document.body.classList.remove("early-camera");
+      const button = document.getElementById("start");
+      if (button) { button.textContent = "Start camera"; button.setAttribute("aria-pressed", "false"); }
+    },
   };
   // Set up the moment the parser has made the button and the video, before the first paint
   // (DOMContentLoaded comes later: after the deferred TF.js scripts have run).
@@ -142,11 +152,7 @@ window.moodlensEarly = (() => {
     performance.mark("moodlens:start-enabled");
     button.addEventListener("click", () => {
       if (early.handedOver) return;
-      if (early.promise) { // pressed again before Python was up: the camera goes off
-        early.take().then((stream) => stream.getTracks().forEach((t) => t.stop()), () => {});
-        video.srcObject = null;
-        return pressed(false);
-      }
+      if (early.promise) return early.stop(); // pressed again before Python was up
       const promise = devices.getUserMedia({audio: false, video: {width: {ideal: 640}, height: {ideal: 480},
                                                                     facingMode: "user"}});
       early.promise = promise;

@@ -192,6 +192,9 @@ class App:
             view.set_state("error", f"Moodlens could not start: {exc}. Reload to try again; if it keeps "
                                     "happening, the site's files are damaged: tell whoever hosts this page.")
             log_error("start-up failed")  # the details, for whoever opens the console
+            early = getattr(js.window, "moodlensEarly", None)
+            if early is not None:
+                early.stop()  # a camera opened while Python booted: nothing will analyse it
             return
         self._show_backend()
         view.show_models(index["emotion"], self.emotion.manifest.id)
