@@ -125,10 +125,16 @@ window.moodlensEarly = (() => {
       if (p) p.then((stream) => stream.getTracks().forEach((t) => t.stop()), () => {});
       const video = document.getElementById("video");
       if (video) video.srcObject = null;
-      document.body.classList.remove("early-camera");
-      const button = document.getElementById("start");
-      if (button) { button.textContent = "Start camera"; button.setAttribute("aria-pressed", "false"); }
+      pressed(false);
     },
+  };
+  const pressed = (on) => { // the Start button and the page as the camera is on or off
+    const button = document.getElementById("start");
+    if (button) {
+      button.textContent = on ? "Stop camera" : "Start camera";
+      button.setAttribute("aria-pressed", String(on));
+    }
+    document.body.classList.toggle("early-camera", on);
   };
   // Set up the moment the parser has made the button and the video, before the first paint
   // (DOMContentLoaded comes later: after the deferred TF.js scripts have run).
@@ -143,11 +149,6 @@ window.moodlensEarly = (() => {
     const video = document.getElementById("video");
     const devices = navigator.mediaDevices;
     if (!window.isSecureContext || !devices || !devices.getUserMedia) return; // Python says why
-    const pressed = (on) => {
-      button.textContent = on ? "Stop camera" : "Start camera";
-      button.setAttribute("aria-pressed", String(on));
-      document.body.classList.toggle("early-camera", on);
-    };
     button.disabled = false;
     performance.mark("moodlens:start-enabled");
     button.addEventListener("click", () => {

@@ -48,10 +48,6 @@ class Runner:
         """Stop after the frame under way; the results so far stay."""
         self._cancelled = True
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
     async def run(self) -> Report:
         report, started, errors = self.report, self.clock(), 0
         frames = self.source.frames()

@@ -25,6 +25,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .paths import sha256
+
 NODE_SCRIPT = r"""
 import { loadPyodide } from "%(pyodide)s/pyodide.mjs";
 import { readFileSync } from "node:fs";
@@ -123,9 +125,9 @@ def compile_archives(jobs: list[dict], pyodide_dir: Path, cache: Path) -> list[P
     rewritten archives, made once per distinct input."""
     key = hashlib.sha256()
     key.update((NODE_SCRIPT + COMPILE_PY).encode())
-    key.update((pyodide_dir / "pyodide.asm.wasm").read_bytes()[:1 << 16])
+    key.update(sha256(pyodide_dir / "pyodide.asm.wasm").encode())
     for job in jobs:
-        key.update(Path(job["src"]).read_bytes())
+        key.update(sha256(Path(job["src"])).encode())
         key.update(json.dumps({k: v for k, v in job.items() if k != "src"}, sort_keys=True).encode())
     out = cache / key.hexdigest()[:16]
     results = [out / job["name"] for job in jobs]

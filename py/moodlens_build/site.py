@@ -199,9 +199,10 @@ def build() -> Path:
         if name != "python_stdlib.zip":  # compiled to bytecode below
             copy(NODE / "pyodide" / name, staging / "pyodide" / name)
     lock = json.loads((NODE / "pyodide" / "pyodide-lock.json").read_text())
+    package_of = {p["file_name"]: name for name, p in lock["packages"].items()}
     omit = conf.get("pyodide-omit", {})
     for i, wheel in enumerate(wheels):
-        package = next(n for n, p in lock["packages"].items() if p["file_name"] == wheel.name)
+        package = package_of[wheel.name]
         if package in omit:
             wheels[i] = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
     package_zip = CACHE / "moodlens.zip"
@@ -223,8 +224,7 @@ def build() -> Path:
     copy(stdlib, staging / "pyodide" / "python_stdlib.zip")
     copy(package_zip, staging / "moodlens.zip")
     for wheel in wheels:
-        package = next(n for n, p in lock["packages"].items() if p["file_name"] == wheel.name)
-        lock["packages"][package]["sha256"] = sha256(wheel)
+        lock["packages"][package_of[wheel.name]]["sha256"] = sha256(wheel)
         copy(wheel, staging / "pyodide" / wheel.name)
     (staging / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
     for src in sorted((NODE / "@pyscript" / "core" / "dist").iterdir()):

@@ -103,8 +103,7 @@ def analyse_one(page, video: Path, out: Path, timeout: float) -> tuple[bool, str
     if result.get("frames_analysed", 0) == 0 and not text:
         return False, f"{video.name}: {result.get('error') or 'nothing analysed'}"
     data = json.loads(text)
-    stem = out / video.stem
-    stem.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    (out / f"{video.stem}.json").write_text(json.dumps(data, indent=1))
     (out / f"{video.stem}.csv").write_text(Timeline.from_json(data).csv())
     chart(data, out / f"{video.stem}-timeline.png")
     summary = data["summary"]

@@ -44,6 +44,7 @@ class Diagnostics:
         self._module = module
         self._debug = debug
         self._objects = (-1e9, None)
+        self._backend_json: tuple = (None, {})
 
     def _py_objects(self) -> int | None:
         """With ?debug=1, the Python objects the garbage collector tracks (counted at most once
@@ -56,9 +57,19 @@ class Diagnostics:
             self._objects = (now, len(gc.get_objects()))
         return self._objects[1]
 
+    def _backend(self, models: Models) -> dict:
+        """The backend and the capabilities: they change only when a backend is chosen or
+        replaced, so they are made again only then, not for every frame."""
+        key = (models.backend, models.choice)
+        if self._backend_json[0] != key:
+            choice = models.diagnostics()
+            self._backend_json = (key, {"backend": models.backend, "backend_how": choice.get("how"),
+                                        "backend_reason": choice.get("reason"), "capabilities": models.caps.to_json()})
+        return self._backend_json[1]
+
     def snapshot(self, models: Models, dropped_frames: int, timeline_rows: int = 0) -> dict:
         memory = getattr(js.performance, "memory", None)
-        choice = models.diagnostics()
+        backend = self._backend(models)
         return {
             "tensors": tfjs.memory()["tensors"],
             "js_heap_bytes": int(memory.usedJSHeapSize) if memory else None,
@@ -66,11 +77,11 @@ class Diagnostics:
             "py_proxies": int(self._proxies.size) if self._proxies is not None else None,
             "py_objects": self._py_objects(),
             "timeline_rows": timeline_rows,
-            "backend": models.backend,
-            "backend_how": choice.get("how"),
-            "backend_reason": choice.get("reason"),
+            "backend": backend["backend"],
+            "backend_how": backend["backend_how"],
+            "backend_reason": backend["backend_reason"],
             "dropped_frames": dropped_frames,
-            "capabilities": models.caps.to_json(),
+            "capabilities": backend["capabilities"],
         }
 
 
@@ -192,9 +203,8 @@ class App:
             view.set_state("error", f"Moodlens could not start: {exc}. Reload to try again; if it keeps "
                                     "happening, the site's files are damaged: tell whoever hosts this page.")
             log_error("start-up failed")  # the details, for whoever opens the console
-            early = getattr(js.window, "moodlensEarly", None)
-            if early is not None:
-                early.stop()  # a camera opened while Python booted: nothing will analyse it
+            if env.early_camera() is not None:
+                env.early_camera().stop()  # a camera opened while Python booted: nothing will analyse it
             return
         self._show_backend()
         view.show_models(index["emotion"], self.emotion.manifest.id)
@@ -206,12 +216,12 @@ class App:
         js.window.moodlensVideoExport = create_proxy(
             lambda: json.dumps(self.videos.export) if self.videos.export is not None else None)
         self.ready = True
-        early = getattr(js.window, "moodlensEarly", None)  # Start pressed while Python booted
-        early_camera = early is not None and bool(early.promise)
-        view.set_running(early_camera)  # its camera stays on, the button as it was
+        early = env.early_camera()  # Start pressed while Python booted: its camera stays on
+        camera_on = early is not None and bool(early.promise)
+        view.set_running(camera_on)  # the button as it was
         self._settle_controls()
 
-        from .sources.camera import unavailable_reason
+        from .sources.camera import unavailable_reason  # NumPy's modules: imported once it is up
 
         reason = unavailable_reason()
         if reason:
@@ -220,15 +230,14 @@ class App:
         self.say_ready()
         if cfg.landmarks:
             await self._run("Turning landmarks on", self.show_landmarks, True)
-        if cfg.autostart or early_camera:
+        if cfg.autostart or camera_on:
             await self._run("Starting the camera", self.camera.start)
             self.doc.body.classList.remove("early-camera")  # the app's own state shows the video now
 
     def _listen(self) -> None:
         h = self._handlers
-        early = getattr(js.window, "moodlensEarly", None)
-        if early is not None:
-            early.handedOver = True  # boot.js's Start handler steps aside
+        if env.early_camera() is not None:
+            env.early_camera().handedOver = True  # boot.js's Start handler steps aside
         self.view.button.addEventListener("click", h["click"])
         self.picker.addEventListener("change", h["camera"])
         self.model_picker.addEventListener("change", h["model"])

@@ -30,7 +30,6 @@ class CameraMode:
         self.running = False
         self.task = None  # the runner's task
         self.generation = 0  # bumped when the loop restarts: results of an older loop are void
-        self.faces = []
         self.shown_first = False
         self.last_result_ms = 0.0
         self.stalls = 0
@@ -74,7 +73,6 @@ class CameraMode:
         self.running = False
         self._cancel_loop()
         self.source.close()
-        self.faces = []
         self.view.clear()
         self.view.hide_inputs()
         self.view.set_running(False)
@@ -155,7 +153,6 @@ class CameraMode:
         from ..present import announcement, main_face
 
         app, view = self.app, self.view
-        self.faces = result.faces
         h, w = frame.pixels.shape[:2]
         drawing = js.performance.now()
         view.draw(result.faces, w, h)

@@ -6,7 +6,8 @@
 
 WebGL is probed on a throwaway canvas whose context is released at once (browsers cap live
 contexts). JSPI is read from ``window.moodlensJspi``, which boot.js sets before hiding the
-feature from Pyodide (see boot.js for why).
+feature from Pyodide (see boot.js for why); the camera boot.js opened when Start was pressed
+before Python was up, from ``window.moodlensEarly`` (``early_camera()``).
 """
 
 from __future__ import annotations
@@ -73,3 +74,9 @@ def engine_name(user_agent: str | None = None) -> str:
         if found:
             return f"{name} {found.group(1)}"
     return "this browser"
+
+
+def early_camera():
+    """boot.js's ``window.moodlensEarly``: the camera Start opened while Python booted (its
+    ``promise``), ``take()``, ``stop()`` and ``handedOver``; None on a page without boot.js."""
+    return getattr(js.window, "moodlensEarly", None)

@@ -16,7 +16,7 @@ import json
 from ..runner import Runner
 from ._js import FetchError, JsError, fetch_response, settle
 from .photo_view import PhotoView
-from .sources.photos import PhotoFiles, Photos, read
+from .sources.photos import PhotoFiles, Photos
 
 
 class PhotoMode:
@@ -78,5 +78,5 @@ class PhotoMode:
             blob = await settle(response, "blob")
         except (FetchError, JsError) as exc:
             return json.dumps({"file": name, "error": str(exc), "faces": []})
-        entry, _, _ = await photos.analyse_frame(await read(blob, name, 0), cropped=bool(cropped))
+        entry, _, _ = await photos.analyse(blob, name, bool(cropped))
         return json.dumps(entry)

@@ -117,7 +117,7 @@ class VideoMode:
         async def analyse(frame):
             return await pipeline.step(frame.pixels, frame.time_ms)
 
-        sink = _Progress(self, source, info, timeline, pipeline)
+        sink = _Progress(self, source, info, timeline)
         self.runner = Runner(source, analyse, [sink], on_error=lambda exc: js.console.error(f"Moodlens video: {exc!r}"))
         self._show_preview(file)
         self.panel.hidden = False
@@ -146,15 +146,16 @@ class VideoMode:
         sink.finish(report, error)
         self.section.hidden = False
         self.view.draw(timeline, 0.0, max(info.duration_s or 0.0, timeline.last_time_s, 0.001))
-        self.view.summary(timeline.summary())
+        self.view.summary(self.export["summary"])
         done = (f"Cancelled after {report.analysed} of {info.frames or '?'} frames" if report.cancelled
-                else f"Analysed {report.analysed} frames of {source.name} in {seconds:.1f} s "
-                     f"({report.analysed / seconds if seconds else 0:.0f} frames a second)")
+                else f"Analysed {report.analysed} frames of {source.name}")
         notes = "".join(f" {note}" for note in info.notes)
         if error:
-            self.status.textContent = f"{done.split(' in ')[0]}; then: {error}{notes}"
+            self.status.textContent = f"{done}; then: {error}{notes}"
             self.status.classList.add("error")
         else:
+            if not report.cancelled:
+                done += f" in {seconds:.1f} s ({report.analysed / seconds if seconds else 0:.0f} frames a second)"
             self.status.textContent = f"{done}. Download the numbers below.{notes}"
 
     def _failed(self, name: str, message: str) -> None:
@@ -198,12 +199,12 @@ class VideoMode:
 class _Progress:
     """The runner's sink: each result into the timeline; progress and #results kept current."""
 
-    def __init__(self, mode: VideoMode, source: VideoFile, info, timeline: Timeline, pipeline):
-        self.mode, self.source, self.info, self.timeline, self.pipeline = mode, source, info, timeline, pipeline
+    def __init__(self, mode: VideoMode, source: VideoFile, info, timeline: Timeline):
+        self.mode, self.source, self.info, self.timeline = mode, source, info, timeline
         self.started = time.perf_counter()
         self.last_update = 0.0
         self.analysed = 0
-        self.faces: list = []
+        self.latest = ([], 1.0)  # the latest frame's faces and its scale, for #results
         self.stages: dict[str, float] = {}  # ms summed over the analysed frames, per pipeline stage
 
     def timing(self) -> dict:
@@ -220,11 +221,10 @@ class _Progress:
         self.analysed += 1
         for stage, ms in result.stages_ms.items():
             self.stages[stage] = self.stages.get(stage, 0.0) + ms
-        scale = frame.scale or 1.0
+        scale = frame.scale
         faces = [(f.track_id, tuple(v / scale for v in f.box), [b.value for b in f.bars]) for f in result.faces]
         self.timeline.add(frame.time_ms / 1000.0, frame.index, faces)
-        self.faces = [{"id": f.track_id, "box": [round(v / scale, 1) for v in f.box], "emotion": f.emotion,
-                       "scores": {b.label: round(b.value, 5) for b in f.bars}} for f in result.faces]
+        self.latest = (result.faces, scale)  # made into JSON only when shown, not every frame
         now = time.perf_counter()
         if now - self.last_update >= UPDATE_EVERY_S:
             self.last_update = now
@@ -246,8 +246,11 @@ class _Progress:
         left = (total - decoded) / rate if rate > 0 and total else None
         mode.text.textContent = (f"Frame {decoded} of {'~' + str(total) if total else '?'} · {rate:.0f} frames/s"
                                  + (f" · {clock(left)} left" if left is not None else ""))
+        faces, scale = self.latest
+        faces = [{"id": f.track_id, "box": [round(v / scale, 1) for v in f.box], "emotion": f.emotion,
+                  "scores": {b.label: round(b.value, 5) for b in f.bars}} for f in faces]
         payload = {"source": "video", "file": self.info.name, "progress": round(progress, 4), "done": done,
-                   "frames_analysed": self.analysed, "faces": self.faces}
+                   "frames_analysed": self.analysed, "faces": faces}
         mode.results.textContent = json.dumps(payload | (extra or {}))
 
     def finish(self, report, error) -> None:

@@ -22,8 +22,9 @@ import js
 import numpy as np
 from pyodide.ffi import create_proxy
 
-from ...frames import Frame, SourceInfo
+from ...frames import Frame
 from .._js import JsError, obj, settle
+from ..env import early_camera
 
 WIDTH, HEIGHT = 640, 480
 
@@ -112,7 +113,7 @@ class Camera:
     async def _early(self):
         """The stream boot.js opened when Start was pressed before Python was up (None if it
         was not, or it failed: then the camera is asked again, and its error explained)."""
-        early = getattr(js.window, "moodlensEarly", None)
+        early = early_camera()
         if early is None or not early.promise:
             return None
         try:
@@ -208,24 +209,24 @@ class FrameGrabber:
             if int(rect.width) != w or int(rect.height) != h or int(getattr(frame, "rotation", 0) or 0):
                 self.direct = False  # the canvas applies what the frame asks for; copyTo does not
                 return False
-            layout = await settle(frame, "copyTo", self._buffer, self._rgba)
-        except JsError:  # RGBA conversion not offered by this browser
-            self.direct = False
-            return False
+            copied = await copy_rgba(frame, self._buffer, self._rgba, w)
         finally:
             frame.close()
-        if not _rgba_layout(layout, w):  # WebKit 2.50 ignores `format` and copies I420 planes
+        if not copied:
             self.direct = False
             return False
         self._buffer.assign_to(self.frame)
         return True
 
 
-def _rgba_layout(layout, width: int) -> bool:
-    """Whether VideoFrame.copyTo gave one RGBA plane (it may ignore ``format`` and give YUV)."""
+async def copy_rgba(frame, buffer, rgba, width: int) -> bool:
+    """``frame.copyTo(buffer, rgba)`` (a VideoFrame, or a Mediabunny VideoSample); True when the
+    buffer now holds one RGBA plane. False where the browser cannot convert (it rejects) or
+    ignores ``format`` (WebKit 2.50 copies the I420 planes): draw through a canvas there."""
     try:
+        layout = await settle(frame, "copyTo", buffer, rgba)
         return int(layout.length) == 1 and int(layout[0].stride) == width * 4
-    except (AttributeError, TypeError):
+    except (JsError, AttributeError, TypeError):
         return False
 
 
@@ -249,9 +250,6 @@ class CameraSource(Camera):
         self._video_time = None
         self._on_frame = create_proxy(self._frame_shown)
         self._on_animation = create_proxy(self._animation_frame)
-
-    def info(self) -> SourceInfo:
-        return SourceInfo("camera", int(self.video.videoWidth), int(self.video.videoHeight))
 
     def reset_counts(self) -> None:
         """After a pause: frames not shown while hidden are not dropped ones."""

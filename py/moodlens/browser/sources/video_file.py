@@ -27,6 +27,7 @@ import numpy as np
 
 from ...frames import Frame, SourceInfo, every_nth
 from .._js import JsError, describe, load_script, obj, settle
+from .camera import copy_rgba
 
 LOADER = "mediabunny.mjs"
 MAX_SIDE = 1920  # a 4K frame is analysed at 1920 px: faces stay findable, decoding stays fast
@@ -158,8 +159,7 @@ class VideoFile:
             self._buffer = js.Uint8Array.new(w * h * 4)
             self._canvas = None
         if self._direct:
-            layout = await settle(sample, "copyTo", self._buffer, self._rgba)
-            if int(layout.length) == 1 and int(layout[0].stride) == w * 4:
+            if await copy_rgba(sample, self._buffer, self._rgba, w):
                 self._buffer.assign_to(self._pixels)
                 return self._pixels
             self._direct = False
