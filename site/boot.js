@@ -115,17 +115,39 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 // permission prompt, while Python boots; moodlens.browser.sources.camera takes the stream over
 // (`take()`) the moment the app is ready and starts the analysis. Errors are left to Python,
 // which explains each one: it asks for the camera again and gets the same refusal.
+//
+// Camera first: getUserMedia needs four turns of the main thread before the first frame shows,
+// and the boot runs tasks of 100-400 ms there (Pyodide's bootstrap after instantiation, NumPy,
+// the app's imports). While the camera is starting, `hold()` keeps the boot from starting the
+// next one: WebAssembly instances (Pyodide's, NumPy's, TF.js's) are handed over, and Python's
+// start-up goes on, only once the first frame is on screen (or it failed, or HOLD_MS passed:
+// a permission prompt the person is reading should not stall the boot).
+const HOLD_MS = 1500;
+for (const name of ["instantiate", "instantiateStreaming"]) {
+  const original = typeof WebAssembly === "object" && WebAssembly[name];
+  if (original) {
+    WebAssembly[name] = function (...args) {
+      return original.apply(this, args).then((result) => window.moodlensEarly.hold().then(() => result));
+    };
+  }
+}
 window.moodlensEarly = (() => {
+  let shown = null; // resolves once the early camera's first frame is on screen, or it failed
+  let release = () => {};
   const early = {
     promise: null, // getUserMedia's promise, until Python takes it
     handedOver: false, // Python listens to Start from then on
     take() { const p = this.promise; this.promise = null; return p; },
+    hold() { // a promise: resolved at once unless the early camera is starting
+      return shown === null ? Promise.resolve() : Promise.race([shown, new Promise((r) => setTimeout(r, HOLD_MS))]);
+    },
     stop() { // the camera off again (the app could not start, or Start was pressed twice)
       const p = this.take();
       if (p) p.then((stream) => stream.getTracks().forEach((t) => t.stop()), () => {});
       const video = document.getElementById("video");
       if (video) video.srcObject = null;
       pressed(false);
+      release();
     },
   };
   const pressed = (on) => { // the Start button and the page as the camera is on or off
@@ -157,12 +179,15 @@ window.moodlensEarly = (() => {
       const promise = devices.getUserMedia({audio: false, video: {width: {ideal: 640}, height: {ideal: 480},
                                                                     facingMode: "user"}});
       early.promise = promise;
+      shown = new Promise((resolve) => { release = () => { shown = null; resolve(); }; });
       pressed(true);
       promise.then((stream) => {
-        if (early.promise !== promise) return; // stopped, or Python has it
+        if (early.promise !== promise) return release(); // stopped, or Python has it
         video.srcObject = stream;
-        video.play().catch(() => {}); // Python plays it again when it takes over
-      }, () => { if (early.promise === promise) pressed(false); });
+        if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => release());
+        else video.addEventListener("playing", () => release(), {once: true});
+        video.play().catch(release); // Python plays it again when it takes over
+      }, () => { release(); if (early.promise === promise) pressed(false); });
     });
   });
   return early;

@@ -2,6 +2,9 @@
 # (py/moodlens, shipped as moodlens.zip and unpacked by PyScript's "files" config).
 import js
 
+if hasattr(js.window, "moodlensEarly"):
+    await js.window.moodlensEarly.hold()  # noqa: F704 - camera first: boot.js says why
+
 try:
     from moodlens.browser.app import App
 except Exception as exc:  # a broken deploy: say so in the page, not only in the console

@@ -258,14 +258,29 @@ START_ENABLED = "() => { const b = document.getElementById('start'); return !!b 
 PYTHON_UP = "document.querySelector('[data-stage=\"python\"].done') !== null"
 
 
+# Right after an early Start: the first frame's time (the rVFC batch's), and when a WebAssembly
+# instance and boot.js's hold() are handed over (both must wait for that frame).
+CAMERA_FIRST = """() => {
+  const t = window.__held = {};
+  document.getElementById('video').requestVideoFrameCallback((now) => { t.frame = now; });
+  WebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => { t.wasm = performance.now(); });
+  window.moodlensEarly.hold().then(() => { t.hold = performance.now(); });
+}"""
+
+
 def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_app):
     app = open_app("", init_script=COUNT_CAMERA_REQUESTS)
     page = app.page
     page.wait_for_function(START_ENABLED, timeout=30000)
     assert not page.evaluate(PYTHON_UP), "the page was not expected to be up yet"
     page.click("#start")
+    page.evaluate(CAMERA_FIRST)
     # The person sees themselves (how soon, while Python boots: `build.py bench`) ...
     page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
+    # ... first: the boot's next WebAssembly instance and step wait for that first frame.
+    held = page.wait_for_function("(() => { const t = window.__held; return t.frame && t.wasm && t.hold && t; })()",
+                                  timeout=30000).json_value()
+    assert held["wasm"] >= held["frame"] and held["hold"] >= held["frame"], held
     assert page.get_attribute("#start", "aria-pressed") == "true"
     assert page.evaluate("getComputedStyle(document.getElementById('placeholder')).display") == "none"
     app.screenshot("early-camera.png")

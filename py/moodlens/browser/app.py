@@ -190,6 +190,7 @@ class App:
             ids = [cfg.model or emotion_ids[0]] + ([] if self._use_native_detector() else [index["detector"][0]["id"]])
             view.stage("models", done=True)
             view.stage("warmup")
+            await env.camera_first()
             loaded = await self.models.start(cfg.backend, ids)  # warm-ups need only TF.js, not NumPy
             view.add_notes(self.models.notes)
             await numpy_loaded
@@ -197,6 +198,7 @@ class App:
                 reason = " ".join(self._numpy_errors) or "no reason given"
                 raise RuntimeError(f"NumPy could not be installed from {self._wheel('numpy')}: {reason}")
             view.stage("numpy", done=True)
+            await env.camera_first()
             self._build(loaded[1] if len(loaded) > 1 else None, loaded[0])
             view.stage("warmup", done=True)
         except Exception as exc:  # anything here leaves the app unusable: say why, in the page

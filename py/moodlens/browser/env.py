@@ -80,3 +80,12 @@ def early_camera():
     """boot.js's ``window.moodlensEarly``: the camera Start opened while Python booted (its
     ``promise``), ``take()``, ``stop()`` and ``handedOver``; None on a page without boot.js."""
     return getattr(js.window, "moodlensEarly", None)
+
+
+async def camera_first() -> None:
+    """Wait while the camera Start opened early is starting (boot.js's ``hold()``: until its first
+    frame is on screen, at most 1.5 s): the start-up step that follows is a long main-thread task,
+    and the camera needs the main thread to show its first frame."""
+    early = early_camera()
+    if early is not None:
+        await early.hold()
