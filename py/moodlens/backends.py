@@ -135,6 +135,17 @@ def untimed(caps: Capabilities) -> list[Trial]:
     return []
 
 
+def needless(name: str, caps: Capabilities, trials: list[Trial]) -> Trial | None:
+    """A backend not worth timing after ``trials``, as a skipped Trial; None to time it. cpu
+    (TF.js's plain-JavaScript kernels) is not timed once wasm with SIMD has run the models: it
+    never came close in any engine measured (README "Browsers": 3-7x slower than wasm in
+    Chromium, Firefox and WebKit), and timing it cost a first visit 0.2-0.4 s. Without SIMD,
+    or when wasm failed, it is timed."""
+    if name == "cpu" and caps.wasm_simd and any(t.backend == "wasm" and t.total_ms is not None for t in trials):
+        return Trial("cpu", skipped="wasm with SIMD ran the models; plain JavaScript is far slower")
+    return None
+
+
 def worth_finishing(emotion_ms: float, trials: list[Trial]) -> bool:
     """Go on to time the detector only if the emotion model alone is faster than the best
     whole pass so far: otherwise this backend cannot win."""

@@ -13,6 +13,7 @@ from moodlens.backends import (
     candidates,
     choose,
     memory_key,
+    needless,
     recall,
     remember,
     untimed,
@@ -120,3 +121,16 @@ def test_webgl_that_names_itself_software_is_not_timed_and_the_reason_says_so():
     assert choice.backend == "wasm" and "webgl not timed (its renderer is SwiftShader, in software)" in choice.reason
     assert untimed(Capabilities(webgl="webgl2", webgl_renderer="Apple GPU")) == []
     assert untimed(Capabilities(webgl=None)) == []
+
+
+def test_cpu_is_not_timed_once_wasm_with_simd_ran_the_models():
+    simd = Capabilities(webgl=None, wasm=True, wasm_simd=True)
+    wasm_ran = [Trial("wasm", emotion_ms=3.0, detector_ms=8.0)]
+    skipped = needless("cpu", simd, wasm_ran)
+    assert skipped is not None and skipped.skipped and "cpu not timed" in skipped.describe()
+    assert needless("webgl", simd, wasm_ran) is None, "WebGL can beat wasm on a real GPU: always timed"
+    assert needless("cpu", simd, [Trial("wasm", error="out of memory")]) is None, "wasm failed: cpu is the fallback"
+    assert needless("cpu", simd, [Trial("wasm", emotion_ms=3.0)]) is None, "wasm not timed in full"
+    assert needless("cpu", Capabilities(webgl=None, wasm=True, wasm_simd=False), wasm_ran) is None, "no SIMD"
+    choice = choose(wasm_ran + [skipped])
+    assert choice.backend == "wasm" and "cpu not timed" in choice.reason

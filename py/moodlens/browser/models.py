@@ -115,6 +115,10 @@ class Models:
         detector = next((m for m in models if m.manifest.kind == "detector"), None)
         trials = list(failed)
         for name in (first, *rest):
+            skip = backends.needless(name, self.caps, trials)
+            if skip is not None:
+                trials.append(skip)
+                continue
             if name != first:
                 error = await tfjs.set_backend(name)
                 if error is None:
