@@ -349,6 +349,52 @@ def video_files(args) -> dict:
     return out
 
 
+def wasm_code_cache(camera: dict) -> dict:
+    """Chromium's WebAssembly code cache for pyodide.asm.wasm, read from a performance trace:
+    a first visit and a reload, once with the service worker (as a visitor has it) and once with
+    service workers blocked (the HTTP cache alone). Per visit: Python up (ms after navigation),
+    whether V8 found a cached module (``v8.wasm.compileConsume`` with its ms; on a first
+    visit the lookup finds nothing), and the ms of TurboFan compilation on V8's worker threads
+    until Python was up (these jobs share the machine's two cores with the boot)."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    site = engines.TestSite(build.DIST, ["__test__/collect.js"], extra=camera["folder"])
+    out = {}
+    try:
+        with sync_playwright() as pw:
+            for label, workers in (("service worker", "allow"), ("HTTP cache only", "block")):
+                browser = pw.chromium.launch(executable_path=engines.find_chromium(), args=engines.CHROMIUM_FLAGS)
+                page = browser.new_context(service_workers=workers).new_page()
+                visits = []
+                for visit in ("first visit", "reload"):
+                    trace = Path(tempfile.mkstemp(suffix=".json")[1])
+                    browser.start_tracing(page=page, path=str(trace), categories=["v8.wasm", "disabled-by-default-devtools.timeline", "blink.user_timing"])
+                    page.goto(f"{site.base}index.html") if visit == "first visit" else page.reload()
+                    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=120000)
+                    browser.stop_tracing()
+                    up = round(page.evaluate("performance.getEntriesByName('moodlens:python')[0].startTime"))
+                    events = json.loads(trace.read_text())["traceEvents"]
+                    trace.unlink()
+                    until = max(e["ts"] for e in events if e.get("name") == "moodlens:python")
+                    start = until - up * 1000
+                    consume = [e for e in events if e.get("name") == "v8.wasm.compileConsume" and e["ts"] < until]
+                    top_tier = sum(e.get("dur", 0) for e in events
+                                   if e.get("name") == "wasm.TopTierCompilation" and start <= e["ts"] < until)
+                    visits.append({"visit": visit, "python_up_ms": up,
+                                   "cache_lookup_ms": [round(e.get("dur", 0) / 1000, 1) for e in consume],
+                                   "top_tier_compile_ms": round(top_tier / 1000)})
+                    if visit == "first visit" and workers == "allow":  # active: it has cached every file
+                        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+                out[label] = visits
+                print(f"wasm code cache, {label}: {visits}", flush=True)
+                browser.close()
+    finally:
+        site.close()
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--browser", default="chromium", choices=engines.ENGINES)
@@ -367,6 +413,9 @@ def main(argv=None) -> int:
     parser.add_argument("--video-files", action="store_true",
                         help="video mode: 640x480 30 fps H.264 clips analysed frame by frame (Moodlens alone)")
     parser.add_argument("--clip-seconds", type=float, default=20.0, help="length of each --video-files clip")
+    parser.add_argument("--wasm-cache", action="store_true",
+                        help="Chromium only: does the WebAssembly code cache hold pyodide.asm.wasm, with and "
+                             "without the service worker (read from a performance trace)")
     args = parser.parse_args(argv)
     problem = engines.missing(args.browser)
     if problem:
@@ -384,6 +433,11 @@ def main(argv=None) -> int:
         report["video_files"] = video_files(args)
         (OUT / f"video-{args.browser}.json").write_text(json.dumps(report, indent=1))
         print(f"\nwrote {OUT / f'video-{args.browser}.json'}")
+        return 0
+    if args.wasm_cache:
+        report["wasm_code_cache"] = wasm_code_cache(camera["one face"])
+        (OUT / "wasm-cache.json").write_text(json.dumps(report, indent=1))
+        print(f"\nwrote {OUT / 'wasm-cache.json'}")
         return 0
     if args.compare_backends:
         report["backends"] = compare_backends(args, camera["one face"])
