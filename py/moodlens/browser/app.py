@@ -15,6 +15,7 @@ and said in ``#status``, and no progress message or disabled control is left beh
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 
@@ -29,6 +30,25 @@ from .models import Models
 from .view import View
 
 MODELS_INDEX = "models/index.json"
+
+
+class _Parts:
+    """The app's modules that import NumPy at their top, imported once NumPy is installed (the
+    page names NumPy's wheel if it is not, rather than failing on an import)."""
+
+    def __init__(self):
+        from ..detect import BlazeFace
+        from ..pipeline import Pipeline
+        from .camera_mode import CameraMode
+        from .facedetector import NativeDetector
+        from .live_session import LiveSession
+        from .photo_mode import PhotoMode
+        from .sources.camera import CameraSource, unavailable_reason
+        from .video_mode import VideoMode
+
+        self.BlazeFace, self.Pipeline, self.NativeDetector = BlazeFace, Pipeline, NativeDetector
+        self.CameraMode, self.LiveSession, self.PhotoMode, self.VideoMode = CameraMode, LiveSession, PhotoMode, VideoMode
+        self.CameraSource, self.unavailable_reason = CameraSource, unavailable_reason
 
 
 class Diagnostics:
@@ -100,6 +120,7 @@ class App:
         self.detector = None  # the pipeline's face detector (kept across model switches)
         self.detector_name = "BlazeFace"
         self.pipeline = None
+        self.parts: _Parts | None = None  # NumPy's modules, once it is installed
         self.camera = self.photos = self.videos = self.live = None
         self.ready = False  # start-up finished: the controls may be used
         self.recovering = False
@@ -191,13 +212,23 @@ class App:
             view.stage("models", done=True)
             view.stage("warmup")
             await env.camera_first()
-            loaded = await self.models.start(cfg.backend, ids)  # warm-ups need only TF.js, not NumPy
+            # The models download and TF.js compiles its wasm meanwhile, off the main thread:
+            # that is when the app's NumPy modules are imported (a first visit: ~0.2 s).
+            starting = asyncio.ensure_future(self.models.start(cfg.backend, ids))  # needs only TF.js
+            try:
+                await numpy_loaded
+                if not hasattr(pyodide_js.loadedPackages, "numpy"):
+                    reason = " ".join(self._numpy_errors) or "no reason given"
+                    raise RuntimeError(f"NumPy could not be installed from {self._wheel('numpy')}: {reason}")
+                self.parts = _Parts()
+                view.stage("numpy", done=True)
+                loaded = await starting
+            finally:
+                if not starting.done():
+                    starting.cancel()  # NumPy failed: nothing will use these models
+                elif not starting.cancelled():
+                    starting.exception()  # seen: the error the page reports is the first one
             view.add_notes(self.models.notes)
-            await numpy_loaded
-            if not hasattr(pyodide_js.loadedPackages, "numpy"):
-                reason = " ".join(self._numpy_errors) or "no reason given"
-                raise RuntimeError(f"NumPy could not be installed from {self._wheel('numpy')}: {reason}")
-            view.stage("numpy", done=True)
             await env.camera_first()
             self._build(loaded[1] if len(loaded) > 1 else None, loaded[0])
             view.stage("warmup", done=True)
@@ -223,9 +254,7 @@ class App:
         view.set_running(camera_on)  # the button as it was
         self._settle_controls()
 
-        from .sources.camera import unavailable_reason  # NumPy's modules: imported once it is up
-
-        reason = unavailable_reason()
+        reason = self.parts.unavailable_reason()
         if reason:
             view.set_state("error", reason)
             return
@@ -285,39 +314,29 @@ class App:
         return available and self.cfg.detector != "blazeface"
 
     def _build(self, detector_model: tfjs.Model | None, emotion: tfjs.Model) -> None:
-        # NumPy is installed now; these modules import it at the top.
-        from ..detect import BlazeFace
-        from .camera_mode import CameraMode
-        from .facedetector import NativeDetector
-        from .live_session import LiveSession
-        from .photo_mode import PhotoMode
-        from .sources.camera import CameraSource
-        from .video_mode import VideoMode
-
+        parts = self.parts
         grab = self.doc.getElementById("grab")
         if detector_model is None:
-            self.detector = NativeDetector(grab, self.cfg.max_faces)
+            self.detector = parts.NativeDetector(grab, self.cfg.max_faces)
             self.detector_name = "browser FaceDetector"
         else:
-            self.detector = BlazeFace(detector_model.manifest, detector_model.predict)
+            self.detector = parts.BlazeFace(detector_model.manifest, detector_model.predict)
         caps = self.models.caps
-        source = CameraSource(self.doc.getElementById("video"), grab,
+        source = parts.CameraSource(self.doc.getElementById("video"), grab,
                               direct=detector_model is not None and caps.video_frame_copy,
                               video_frame_callback=caps.video_frame_callback, interval_ms=self.cfg.interval_ms,
                               paused=lambda: bool(self.doc.hidden) or self.recovering)
-        self.live = LiveSession(self.doc, self)
-        self.camera = CameraMode(self, source)
-        self.photos = PhotoMode(self)
-        self.videos = VideoMode(self.doc, self)
+        self.live = parts.LiveSession(self.doc, self)
+        self.camera = parts.CameraMode(self, source)
+        self.photos = parts.PhotoMode(self)
+        self.videos = parts.VideoMode(self.doc, self)
         self._use_emotion(emotion)
 
     def _use_emotion(self, emotion: tfjs.Model) -> None:
-        from ..pipeline import Pipeline
-
         old = self.pipeline
         self.emotion = emotion
         cfg = self.cfg
-        self.pipeline = Pipeline(self.detector, emotion.predict, emotion.manifest, cfg.max_faces, cfg.smoothing,
+        self.pipeline = self.parts.Pipeline(self.detector, emotion.predict, emotion.manifest, cfg.max_faces, cfg.smoothing,
                                  cfg.detect_every, tracker=old.tracker if old is not None else None)
         self.pipeline.landmarks = old.landmarks if old is not None else None
         self.pipeline.keep_inputs = cfg.debug
