@@ -93,6 +93,8 @@ def preload_links(wheels: list[Path], models: list[manifests.Manifest], staging:
     ``crossorigin`` matches the mode of the fetch() calls that will use them."""
     modules = ["pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"]
     modules += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").glob("core-*.js"))]
+    # PyScript's error plugin: core.js imports it before it loads Pyodide, one request after another
+    modules += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").glob("error-*.js"))]
     fetched = ["pyscript.json", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json",
                "moodlens.zip", "main.py"]
     fetched += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
