@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tomllib
 import zipfile
@@ -54,16 +55,40 @@ MEDIABUNNY_FILES = {
 NOT_FOR_THE_BROWSER = ("convert.py", "evaluate.py")
 
 
-def zip_package(src: Path, dest: Path) -> None:
-    """py/moodlens -> a zip PyScript unpacks into Pyodide's working directory. Fixed dates: the
-    same sources give the same bytes (and reuse the cached bytecode)."""
+def zip_package(src: Path, dest: Path, extra: dict[str, bytes] | None = None) -> None:
+    """py/moodlens (and ``extra``: name -> bytes) -> a zip PyScript unpacks into Pyodide's working
+    directory. Fixed dates: the same sources give the same bytes (and reuse the cached bytecode)."""
+    files = {path.relative_to(src.parent).as_posix(): path.read_bytes() for path in sorted(src.rglob("*.py"))
+             if path.relative_to(src).as_posix() not in NOT_FOR_THE_BROWSER}
+    files.update(extra or {})
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(src.rglob("*.py")):
-            if path.relative_to(src).as_posix() not in NOT_FOR_THE_BROWSER:
-                info = zipfile.ZipInfo(path.relative_to(src.parent).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED, 9)
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data, zipfile.ZIP_DEFLATED, 9)
+
+
+def pyscript_sources(chunk: str) -> dict[str, bytes]:
+    """The Python package PyScript 0.6.66 writes at every start (``./pyscript/*.py``, 30 KB of
+    source its bootstrap then imports and so compiles), read from its core chunk, where it is a
+    JavaScript object literal of JSON-style strings: ``{pyscript:{"__init__.py":"...",...}}``.
+    Shipped in moodlens.zip, unpacked before that bootstrap runs, they get the same cached
+    bytecode as Moodlens's modules; PyScript then writes the same sources over them. Read from
+    the chunk of the pinned PyScript (not copied by hand) so the bytecode always matches."""
+    head = "{pyscript:{"
+    if chunk.count(head) != 1:
+        raise BuildError(f"PyScript's core chunk no longer holds one {head}...}} literal: update pyscript_sources")
+    string = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+    out, i = {}, chunk.index(head) + len(head)
+    while chunk[i] != "}":
+        key = string.match(chunk, i)
+        value = string.match(chunk, key.end() + 1) if key and chunk[key.end()] == ":" else None
+        if value is None:
+            raise BuildError(f"PyScript's Python files are not all plain strings here: {chunk[i:i + 60]!r}")
+        out["pyscript/" + json.loads(f'"{key.group(1)}"')] = json.loads(f'"{value.group(1)}"').encode()
+        i = value.end() + (chunk[value.end()] == ",")
+    return out
 
 
 def notice(models: list[manifests.Manifest]) -> str:
@@ -208,7 +233,8 @@ def build() -> Path:
         if package in omit:
             wheels[i] = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
     package_zip = CACHE / "moodlens.zip"
-    zip_package(ROOT / "py" / "moodlens", package_zip)
+    core_chunk = next((NODE / "@pyscript" / "core" / "dist").glob("core-*.js")).read_text(encoding="utf-8")
+    zip_package(ROOT / "py" / "moodlens", package_zip, pyscript_sources(core_chunk))
     # Bytecode made once here, by Pyodide's own Python, instead of at every start in the page.
     # The stdlib as with `python -OO` (no docstrings, no asserts: a third smaller); NumPy and
     # Moodlens keep their asserts, with docstrings compiled as "" (NumPy's add_docstring refuses

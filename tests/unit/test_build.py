@@ -97,3 +97,21 @@ def test_every_module_of_the_package_compiles():
     in one would only show in the page: compile them all."""
     for path in sorted((build.ROOT / "py").rglob("*.py")):
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+def test_pyscripts_python_files_are_read_from_its_core_chunk_for_bytecode():
+    chunk = ('x=1;Ao(".",{pyscript:{"__init__.py":"from pyscript.a import b\\n\\tc = \\"q\\\\\\\\n\\"",'
+             '"a.py":"b = 1\\n"}}),y=2')
+    assert site.pyscript_sources(chunk) == {"pyscript/__init__.py": b'from pyscript.a import b\n\tc = "q\\\\n"',
+                                            "pyscript/a.py": b"b = 1\n"}
+    with pytest.raises(build.BuildError, match="no longer holds"):
+        site.pyscript_sources(chunk.replace("{pyscript:{", "{pyscript2:{"))
+    with pytest.raises(build.BuildError, match="not all plain strings"):
+        site.pyscript_sources('{pyscript:{"sub":{"x.py":"1"}}}')
+    # The pinned PyScript: every module it writes and imports at start ships with its bytecode.
+    shipped = zipfile.ZipFile(build.DIST / "moodlens.zip").namelist()
+    real = site.pyscript_sources(next((paths.NODE / "@pyscript" / "core" / "dist").glob("core-*.js")).read_text())
+    assert "pyscript/__init__.py" in real and len(real) >= 10
+    for name in real:
+        folder, base = name.rsplit("/", 1)
+        assert name in shipped and f"{folder}/__pycache__/{base[:-3]}.cpython-312.pyc" in shipped
