@@ -120,8 +120,9 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 // and the boot runs tasks of 100-400 ms there (Pyodide's bootstrap after instantiation, NumPy,
 // the app's imports). While the camera is starting, `hold()` keeps the boot from starting the
 // next one: WebAssembly instances (Pyodide's, NumPy's, TF.js's) are handed over, and Python's
-// start-up goes on, only once the first frame is on screen (or it failed, or HOLD_MS passed:
-// a permission prompt the person is reading should not stall the boot).
+// start-up goes on, only once the first frame is on screen (or it failed, or HOLD_MS passed
+// since the click, for all of them together: a permission prompt the person is reading should
+// not stall the boot).
 const HOLD_MS = 1500;
 for (const name of ["instantiate", "instantiateStreaming"]) {
   const original = typeof WebAssembly === "object" && WebAssembly[name];
@@ -132,14 +133,14 @@ for (const name of ["instantiate", "instantiateStreaming"]) {
   }
 }
 window.moodlensEarly = (() => {
-  let shown = null; // resolves once the early camera's first frame is on screen, or it failed
-  let release = () => {};
+  let shown = null; // resolves once the early camera's first frame is on screen, it failed, or HOLD_MS passed
+  let release = () => {}; // the current Start's
   const early = {
     promise: null, // getUserMedia's promise, until Python takes it
     handedOver: false, // Python listens to Start from then on
     take() { const p = this.promise; this.promise = null; return p; },
     hold() { // a promise: resolved at once unless the early camera is starting
-      return shown === null ? Promise.resolve() : Promise.race([shown, new Promise((r) => setTimeout(r, HOLD_MS))]);
+      return shown === null ? Promise.resolve() : shown;
     },
     stop() { // the camera off again (the app could not start, or Start was pressed twice)
       const p = this.take();
@@ -179,15 +180,19 @@ window.moodlensEarly = (() => {
       const promise = devices.getUserMedia({audio: false, video: {width: {ideal: 640}, height: {ideal: 480},
                                                                     facingMode: "user"}});
       early.promise = promise;
-      shown = new Promise((resolve) => { release = () => { shown = null; resolve(); }; });
+      let done; // this Start's release: an earlier Start settling late must not end this one's hold
+      const mine = new Promise((resolve) => { done = () => { if (shown === mine) shown = null; resolve(); }; });
+      shown = mine;
+      release = done;
+      setTimeout(done, HOLD_MS);
       pressed(true);
       promise.then((stream) => {
-        if (early.promise !== promise) return release(); // stopped, or Python has it
+        if (early.promise !== promise) return done(); // stopped, or Python has it
         video.srcObject = stream;
-        if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => release());
-        else video.addEventListener("playing", () => release(), {once: true});
-        video.play().catch(release); // Python plays it again when it takes over
-      }, () => { release(); if (early.promise === promise) pressed(false); });
+        if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => done());
+        else video.addEventListener("playing", () => done(), {once: true});
+        video.play().catch(done); // Python plays it again when it takes over
+      }, () => { done(); if (early.promise === promise) pressed(false); });
     });
   });
   return early;

@@ -139,10 +139,10 @@ def needless(name: str, caps: Capabilities, trials: list[Trial]) -> Trial | None
     """A backend not worth timing after ``trials``, as a skipped Trial; None to time it. cpu
     (TF.js's plain-JavaScript kernels) is not timed once wasm with SIMD has run the models: it
     never came close in any engine measured (README "Browsers": 3-7x slower than wasm in
-    Chromium, Firefox and WebKit), and timing it cost a first visit 0.2-0.4 s. Without SIMD,
+    Chromium, Firefox and WebKit), and timing it cost a first visit 0.1-0.3 s. Without SIMD,
     or when wasm failed, it is timed."""
     if name == "cpu" and caps.wasm_simd and any(t.backend == "wasm" and t.total_ms is not None for t in trials):
-        return Trial("cpu", skipped="wasm with SIMD ran the models; plain JavaScript is far slower")
+        return Trial("cpu", skipped="far slower than wasm with SIMD wherever measured")
     return None
 
 

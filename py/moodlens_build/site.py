@@ -86,9 +86,17 @@ def pyscript_sources(chunk: str) -> dict[str, bytes]:
         value = string.match(chunk, key.end() + 1) if key and chunk[key.end()] == ":" else None
         if value is None:
             raise BuildError(f"PyScript's Python files are not all plain strings here: {chunk[i:i + 60]!r}")
-        out["pyscript/" + json.loads(f'"{key.group(1)}"')] = json.loads(f'"{value.group(1)}"').encode()
+        try:
+            out["pyscript/" + json.loads(f'"{key.group(1)}"')] = json.loads(f'"{value.group(1)}"').encode()
+        except json.JSONDecodeError as exc:  # a JavaScript escape JSON lacks (\x41, \')
+            raise BuildError(f"PyScript's Python files use escapes this reader does not know: {exc}") from None
         i = value.end() + (chunk[value.end()] == ",")
     return out
+
+
+def pyscript_core_chunk() -> str:
+    """The pinned PyScript's core chunk (core-<hash>.js), as npm installed it."""
+    return next((NODE / "@pyscript" / "core" / "dist").glob("core-*.js")).read_text(encoding="utf-8")
 
 
 def notice(models: list[manifests.Manifest]) -> str:
@@ -233,8 +241,7 @@ def build() -> Path:
         if package in omit:
             wheels[i] = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
     package_zip = CACHE / "moodlens.zip"
-    core_chunk = next((NODE / "@pyscript" / "core" / "dist").glob("core-*.js")).read_text(encoding="utf-8")
-    zip_package(ROOT / "py" / "moodlens", package_zip, pyscript_sources(core_chunk))
+    zip_package(ROOT / "py" / "moodlens", package_zip, pyscript_sources(pyscript_core_chunk()))
     # Bytecode made once here, by Pyodide's own Python, instead of at every start in the page.
     # The stdlib as with `python -OO` (no docstrings, no asserts: a third smaller); NumPy and
     # Moodlens keep their asserts, with docstrings compiled as "" (NumPy's add_docstring refuses

@@ -118,7 +118,7 @@ def click_to_video(page, url: str) -> dict:
     and to the first emotion. The worst click counts."""
     clicks = []
     for delay in CLICK_DELAYS_MS:
-        page.goto(f"{url}#click={delay}")  # a new fragment only: the reload makes the visit
+        page.goto(f"{url}#click={delay}")  # may change the fragment only: the reload is the visit measured
         page.reload()
         page.wait("window.__click && window.__click.video_ms !== undefined", 30)
         page.wait("performance.getEntriesByName('moodlens:first-emotion').length > 0", 60)

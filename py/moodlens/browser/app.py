@@ -212,22 +212,25 @@ class App:
             view.stage("models", done=True)
             view.stage("warmup")
             await env.camera_first()
-            # The models download and TF.js compiles its wasm meanwhile, off the main thread:
-            # that is when the app's NumPy modules are imported (a first visit: ~0.2 s).
-            starting = asyncio.ensure_future(self.models.start(cfg.backend, ids))  # needs only TF.js
+            # While the models download and TF.js compiles its wasm (the network and V8's
+            # threads), the app's NumPy modules are imported (~0.1-0.2 s on the main thread on a
+            # first visit); a backend trial times nothing until that is done (`quiet`).
+            imported = asyncio.get_running_loop().create_future()
+            starting = asyncio.ensure_future(self.models.start(cfg.backend, ids, quiet=imported))  # needs only TF.js
             try:
                 await numpy_loaded
                 if not hasattr(pyodide_js.loadedPackages, "numpy"):
                     reason = " ".join(self._numpy_errors) or "no reason given"
                     raise RuntimeError(f"NumPy could not be installed from {self._wheel('numpy')}: {reason}")
                 self.parts = _Parts()
+                imported.set_result(None)
                 view.stage("numpy", done=True)
                 loaded = await starting
             finally:
                 if not starting.done():
                     starting.cancel()  # NumPy failed: nothing will use these models
-                elif not starting.cancelled():
-                    starting.exception()  # seen: the error the page reports is the first one
+                elif not starting.cancelled() and starting.exception() is not None and not imported.done():
+                    js.console.error(f"Moodlens: loading the models failed too: {starting.exception()!r}")
             view.add_notes(self.models.notes)
             await env.camera_first()
             self._build(loaded[1] if len(loaded) > 1 else None, loaded[0])
@@ -347,10 +350,8 @@ class App:
     def video_pipeline(self):
         """For a video file: the emotion model in use and a pipeline of its own on it (its own
         tracker, which keeps a face's id across gaps of up to 1.5 s)."""
-        from ..pipeline import Pipeline
-
         cfg = self.cfg
-        pipeline = Pipeline(self.detector, self.emotion.predict, self.emotion.manifest, cfg.max_faces, cfg.smoothing,
+        pipeline = self.parts.Pipeline(self.detector, self.emotion.predict, self.emotion.manifest, cfg.max_faces, cfg.smoothing,
                             cfg.detect_every, max_age_ms=1500.0)
         pipeline.landmarks = self.pipeline.landmarks
         return self.emotion, pipeline

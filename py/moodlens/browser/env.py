@@ -84,8 +84,9 @@ def early_camera():
 
 async def camera_first() -> None:
     """Wait while the camera Start opened early is starting (boot.js's ``hold()``: until its first
-    frame is on screen, at most 1.5 s): the start-up step that follows is a long main-thread task,
-    and the camera needs the main thread to show its first frame."""
+    frame is on screen, at most 1.5 s after the click for all holds together): the start-up step
+    that follows is a long main-thread task, and the camera needs the main thread to show its
+    first frame."""
     early = early_camera()
     if early is not None:
         await early.hold()

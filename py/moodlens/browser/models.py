@@ -72,8 +72,10 @@ class Models:
         old.retire()
 
     # -- the backend --------------------------------------------------------------------
-    async def start(self, forced: str | None, model_ids: list[str]) -> list[tfjs.Model]:
-        """Pick the backend, load ``model_ids`` (kept), warm them up; returns them in order."""
+    async def start(self, forced: str | None, model_ids: list[str], quiet=None) -> list[tfjs.Model]:
+        """Pick the backend, load ``model_ids`` (kept), warm them up; returns them in order.
+        ``quiet``: an awaitable a backend trial waits for before it times anything (the app's
+        other start-up work on the main thread would count against the backend being timed)."""
         key = backends.memory_key(str(js.tf.version.tfjs), self.caps.user_agent)
         remembered = None if forced else backends.recall(stored(backends.STORAGE_KEY), key)
         order = backends.candidates(self.caps, forced or (remembered.backend if remembered else None))
@@ -91,6 +93,8 @@ class Models:
         else:
             skipped = backends.untimed(self.caps)
             rest = tuple(b for b in order[order.index(first) + 1:] if b not in {t.backend for t in skipped})
+            if quiet is not None:
+                await quiet
             self.choice = await self._trial(first, rest, models, failed + skipped)
             store(backends.STORAGE_KEY, backends.remember(self.choice, key))
         for model in models:
