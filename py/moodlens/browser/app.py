@@ -216,7 +216,7 @@ class App:
             # threads), the app's NumPy modules are imported (~0.1-0.2 s on the main thread on a
             # first visit); a backend trial times nothing until that is done (`quiet`).
             imported = asyncio.get_running_loop().create_future()
-            starting = asyncio.ensure_future(self.models.start(cfg.backend, ids, quiet=imported))  # needs only TF.js
+            starting = spawn(self.models.start(cfg.backend, ids, quiet=imported))  # needs only TF.js
             try:
                 await numpy_loaded
                 if not hasattr(pyodide_js.loadedPackages, "numpy"):
@@ -227,10 +227,7 @@ class App:
                 view.stage("numpy", done=True)
                 loaded = await starting
             finally:
-                if not starting.done():
-                    starting.cancel()  # NumPy failed: nothing will use these models
-                elif not starting.cancelled() and starting.exception() is not None and not imported.done():
-                    js.console.error(f"Moodlens: loading the models failed too: {starting.exception()!r}")
+                starting.cancel()  # NumPy failed: nothing will use these models (a no-op once done)
             view.add_notes(self.models.notes)
             await env.camera_first()
             self._build(loaded[1] if len(loaded) > 1 else None, loaded[0])
