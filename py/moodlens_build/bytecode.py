@@ -25,7 +25,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .paths import sha256
+from .paths import BuildError, sha256
 
 NODE_SCRIPT = r"""
 import { loadPyodide } from "%(pyodide)s/pyodide.mjs";
@@ -112,10 +112,6 @@ for job in json.load(open("/host/jobs.json")):
 '''
 
 
-class BytecodeError(RuntimeError):
-    pass
-
-
 def compile_archives(jobs: list[dict], pyodide_dir: Path, cache: Path) -> list[Path]:
     """Each job: ``src`` (a zip or wheel), ``name`` (the output's file name), ``mode``
     (``sourceless`` or ``cached``), ``where`` (the folder Python will see it at, for code
@@ -146,10 +142,10 @@ def compile_archives(jobs: list[dict], pyodide_dir: Path, cache: Path) -> list[P
     (work / "compile.py").write_text(COMPILE_PY)
     script = NODE_SCRIPT % {"pyodide": pyodide_dir.as_posix(), "work": work.as_posix()}
     if shutil.which("node") is None:
-        raise BytecodeError("node not found: install Node.js 20+ (it runs Pyodide's Python to compile the bytecode)")
+        raise BuildError("node not found: install Node.js 20+ (it runs Pyodide's Python to compile the bytecode)")
     done = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True)
     if done.returncode != 0:
-        raise BytecodeError(f"compiling bytecode under Pyodide failed:\n{done.stderr[-2000:]}")
+        raise BuildError(f"compiling bytecode under Pyodide failed:\n{done.stderr[-2000:]}")
     out.mkdir(parents=True, exist_ok=True)
     for i, result in enumerate(results):
         (work / f"out{i}.zip").rename(result)

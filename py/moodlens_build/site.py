@@ -252,10 +252,7 @@ def build() -> Path:
             {"src": package_zip, "name": "moodlens.zip", "mode": "cached", "where": "/home/pyodide/", "docs": "empty"}]
     jobs += [{"src": w, "name": w.name, "mode": "sourceless", "where": "/lib/python3.12/site-packages/",
               "docs": "empty"} for w in wheels]
-    try:
-        stdlib, package_zip, *wheels = bytecode.compile_archives(jobs, NODE / "pyodide", CACHE / "pyc")
-    except bytecode.BytecodeError as exc:
-        raise BuildError(str(exc)) from None
+    stdlib, package_zip, *wheels = bytecode.compile_archives(jobs, NODE / "pyodide", CACHE / "pyc")
     copy(stdlib, staging / "pyodide" / "python_stdlib.zip")
     copy(package_zip, staging / "moodlens.zip")
     for wheel in wheels:

@@ -81,7 +81,8 @@ class Diagnostics:
         """The backend and the capabilities: they change only when a backend is chosen or
         replaced, so they are made again only then, not for every frame."""
         key = (models.backend, models.choice)
-        if self._backend_json[0] != key:
+        cached = self._backend_json[0]
+        if cached is None or cached[0] != key[0] or cached[1] is not key[1]:  # the same Choice object: no change
             choice = models.diagnostics()
             self._backend_json = (key, {"backend": models.backend, "backend_how": choice.get("how"),
                                         "backend_reason": choice.get("reason"), "capabilities": models.caps.to_json()})
@@ -236,8 +237,9 @@ class App:
             view.set_state("error", f"Moodlens could not start: {exc}. Reload to try again; if it keeps "
                                     "happening, the site's files are damaged: tell whoever hosts this page.")
             log_error("start-up failed")  # the details, for whoever opens the console
-            if env.early_camera() is not None:
-                env.early_camera().stop()  # a camera opened while Python booted: nothing will analyse it
+            early = env.early_camera()
+            if early is not None:
+                early.stop()  # a camera opened while Python booted: nothing will analyse it
             return
         self._show_backend()
         view.show_models(index["emotion"], self.emotion.manifest.id)
@@ -267,8 +269,9 @@ class App:
 
     def _listen(self) -> None:
         h = self._handlers
-        if env.early_camera() is not None:
-            env.early_camera().handedOver = True  # boot.js's Start handler steps aside
+        early = env.early_camera()
+        if early is not None:
+            early.handedOver = True  # boot.js's Start handler steps aside
         self.view.button.addEventListener("click", h["click"])
         self.picker.addEventListener("change", h["camera"])
         self.model_picker.addEventListener("change", h["model"])
