@@ -268,13 +268,37 @@ CAMERA_FIRST = """() => {
 }"""
 
 
+class HoldBack:
+    """A route that keeps the app's package back until `release()`: without it Python cannot
+    take Start over, so the clicks before are surely boot.js's (on a fast machine the app was
+    once up between a test's "not up yet" check and its click)."""
+
+    pattern = "**/moodlens.zip"
+
+    def __init__(self):
+        self.held = []
+
+    def __call__(self, route):
+        if self.held is None:
+            route.continue_()
+        else:
+            self.held.append(route)
+
+    def release(self):
+        for route in self.held:
+            route.continue_()
+        self.held = None
+
+
 def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_app):
-    app = open_app("", init_script=COUNT_CAMERA_REQUESTS)
+    package = HoldBack()
+    app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(package.pattern, package)])
     page = app.page
     page.wait_for_function(START_ENABLED, timeout=30000)
     assert not page.evaluate(PYTHON_UP), "the page was not expected to be up yet"
     page.click("#start")
     page.evaluate(CAMERA_FIRST)
+    assert page.evaluate("window.moodlensEarly.promise !== null && !window.moodlensEarly.handedOver")
     # The person sees themselves (how soon, while Python boots: `build.py bench`) ...
     page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
     # ... first: the boot's next WebAssembly instance and step wait for that first frame.
@@ -287,6 +311,7 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     assert page.get_attribute("#start", "aria-pressed") == "true"
     assert page.evaluate("getComputedStyle(document.getElementById('placeholder')).display") == "none"
     app.screenshot("early-camera.png")
+    package.release()
     # ... and the analysis starts on that same stream once it is: the camera is asked once.
     app.wait_state("running")
     faces = app.wait_frames(3)["faces"]
@@ -297,7 +322,8 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
 
 
 def test_start_then_stop_before_python_is_up_leaves_the_camera_off(open_app):
-    app = open_app("", init_script=COUNT_CAMERA_REQUESTS)
+    package = HoldBack()
+    app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(package.pattern, package)])
     page = app.page
     page.wait_for_function(START_ENABLED, timeout=30000)
     page.click("#start")
@@ -305,6 +331,8 @@ def test_start_then_stop_before_python_is_up_leaves_the_camera_off(open_app):
     page.evaluate("window.__stream = document.getElementById('video').srcObject")
     page.click("#start")
     assert page.text_content("#start") == "Start camera"
+    assert not page.evaluate("window.moodlensEarly.handedOver")
+    package.release()
     app.wait_state("ready")
     assert page.evaluate("window.__stream.getTracks().every(t => t.readyState === 'ended')")
     assert page.evaluate("document.getElementById('video').srcObject") is None
