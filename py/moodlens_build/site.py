@@ -131,9 +131,11 @@ def preload_links(wheels: list[Path], models: list[manifests.Manifest], staging:
     fetched = ["pyscript.json", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json",
                "moodlens.zip", "main.py"]
     fetched += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
+    # TF.js's wasm backend (SIMD: every engine the page supports has it), fetched when Python
+    # picks the backend; the model list and each model's manifest, read one after another then.
+    fetched += ["vendor/tfjs/tfjs-backend-wasm-simd.wasm", "models/index.json"]
     for m in models:  # the detector and the default emotion model, as served (converted or not)
-        fetched += [f"models/{m.id}/{f.name}" for f in sorted((staging / "models" / m.id).iterdir())
-                    if f.name != "manifest.json"]
+        fetched += [f"models/{m.id}/{f.name}" for f in sorted((staging / "models" / m.id).iterdir())]
     tags = [f'<link rel="modulepreload" href="./{path}">' for path in modules]
     tags += [f'<link rel="preload" href="./{path}" as="fetch" crossorigin>' for path in fetched]
     return "\n  ".join(tags)
