@@ -23,7 +23,7 @@ if (typeof WebAssembly === "object") {
   const loading = () => document.body && document.body.dataset.state === "loading" && !pythonRunning();
   const show = (message) => {
     if (!loading()) return;
-    if (window.moodlensEarly) window.moodlensEarly.stop(); // no app will take the camera over
+    if (window.moodlensEarly) window.moodlensEarly.fail(); // no app will take the camera over
     document.body.dataset.state = "error";
     document.getElementById("status").textContent = message;
   };
@@ -119,7 +119,7 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 // Camera first: getUserMedia needs four turns of the main thread before the first frame shows,
 // and the boot runs tasks of 100-400 ms there (Pyodide's bootstrap after instantiation, NumPy,
 // the app's imports). While the camera is starting, `hold()` keeps the boot from starting the
-// next one: WebAssembly instances (Pyodide's, NumPy's, TF.js's) are handed over, and Python's
+// next one: WebAssembly instances (Pyodide's, TF.js's) are handed over, and Python's
 // start-up goes on, only once the first frame is on screen (or it failed, or HOLD_MS passed
 // since the click, for all of them together: a permission prompt the person is reading should
 // not stall the boot).
@@ -142,13 +142,18 @@ window.moodlensEarly = (() => {
     hold() { // a promise: resolved at once unless the early camera is starting
       return shown === null ? Promise.resolve() : shown;
     },
-    stop() { // the camera off again (the app could not start, or Start was pressed twice)
+    stop() { // the camera off again (Start was pressed twice)
       const p = this.take();
       if (p) p.then((stream) => stream.getTracks().forEach((t) => t.stop()), () => {});
       const video = document.getElementById("video");
       if (video) video.srcObject = null;
       pressed(false);
       release();
+    },
+    fail() { // the app could not start: the camera off, and Start with it (the status says to reload)
+      this.stop();
+      const button = document.getElementById("start");
+      if (button) button.disabled = true;
     },
   };
   const pressed = (on) => { // the Start button and the page as the camera is on or off

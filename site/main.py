@@ -10,6 +10,8 @@ try:
 except Exception as exc:  # a broken deploy: say so in the page, not only in the console
     js.document.body.dataset.state = "error"
     js.document.getElementById("status").textContent = f"Moodlens could not start: {exc!r}"
+    if hasattr(js.window, "moodlensEarly"):
+        js.window.moodlensEarly.fail()  # a camera Start opened is let go: nothing will analyse it
     raise
 
 app = App(js.document)

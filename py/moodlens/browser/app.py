@@ -239,7 +239,7 @@ class App:
             log_error("start-up failed")  # the details, for whoever opens the console
             early = env.early_camera()
             if early is not None:
-                early.stop()  # a camera opened while Python booted: nothing will analyse it
+                early.fail()  # a camera opened while Python booted is let go; Start can do nothing now
             return
         self._show_backend()
         view.show_models(index["emotion"], self.emotion.manifest.id)

@@ -78,7 +78,7 @@ def engine_name(user_agent: str | None = None) -> str:
 
 def early_camera():
     """boot.js's ``window.moodlensEarly``: the camera Start opened while Python booted (its
-    ``promise``), ``take()``, ``stop()`` and ``handedOver``; None on a page without boot.js."""
+    ``promise``), ``take()``, ``stop()``, ``fail()`` and ``handedOver``; None on a page without boot.js."""
     return getattr(js.window, "moodlensEarly", None)
 
 
