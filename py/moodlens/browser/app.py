@@ -1,7 +1,7 @@
 """Start-up and wiring: the app's life in the page.
 
-Start-up runs in parallel where it can: NumPy installs while TF.js's backend is chosen and the
-models download and warm up (``models.py``). Then the three ways in are wired: the camera
+Start-up runs in parallel where it can: NumPy and the app's modules that need it are imported
+while TF.js's backend is chosen and the models download and warm up (``models.py``). Then the three ways in are wired: the camera
 (``camera_mode.py``), pictures (``photo_mode.py``) and video files (``video_mode.py``), each a
 frame source driven through the pipeline by ``moodlens.runner``; the live session's timeline
 (``live_session.py``) records the camera.
@@ -25,7 +25,7 @@ from pyodide.ffi import create_proxy
 
 from .. import config
 from . import env, tfjs
-from ._js import JsError, fetch_json, log_error, obj, settle, spawn
+from ._js import fetch_json, log_error, spawn
 from .models import Models
 from .view import View
 
@@ -33,8 +33,8 @@ MODELS_INDEX = "models/index.json"
 
 
 class _Parts:
-    """The app's modules that import NumPy at their top, imported once NumPy is installed (the
-    page names NumPy's wheel if it is not, rather than failing on an import)."""
+    """The app's modules that import NumPy at their top, imported while the models load (the
+    page names NumPy's wheel if NumPy cannot be imported, rather than failing on an import)."""
 
     def __init__(self):
         from ..detect import BlazeFace
@@ -202,7 +202,6 @@ class App:
             view.stage("numpy")
             view.stage("models")
             view.set_state("loading", "Loading NumPy and the models…")
-            numpy_loaded = self._load_numpy()  # installs while the backend is chosen and the models load
             tfjs.check_loaded()
             caps = env.probe()
             if not caps.video_frame_callback:
@@ -219,11 +218,11 @@ class App:
             imported = asyncio.get_running_loop().create_future()
             starting = spawn(self.models.start(cfg.backend, ids, quiet=imported))  # needs only TF.js
             try:
-                await numpy_loaded
-                if not hasattr(pyodide_js.loadedPackages, "numpy"):
-                    reason = " ".join(self._numpy_errors) or "no reason given"
-                    raise RuntimeError(f"NumPy could not be installed from {self._wheel('numpy')}: {reason}")
-                self.parts = _Parts()
+                await asyncio.sleep(0)  # the models task starts its downloads and TF.js's compiles first
+                try:
+                    self.parts = _Parts()
+                except ImportError as exc:  # the wheel PyScript unpacked (see build.py) was damaged
+                    raise RuntimeError(f"NumPy could not be imported from {self._wheel('numpy')}: {exc}") from exc
                 imported.set_result(None)
                 view.stage("numpy", done=True)
                 loaded = await starting
@@ -284,22 +283,6 @@ class App:
             for name in ("dragenter", "dragover", "dragleave", "drop"):
                 element.addEventListener(name, self._on_drop if name == "drop" else self._on_drag)
         self.doc.addEventListener("visibilitychange", self._on_visibility)
-
-    def _load_numpy(self):
-        """Start installing NumPy; Pyodide reports failures (a missing or damaged wheel, named)
-        through errorCallback rather than by rejecting."""
-        self._numpy_errors: list[str] = []
-        report = create_proxy(lambda message: self._numpy_errors.append(str(message)))
-
-        async def load():
-            try:
-                await settle(pyodide_js, "loadPackage", "numpy", obj(errorCallback=report))
-            except JsError as exc:
-                self._numpy_errors.append(str(exc))
-            finally:
-                report.destroy()
-
-        return spawn(load())
 
     @staticmethod
     def _wheel(package: str) -> str:
