@@ -114,7 +114,9 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 // camera here (only JavaScript can, then), so the person sees themselves, and answers the
 // permission prompt, while Python boots; moodlens.browser.sources.camera takes the stream over
 // (`take()`) the moment the app is ready and starts the analysis. Errors are left to Python,
-// which explains each one: it asks for the camera again and gets the same refusal.
+// which explains each refusal it takes over. With ?autostart=1 Python calls `open(false)` as
+// soon as it has read the URL: the camera then starts while NumPy and the models load (no
+// hold: no click is waiting for it), instead of after them.
 //
 // Camera first: getUserMedia needs four turns of the main thread before the first frame shows,
 // and the boot runs tasks of 100-400 ms there (Pyodide's bootstrap after instantiation, NumPy,
@@ -179,15 +181,13 @@ window.moodlensEarly = (() => {
     if (!window.isSecureContext || !devices || !devices.getUserMedia) return; // Python says why
     button.disabled = false;
     performance.mark("moodlens:start-enabled");
-    button.addEventListener("click", () => {
-      if (early.handedOver) return;
-      if (early.promise) return early.stop(); // pressed again before Python was up
+    early.open = (hold = true) => { // the camera on now; Python takes it over once it is up
       const promise = devices.getUserMedia({audio: false, video: {width: {ideal: 640}, height: {ideal: 480},
                                                                     facingMode: "user"}});
       early.promise = promise;
       let done; // this Start's release: an earlier Start settling late must not end this one's hold
       const mine = new Promise((resolve) => { done = () => { if (shown === mine) shown = null; resolve(); }; });
-      shown = mine;
+      if (hold) shown = mine;
       release = done;
       setTimeout(done, HOLD_MS);
       pressed(true);
@@ -198,6 +198,11 @@ window.moodlensEarly = (() => {
         else video.addEventListener("playing", () => done(), {once: true});
         video.play().catch(done); // Python plays it again when it takes over
       }, () => { done(); if (early.promise === promise) pressed(false); });
+    };
+    button.addEventListener("click", () => {
+      if (early.handedOver) return;
+      if (early.promise) return early.stop(); // pressed again before Python was up
+      early.open();
     });
   });
   return early;

@@ -321,6 +321,23 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     assert not page.evaluate("document.body.classList.contains('early-camera')")
 
 
+def test_autostart_opens_the_camera_while_the_models_load(open_app):
+    """?autostart=1: the camera is asked for once, as soon as Python has read the URL, and the
+    app takes that stream over: the camera's start overlaps the models' instead of following."""
+    app = open_app("?autostart=1", init_script=COUNT_CAMERA_REQUESTS +
+                   "MediaDevices.prototype.getUserMedia = ((f) => function (...a) {"
+                   " window.__gumAt = performance.now(); return f.apply(this, a); })"
+                   "(MediaDevices.prototype.getUserMedia);")
+    app.wait_state("running")
+    assert app.wait_frames(3)["faces"]
+    page = app.page
+    asked, models_ready = page.evaluate(
+        "[window.__gumAt, performance.getEntriesByName('moodlens:warmup')[0].startTime]")
+    assert asked < models_ready, (asked, models_ready)
+    assert page.evaluate("window.__gum") == 1
+    assert not page.evaluate("document.body.classList.contains('early-camera')")
+
+
 def test_start_then_stop_before_python_is_up_leaves_the_camera_off(open_app):
     package = HoldBack()
     app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(package.pattern, package)])

@@ -199,6 +199,9 @@ class App:
             view.add_notes(cfg.notes)
             view.set_mirror(cfg.mirror)
 
+            early = env.early_camera()
+            if cfg.autostart and early is not None and not early.promise and hasattr(early, "open"):
+                early.open(False)  # the camera starts while NumPy and the models load (no hold: no click waits)
             view.stage("numpy")
             view.stage("models")
             view.set_state("loading", "Loading NumPy and the models…")

@@ -53,6 +53,11 @@ class CameraError(RuntimeError):
         self.name = name
 
 
+def _camera_error(exc) -> CameraError:
+    """getUserMedia's refusal, with what a person can do about it."""
+    return CameraError(exc.name, ADVICE.get(exc.name, f"The camera could not be opened ({exc})."))
+
+
 def unavailable_reason() -> str | None:
     """None when the page can ask for a camera, else why not and what to do."""
     if not js.window.isSecureContext:
@@ -111,21 +116,21 @@ class Camera:
         return notes
 
     async def _early(self):
-        """The stream boot.js opened when Start was pressed before Python was up (None if it
-        was not, or it failed: then the camera is asked again, and its error explained)."""
+        """The stream boot.js opened while Python booted (Start pressed, or ``?autostart=1``);
+        None if there is none. Its refusal is explained as one of our own requests would be."""
         early = early_camera()
         if early is None or not early.promise:
             return None
         try:
             return await settle(early, "take")
-        except JsError:
-            return None
+        except JsError as exc:
+            raise _camera_error(exc) from None
 
     async def _request(self, video):
         try:
             return await settle(js.navigator.mediaDevices, "getUserMedia", obj(audio=False, video=video))
         except JsError as exc:
-            raise CameraError(exc.name, ADVICE.get(exc.name, f"The camera could not be opened ({exc}).")) from None
+            raise _camera_error(exc) from None
 
     def device_id(self) -> str | None:
         """The open camera's device id; None for a stream that names none (Firefox gives canvas
