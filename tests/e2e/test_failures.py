@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from urllib.parse import urlsplit
 
 import pytest
@@ -172,10 +174,16 @@ def test_broken_model_files_are_named(open_app, pattern, handler, fragments):
         ("**/pyodide/python_stdlib.zip", b"PK\x03\x04", 200, ("pyodide/python_stdlib.zip", "4 bytes, expected")),
         ("**/vendor/tfjs/tf.min.js", b"", 404, ("vendor/tfjs/tf.min.js",)),
         ("**/pyodide/numpy-*.whl", b"", 404, ("pyodide/numpy-2.0.2", ".whl")),
+        ("**/pyodide/numpy-*.whl", None, 200, ("pyodide/numpy-2.0.2", ".whl")),
     ],
-    ids=["runtime-missing", "stdlib-truncated", "tfjs-missing", "numpy-missing"],
+    ids=["runtime-missing", "stdlib-truncated", "tfjs-missing", "numpy-missing", "numpy-incomplete"],
 )
 def test_broken_runtime_files_are_named(open_app, pattern, body, status, fragments):
+    if body is None:  # a well-formed wheel without NumPy's core: it unpacks, and the import fails
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as wheel:
+            wheel.writestr("numpy/__init__.py", "from ._core import multiarray\n")
+        body = archive.getvalue()
     app = open_app("", routes=[(pattern, fulfil(body, status))])
     expect_error(app, *fragments)
     if "stdlib" in pattern:

@@ -224,7 +224,10 @@ class App:
                 await asyncio.sleep(0)  # the models task starts its downloads and TF.js's compiles first
                 try:
                     self.parts = _Parts()
-                except ImportError as exc:  # the wheel PyScript unpacked (see build.py) was damaged
+                except ImportError as exc:
+                    if not (exc.name or "numpy").startswith("numpy"):
+                        raise
+                    # the wheel PyScript unpacked (see build.py) is damaged or incomplete
                     raise RuntimeError(f"NumPy could not be imported from {self._wheel('numpy')}: {exc}") from exc
                 imported.set_result(None)
                 view.stage("numpy", done=True)
