@@ -119,21 +119,25 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 // hold: no click is waiting for it), instead of after them.
 //
 // Camera first: getUserMedia needs four turns of the main thread before the first frame shows,
-// and the boot runs tasks of 100-400 ms there (Pyodide's bootstrap after instantiation, NumPy,
-// the app's imports). While the camera is starting, `hold()` keeps the boot from starting the
-// next one: WebAssembly instances (Pyodide's, TF.js's) are handed over, and Python's
-// start-up goes on, only once the first frame is on screen (or it failed, or HOLD_MS passed
-// since the click, for all of them together: a permission prompt the person is reading should
-// not stall the boot).
+// and the boot runs tasks of 100-400 ms there (Pyodide's bootstrap after instantiation, PyScript
+// unpacking the app and NumPy, the imports; in WebKit up to a second each). While the camera is
+// starting, `hold()` keeps the boot from starting the next one: WebAssembly instances (Pyodide's,
+// TF.js's) and fetched responses (the files PyScript unpacks, the models) are handed over, and
+// Python's start-up goes on, only once the first frame is on screen (or it failed, or HOLD_MS
+// passed since the click, for all of them together: a permission prompt the person is reading
+// should not stall the boot).
 const HOLD_MS = 1500;
-for (const name of ["instantiate", "instantiateStreaming"]) {
-  const original = typeof WebAssembly === "object" && WebAssembly[name];
-  if (original) {
-    WebAssembly[name] = function (...args) {
+const held = (object, name) => {
+  const original = object && object[name];
+  if (typeof original === "function") {
+    object[name] = function (...args) {
       return original.apply(this, args).then((result) => window.moodlensEarly.hold().then(() => result));
     };
   }
-}
+};
+held(typeof WebAssembly === "object" && WebAssembly, "instantiate");
+held(typeof WebAssembly === "object" && WebAssembly, "instantiateStreaming");
+held(window, "fetch");
 window.moodlensEarly = (() => {
   let shown = null; // resolves once the early camera's first frame is on screen, it failed, or HOLD_MS passed
   let release = () => {}; // the current Start's

@@ -259,11 +259,12 @@ PYTHON_UP = "document.querySelector('[data-stage=\"python\"].done') !== null"
 
 
 # Right after an early Start: the first frame's time (the rVFC batch's), and when a WebAssembly
-# instance and boot.js's hold() are handed over (both must wait for that frame).
+# instance, a fetched response and boot.js's hold() are handed over (all must wait for that frame).
 CAMERA_FIRST = """() => {
   const t = window.__held = {click: performance.now()};
   document.getElementById('video').requestVideoFrameCallback((now) => { t.frame = now; });
   WebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => { t.wasm = performance.now(); });
+  fetch('files.json').then(() => { t.fetch = performance.now(); });
   window.moodlensEarly.hold().then(() => { t.hold = performance.now(); });
 }"""
 
@@ -302,12 +303,12 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     # The person sees themselves (how soon, while Python boots: `build.py bench`) ...
     page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
     # ... first: the boot's next WebAssembly instance and step wait for that first frame.
-    held = page.wait_for_function("(() => { const t = window.__held; return t.frame && t.wasm && t.hold && t; })()",
+    held = page.wait_for_function("(() => { const t = window.__held; return t.frame && t.wasm && t.fetch && t.hold && t; })()",
                                   timeout=30000).json_value()
     # (boot.js waits at most 1.5 s after the click, taken here a moment after it: on a slow
     # machine the frame may come later)
     first = min(held["frame"], held["click"] + 1300)
-    assert held["wasm"] >= first and held["hold"] >= first, held
+    assert held["wasm"] >= first and held["fetch"] >= first and held["hold"] >= first, held
     assert page.get_attribute("#start", "aria-pressed") == "true"
     assert page.evaluate("getComputedStyle(document.getElementById('placeholder')).display") == "none"
     app.screenshot("early-camera.png")
