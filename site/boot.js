@@ -156,10 +156,10 @@ window.moodlensEarly = (() => {
       pressed(false);
       release();
     },
-    fail() { // the app could not start: the camera off, and Start with it (the status says to reload)
+    failed: false, // the app could not start: Start then reloads the page and starts the camera
+    fail() { // the camera off; nothing would analyse it (the status says what failed)
       this.stop();
-      const button = document.getElementById("start");
-      if (button) button.disabled = true;
+      this.failed = true;
     },
   };
   const pressed = (on) => { // the Start button and the page as the camera is on or off
@@ -205,6 +205,11 @@ window.moodlensEarly = (() => {
     };
     button.addEventListener("click", () => {
       if (early.handedOver) return;
+      if (early.failed) { // a fresh try, as the message asks: the page again, with the camera on
+        const again = new URL(location.href);
+        again.searchParams.set("autostart", "1");
+        return location.assign(again.href);
+      }
       if (early.promise) return early.stop(); // pressed again before Python was up
       early.open();
     });

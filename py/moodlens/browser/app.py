@@ -244,7 +244,7 @@ class App:
             log_error("start-up failed")  # the details, for whoever opens the console
             early = env.early_camera()
             if early is not None:
-                early.fail()  # a camera opened while Python booted is let go; Start can do nothing now
+                early.fail()  # a camera opened while Python booted is let go; Start now tries again
             return
         self._show_backend()
         view.show_models(index["emotion"], self.emotion.manifest.id)
