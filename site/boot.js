@@ -128,15 +128,14 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 // should not stall the boot).
 const HOLD_MS = 1500;
 const held = (object, name) => {
-  const original = object && object[name];
+  const original = object[name];
   if (typeof original === "function") {
     object[name] = function (...args) {
       return original.apply(this, args).then((result) => window.moodlensEarly.hold().then(() => result));
     };
   }
 };
-held(typeof WebAssembly === "object" && WebAssembly, "instantiate");
-held(typeof WebAssembly === "object" && WebAssembly, "instantiateStreaming");
+if (typeof WebAssembly === "object") ["instantiate", "instantiateStreaming"].forEach((name) => held(WebAssembly, name));
 held(window, "fetch");
 window.moodlensEarly = (() => {
   let shown = null; // resolves once the early camera's first frame is on screen, it failed, or HOLD_MS passed

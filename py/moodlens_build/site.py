@@ -236,7 +236,8 @@ def build() -> Path:
         if name != "python_stdlib.zip":  # compiled to bytecode below
             copy(NODE / "pyodide" / name, staging / "pyodide" / name)
     lock = json.loads((NODE / "pyodide" / "pyodide-lock.json").read_text())
-    site_packages = "/lib/python{}.{}/site-packages/".format(*lock["info"]["python"].split("."))
+    major, minor = lock["info"]["python"].split(".")[:2]  # where Pyodide's Python sees the archives
+    stdlib_zip, site_packages = f"/lib/python{major}{minor}.zip/", f"/lib/python{major}.{minor}/site-packages/"
     package_of = {p["file_name"]: name for name, p in lock["packages"].items()}
     omit = conf.get("pyodide-omit", {})
     for i, wheel in enumerate(wheels):
@@ -250,7 +251,7 @@ def build() -> Path:
     # Moodlens keep their asserts, with docstrings compiled as "" (NumPy's add_docstring refuses
     # the None of -OO), and Moodlens its sources (tracebacks with source lines).
     jobs = [{"src": NODE / "pyodide" / "python_stdlib.zip", "name": "python_stdlib.zip", "mode": "sourceless",
-             "where": "/lib/python312.zip/", "omit": conf.get("stdlib-omit", {}).get("patterns", []),
+             "where": stdlib_zip, "omit": conf.get("stdlib-omit", {}).get("patterns", []),
              "optimize": 2},
             {"src": package_zip, "name": "moodlens.zip", "mode": "cached", "where": "/home/pyodide/", "docs": "empty"}]
     jobs += [{"src": w, "name": w.name, "mode": "sourceless", "where": site_packages, "docs": "empty"}

@@ -141,6 +141,27 @@ class AppPage:
         return self.page.screenshot(path=str(ARTIFACTS / name), **kwargs)
 
 
+class HeldRoute:
+    """A route handler that keeps its requests waiting until ``release()``, then answers them,
+    and any later ones, with ``answer(route)`` (default: the real response). For tests whose
+    clicks must land before a file arrives."""
+
+    def __init__(self, answer=lambda route: route.continue_()):
+        self.answer = answer
+        self.held: list | None = []
+
+    def __call__(self, route):
+        if self.held is None:
+            self.answer(route)
+        else:
+            self.held.append(route)
+
+    def release(self):
+        held, self.held = self.held, None
+        for route in held:
+            self.answer(route)
+
+
 @pytest.fixture
 def open_app(browsers, site):
     opened = []

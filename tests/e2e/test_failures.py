@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from . import media
+from .conftest import HeldRoute
 
 STUB_GUM = """
   const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
@@ -314,23 +315,15 @@ def test_switching_the_model_while_photos_are_analysed_keeps_the_old_one_until_t
 
 
 def test_a_camera_opened_while_python_boots_is_let_go_when_the_start_fails(open_app):
-    missing = []  # the model's 404, answered only once the camera is on (or the start might fail first)
-
-    def later(route):
-        if missing is None:
-            route.fulfill(status=404, body=b"")
-        else:
-            missing.append(route)
-
-    app = open_app("", routes=[("**/models/fer-mini-xception/model.json", later)])
+    # the model's 404, answered only once the camera is on (or the start might fail first)
+    missing = HeldRoute(fulfil(b"", 404))
+    app = open_app("", routes=[("**/models/fer-mini-xception/model.json", missing)])
     page = app.page
     page.wait_for_function("() => { const b = document.getElementById('start'); return !!b && !b.disabled; }")
     page.click("#start")  # before Python is up: boot.js opens the camera
     page.wait_for_function("document.getElementById('video').srcObject !== null")
     page.evaluate("window.__stream = document.getElementById('video').srcObject")
-    for route in missing:
-        route.fulfill(status=404, body=b"")
-    missing = None
+    missing.release()
     expect_error(app, "model.json", "HTTP 404")
     page.wait_for_function("window.__stream.getTracks().every(t => t.readyState === 'ended')", timeout=10000)
     assert page.evaluate("document.getElementById('video').srcObject") is None

@@ -13,6 +13,7 @@ from PIL import Image
 from moodlens import manifest
 
 from . import media
+from .conftest import HeldRoute
 
 EMOTION = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")  # the default
 
@@ -269,31 +270,15 @@ CAMERA_FIRST = """() => {
 }"""
 
 
-class HoldBack:
-    """A route that keeps the app's package back until `release()`: without it Python cannot
-    take Start over, so the clicks before are surely boot.js's (on a fast machine the app was
-    once up between a test's "not up yet" check and its click)."""
-
-    pattern = "**/moodlens.zip"
-
-    def __init__(self):
-        self.held = []
-
-    def __call__(self, route):
-        if self.held is None:
-            route.continue_()
-        else:
-            self.held.append(route)
-
-    def release(self):
-        for route in self.held:
-            route.continue_()
-        self.held = None
+# The app's package held back until the clicks are measured: without it Python cannot take
+# Start over, so the clicks before are surely boot.js's (on a fast machine the app was once up
+# between a test's "not up yet" check and its click).
+PACKAGE = "**/moodlens.zip"
 
 
 def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_app):
-    package = HoldBack()
-    app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(package.pattern, package)])
+    package = HeldRoute()
+    app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(PACKAGE, package)])
     page = app.page
     page.wait_for_function(START_ENABLED, timeout=30000)
     assert not page.evaluate(PYTHON_UP), "the page was not expected to be up yet"
@@ -303,8 +288,9 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     # The person sees themselves (how soon, while Python boots: `build.py bench`) ...
     page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
     # ... first: the boot's next WebAssembly instance and step wait for that first frame.
-    held = page.wait_for_function("(() => { const t = window.__held; return t.frame && t.wasm && t.fetch && t.hold && t; })()",
-                                  timeout=30000).json_value()
+    held = page.wait_for_function(
+        "(() => { const t = window.__held; return t.frame && t.wasm && t.fetch && t.hold && t; })()",
+        timeout=30000).json_value()
     # (boot.js waits at most 1.5 s after the click, taken here a moment after it: on a slow
     # machine the frame may come later)
     first = min(held["frame"], held["click"] + 1300)
@@ -340,8 +326,8 @@ def test_autostart_opens_the_camera_while_the_models_load(open_app):
 
 
 def test_start_then_stop_before_python_is_up_leaves_the_camera_off(open_app):
-    package = HoldBack()
-    app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(package.pattern, package)])
+    package = HeldRoute()
+    app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(PACKAGE, package)])
     page = app.page
     page.wait_for_function(START_ENABLED, timeout=30000)
     page.click("#start")

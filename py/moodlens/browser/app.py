@@ -1,10 +1,10 @@
 """Start-up and wiring: the app's life in the page.
 
 Start-up runs in parallel where it can: NumPy and the app's modules that need it are imported
-while TF.js's backend is chosen and the models download and warm up (``models.py``). Then the three ways in are wired: the camera
-(``camera_mode.py``), pictures (``photo_mode.py``) and video files (``video_mode.py``), each a
-frame source driven through the pipeline by ``moodlens.runner``; the live session's timeline
-(``live_session.py``) records the camera.
+while TF.js's backend is chosen and the models download and warm up (``models.py``). Then the
+three ways in are wired: the camera (``camera_mode.py``), pictures (``photo_mode.py``) and
+video files (``video_mode.py``), each a frame source driven through the pipeline by
+``moodlens.runner``; the live session's timeline (``live_session.py``) records the camera.
 
 Every user action (start, stop, camera pick, model switch, own model, photos, video, cancel,
 landmarks) runs through ``_run``: whatever escapes is logged with its traceback to the console
@@ -47,7 +47,8 @@ class _Parts:
         from .video_mode import VideoMode
 
         self.BlazeFace, self.Pipeline, self.NativeDetector = BlazeFace, Pipeline, NativeDetector
-        self.CameraMode, self.LiveSession, self.PhotoMode, self.VideoMode = CameraMode, LiveSession, PhotoMode, VideoMode
+        self.CameraMode, self.LiveSession = CameraMode, LiveSession
+        self.PhotoMode, self.VideoMode = PhotoMode, VideoMode
         self.CameraSource, self.unavailable_reason = CameraSource, unavailable_reason
 
 
@@ -315,9 +316,9 @@ class App:
             self.detector = parts.BlazeFace(detector_model.manifest, detector_model.predict)
         caps = self.models.caps
         source = parts.CameraSource(self.doc.getElementById("video"), grab,
-                              direct=detector_model is not None and caps.video_frame_copy,
-                              video_frame_callback=caps.video_frame_callback, interval_ms=self.cfg.interval_ms,
-                              paused=lambda: bool(self.doc.hidden) or self.recovering)
+                                    direct=detector_model is not None and caps.video_frame_copy,
+                                    video_frame_callback=caps.video_frame_callback, interval_ms=self.cfg.interval_ms,
+                                    paused=lambda: bool(self.doc.hidden) or self.recovering)
         self.live = parts.LiveSession(self.doc, self)
         self.camera = parts.CameraMode(self, source)
         self.photos = parts.PhotoMode(self)
@@ -328,8 +329,9 @@ class App:
         old = self.pipeline
         self.emotion = emotion
         cfg = self.cfg
-        self.pipeline = self.parts.Pipeline(self.detector, emotion.predict, emotion.manifest, cfg.max_faces, cfg.smoothing,
-                                 cfg.detect_every, tracker=old.tracker if old is not None else None)
+        self.pipeline = self.parts.Pipeline(self.detector, emotion.predict, emotion.manifest, cfg.max_faces,
+                                            cfg.smoothing, cfg.detect_every,
+                                            tracker=old.tracker if old is not None else None)
         self.pipeline.landmarks = old.landmarks if old is not None else None
         self.pipeline.keep_inputs = cfg.debug
         self.view.use_labels(emotion.manifest)
@@ -340,8 +342,8 @@ class App:
         """For a video file: the emotion model in use and a pipeline of its own on it (its own
         tracker, which keeps a face's id across gaps of up to 1.5 s)."""
         cfg = self.cfg
-        pipeline = self.parts.Pipeline(self.detector, self.emotion.predict, self.emotion.manifest, cfg.max_faces, cfg.smoothing,
-                            cfg.detect_every, max_age_ms=1500.0)
+        pipeline = self.parts.Pipeline(self.detector, self.emotion.predict, self.emotion.manifest, cfg.max_faces,
+                                       cfg.smoothing, cfg.detect_every, max_age_ms=1500.0)
         pipeline.landmarks = self.pipeline.landmarks
         return self.emotion, pipeline
 
