@@ -92,8 +92,9 @@ class Trial:
 
 @dataclass(frozen=True)
 class Choice:
-    """The backend in use, how it was chosen (``measured``, ``remembered``, ``forced`` or
-    ``fallback``) and a sentence saying why, for the page and ``#results.diagnostics``."""
+    """The backend in use, how it was chosen (``measured``, ``only`` when nothing else was worth
+    timing, ``remembered``, ``forced`` or ``fallback``) and a sentence saying why, for the page and
+    ``#results.diagnostics``."""
 
     backend: str
     how: str
@@ -144,6 +145,22 @@ def needless(name: str, caps: Capabilities, trials: list[Trial]) -> Trial | None
     if name == "cpu" and caps.wasm_simd and any(t.backend == "wasm" and t.total_ms is not None for t in trials):
         return Trial("cpu", skipped="far slower than wasm with SIMD wherever measured")
     return None
+
+
+def foregone(first: str, rest: tuple[str, ...], caps: Capabilities, left_out: list[Trial]) -> Choice | None:
+    """The choice when ``first`` has nothing to be compared with: every backend in ``rest`` would
+    be left untimed by ``needless`` once ``first`` has run the models (wasm with SIMD, with WebGL
+    in software or missing: Chromium and Firefox without a GPU). Timing one backend alone decides
+    nothing, and it cost a first visit eight timed calls and a wait for the app's imports (about
+    0.1 s). ``left_out``: the backends that failed or are untimed, for the reason. None: a trial
+    is needed."""
+    ran = [Trial(first, emotion_ms=0.0, detector_ms=0.0)]  # what needless() would see once it has run
+    after = [needless(name, caps, ran) for name in rest]
+    if any(skip is None for skip in after):
+        return None
+    trials = (*left_out, *after)
+    reason = "the only backend worth timing here" + (f" ({', '.join(t.describe() for t in trials)})" if trials else "")
+    return Choice(first, "only", reason, trials)
 
 
 def worth_finishing(emotion_ms: float, trials: list[Trial]) -> bool:

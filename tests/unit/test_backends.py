@@ -12,6 +12,7 @@ from moodlens.backends import (
     Trial,
     candidates,
     choose,
+    foregone,
     memory_key,
     needless,
     recall,
@@ -134,3 +135,25 @@ def test_cpu_is_not_timed_once_wasm_with_simd_ran_the_models():
     assert needless("cpu", Capabilities(webgl=None, wasm=True, wasm_simd=False), wasm_ran) is None, "no SIMD"
     choice = choose(wasm_ran + [skipped])
     assert choice.backend == "wasm" and "cpu not timed" in choice.reason
+
+
+def test_a_backend_with_nothing_to_be_compared_with_is_chosen_without_timing():
+    simd = Capabilities(webgl="webgl2", webgl_renderer="ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device))",
+                        wasm=True, wasm_simd=True)
+    order = candidates(simd)
+    assert order == ("wasm", "cpu", "webgl")
+    only = foregone("wasm", ("cpu",), simd, untimed(simd))
+    assert only is not None and only.backend == "wasm" and only.how == "only"
+    assert "webgl not timed (its renderer is SwiftShader" in only.reason and "cpu not timed" in only.reason
+    assert only.to_json()["trials_ms"] == {"webgl": None, "cpu": None}
+    # Anything that could win is timed: a real GPU, wasm without SIMD, or a first backend other than wasm.
+    gpu = Capabilities(webgl="webgl2", webgl_renderer="Apple GPU", wasm=True, wasm_simd=True)
+    assert foregone("wasm", ("webgl", "cpu"), gpu, []) is None
+    assert foregone("wasm", ("cpu",), Capabilities(webgl=None, wasm=True, wasm_simd=False), []) is None
+    assert foregone("webgl", ("cpu",), gpu, [Trial("wasm", error="no SIMD")]) is None
+    # Firefox headless: no WebGL context, wasm with SIMD; the failure is named.
+    firefox = Capabilities(webgl=None, wasm=True, wasm_simd=True)
+    assert foregone("wasm", ("cpu",), firefox, [Trial("webgl", error="no context")]).reason == (
+        "the only backend worth timing here (webgl failed (no context), "
+        "cpu not timed (far slower than wasm with SIMD wherever measured))")
+    assert foregone("wasm", (), firefox, []).reason == "the only backend worth timing here"

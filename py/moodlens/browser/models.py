@@ -93,12 +93,17 @@ class Models:
         else:
             skipped = backends.untimed(self.caps)
             rest = tuple(b for b in order[order.index(first) + 1:] if b not in {t.backend for t in skipped})
-            if quiet is not None:
-                await quiet
-            self.choice = await self._trial(first, rest, models, failed + skipped)
-            store(backends.STORAGE_KEY, backends.remember(self.choice, key))
-        for model in models:
-            await model.warm_up()
+            only = backends.foregone(first, rest, self.caps, failed + skipped)
+            if only is not None and await self._runs(models):
+                self.choice = only  # not remembered: nothing was measured, and the next visit decides as fast
+            else:
+                if quiet is not None:
+                    await quiet
+                self.choice = await self._trial(first, rest, models, failed + skipped)
+                store(backends.STORAGE_KEY, backends.remember(self.choice, key))
+        if self.choice.how != "only":  # an "only" choice has warmed them up, to know they run
+            for model in models:
+                await model.warm_up()
         return models
 
     async def _first_working(self, order: tuple[str, ...]) -> tuple[str, list[Trial]]:
@@ -155,6 +160,17 @@ class Models:
             await detector.warm_up()
             detector_ms = await detector.time_ms()
         return Trial(name, emotion_ms=emotion_ms, detector_ms=detector_ms)
+
+    @staticmethod
+    async def _runs(models: list[tfjs.Model]) -> bool:
+        """Whether the current backend runs ``models`` (each warmed up); False sends the start to
+        the trial, which times the next backend, as when a timed backend fails."""
+        try:
+            for model in models:
+                await model.warm_up()
+        except (JsError, JsException):
+            return False
+        return True
 
     async def _rebuild(self, models: list[tfjs.Model]) -> str | None:
         """Rebuild ``models`` on the current backend; None, or why not."""
