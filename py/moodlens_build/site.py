@@ -212,13 +212,22 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
     defaults = [m for m in models if m.kind == "detector"][:1] + [m for m in models if m.kind == "emotion"][:1]
     html = html.replace("{{preload}}", preload_links(wheels, defaults, staging))
     html = html.replace("{{mpy_config}}", json.dumps({"plugins": PYSCRIPT_PLUGINS_OFF}))
-    # The default model named from the first paint, so the picker does not change size (and
-    # move the controls) when Python fills in the list.
-    picker = '<select id="model" disabled></select>'
-    if picker not in html:
-        raise BuildError(f"site/index.html has no {picker}")
-    default = html_escape(defaults[-1].name)
-    html = html.replace(picker, f'<select id="model" disabled><option value="{defaults[-1].id}">{default}</option></select>')
+    # The picker's list and the default model's bars from the first paint, as Python fills them
+    # in, so nothing changes size or moves when it does (a select is as wide as its widest option).
+    # The bars' colours are left to Python: the CSP allows no inline style (and at 0% none shows).
+    picker, bars = '<select id="model" disabled></select>', '<ul id="bars" class="bars" '
+    for part in (picker, bars):
+        if part not in html:
+            raise BuildError(f"site/index.html has no {part}")
+    options = "".join(f'<option value="{m.id}"{" selected" if m is defaults[-1] else ""}>{html_escape(m.name)}</option>'
+                      for m in models if m.kind == "emotion")
+    html = html.replace(picker, f'<select id="model" disabled>{options}</select>')
+    items = "".join(f'<li class="bar"><span class="bar-name">{html_escape(label.name)}</span><span class="bar-track">'
+                    '<span class="bar-fill"></span></span><span class="bar-value">0%</span></li>'
+                    for label in defaults[-1].labels)
+    start = html.index(bars)
+    end = html.index("</ul>", start)
+    html = html[:html.index(">", start) + 1] + items + html[end:]
     (staging / "index.html").write_text(html, encoding="utf-8")
     lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
     (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -146,6 +146,27 @@ def test_a_real_face_through_the_camera_is_boxed_and_labelled(engine, open_page)
     assert any(u.endswith("pyodide.asm.wasm") for u in record["urls"]), "resource timing saw no runtime download"
 
 
+LAYOUT = """const rect = (s) => { const r = document.querySelector(s).getBoundingClientRect();
+    return [r.x, r.y, r.width, r.height].map((v) => Math.round(v)); };
+  return {state: document.body.dataset.state, rects: Object.fromEntries(arguments[0].map((s) => [s, rect(s)]))};"""
+STILL = ["#viewport", "#start", "#model", "#landmarks", "#own-model-label", "#emoji", "#mood-label", "#bars", "#status",
+         ".raw", "#photos-section", "#video-section"]
+
+
+def test_nothing_moves_while_the_app_boots(engine, open_page):
+    """What the first paint shows stays where it is when the boot finishes: the model list, the
+    bars and the status line are laid out from the start (index.html, filled in by build.py)."""
+    page = open_page("")
+    before = page.run(LAYOUT, STILL)
+    assert before["state"] == "loading", before  # measured before the boot finished, or this proves nothing
+    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    after = page.run(LAYOUT, STILL)
+    moved = {s: (before["rects"][s], after["rects"][s]) for s in STILL if before["rects"][s] != after["rects"][s]}
+    assert moved == {}, moved
+    assert page.run("return document.querySelectorAll('#bars .bar').length") == len(EMOTION.labels)
+    shot(engine, page, "booted")
+
+
 def test_a_photo_of_a_face_is_analysed(engine, open_page, face_folder):
     page = open_page("")
     page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
