@@ -159,7 +159,7 @@ def foregone(first: str, rest: tuple[str, ...], caps: Capabilities, left_out: li
     if any(skip is None for skip in after):
         return None
     trials = (*left_out, *after)
-    reason = "the only backend worth timing here" + (f" ({', '.join(t.describe() for t in trials)})" if trials else "")
+    reason = "the only backend worth timing here" + (f": {'; '.join(t.describe() for t in trials)}" if trials else "")
     return Choice(first, "only", reason, trials)
 
 

@@ -154,6 +154,6 @@ def test_a_backend_with_nothing_to_be_compared_with_is_chosen_without_timing():
     # Firefox headless: no WebGL context, wasm with SIMD; the failure is named.
     firefox = Capabilities(webgl=None, wasm=True, wasm_simd=True)
     assert foregone("wasm", ("cpu",), firefox, [Trial("webgl", error="no context")]).reason == (
-        "the only backend worth timing here (webgl failed (no context), "
-        "cpu not timed (far slower than wasm with SIMD wherever measured))")
+        "the only backend worth timing here: webgl failed (no context); "
+        "cpu not timed (far slower than wasm with SIMD wherever measured)")
     assert foregone("wasm", (), firefox, []).reason == "the only backend worth timing here"
