@@ -14,6 +14,7 @@ from html import escape as html_escape
 from pathlib import Path
 
 from moodlens import manifest as manifests
+from moodlens.bars import bar_items
 
 from . import bytecode
 from .deps import npm_packages
@@ -205,7 +206,7 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
     """index.html with its CSP meta tag and preloads, and the headers file Netlify reads."""
     headers = site_headers()
     html = (ROOT / "site" / "index.html").read_text(encoding="utf-8")
-    for placeholder in ("{{csp}}", "{{preload}}", "{{mpy_config}}"):
+    for placeholder in ("{{csp}}", "{{preload}}", "{{mpy_config}}", "{{models}}", "{{bars}}"):
         if placeholder not in html:
             raise BuildError(f"site/index.html has no {placeholder} placeholder")
     html = html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"]))
@@ -215,19 +216,10 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
     # The picker's list and the default model's bars from the first paint, as Python fills them
     # in, so nothing changes size or moves when it does (a select is as wide as its widest option).
     # The bars' colours are left to Python: the CSP allows no inline style (and at 0% none shows).
-    picker, bars = '<select id="model" disabled></select>', '<ul id="bars" class="bars" '
-    for part in (picker, bars):
-        if part not in html:
-            raise BuildError(f"site/index.html has no {part}")
-    options = "".join(f'<option value="{m.id}"{" selected" if m is defaults[-1] else ""}>{html_escape(m.name)}</option>'
-                      for m in models if m.kind == "emotion")
-    html = html.replace(picker, f'<select id="model" disabled>{options}</select>')
-    items = "".join(f'<li class="bar"><span class="bar-name">{html_escape(label.name)}</span><span class="bar-track">'
-                    '<span class="bar-fill"></span></span><span class="bar-value">0%</span></li>'
-                    for label in defaults[-1].labels)
-    start = html.index(bars)
-    end = html.index("</ul>", start)
-    html = html[:html.index(">", start) + 1] + items + html[end:]
+    html = html.replace("{{models}}", "".join(
+        f'<option value="{m.id}"{" selected" if m is defaults[-1] else ""}>{html_escape(m.name)}</option>'
+        for m in models if m.kind == "emotion"))
+    html = html.replace("{{bars}}", bar_items([label.name for label in defaults[-1].labels]))
     (staging / "index.html").write_text(html, encoding="utf-8")
     lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
     (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")

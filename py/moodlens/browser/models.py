@@ -94,16 +94,15 @@ class Models:
             skipped = backends.untimed(self.caps)
             rest = tuple(b for b in order[order.index(first) + 1:] if b not in {t.backend for t in skipped})
             only = backends.foregone(first, rest, self.caps, failed + skipped)
-            if only is not None and await self._runs(models):
+            if only is not None and await self._runs(models):  # warmed up: nothing more to do
                 self.choice = only  # not remembered: nothing was measured, and the next visit decides as fast
-            else:
-                if quiet is not None:
-                    await quiet
-                self.choice = await self._trial(first, rest, models, failed + skipped)
-                store(backends.STORAGE_KEY, backends.remember(self.choice, key))
-        if self.choice.how != "only":  # an "only" choice has warmed them up, to know they run
-            for model in models:
-                await model.warm_up()
+                return models
+            if quiet is not None:
+                await quiet
+            self.choice = await self._trial(first, rest, models, failed + skipped)
+            store(backends.STORAGE_KEY, backends.remember(self.choice, key))
+        for model in models:
+            await model.warm_up()
         return models
 
     async def _first_working(self, order: tuple[str, ...]) -> tuple[str, list[Trial]]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import js
 
+from ..bars import BAR
 from ..manifest import Manifest
 
 if TYPE_CHECKING:  # present.py needs NumPy, which arrives after this module is imported
@@ -127,10 +128,7 @@ class View:
         for label in manifest.labels:
             li = self.doc.createElement("li")
             li.className = "bar"
-            li.innerHTML = (
-                '<span class="bar-name"></span><span class="bar-track"><span class="bar-fill"></span></span>'
-                '<span class="bar-value">0%</span>'
-            )
+            li.innerHTML = BAR.format(name="")
             li.querySelector(".bar-name").textContent = label.name
             fill = li.querySelector(".bar-fill")
             fill.style.setProperty("--c", label.color)
