@@ -254,6 +254,8 @@ COUNT_CAMERA_REQUESTS = """
 window.__gum = 0;
 const original = MediaDevices.prototype.getUserMedia;
 MediaDevices.prototype.getUserMedia = function (...args) { window.__gum += 1; return original.apply(this, args); };
+window.__loads = 0;  // the video's loads: media events do not bubble, so listen in the capture phase
+document.addEventListener("loadstart", () => { window.__loads += 1; }, true);
 """
 START_ENABLED = "() => { const b = document.getElementById('start'); return !!b && !b.disabled; }"
 PYTHON_UP = "document.querySelector('[data-stage=\"python\"].done') !== null"
@@ -304,6 +306,8 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     faces = app.wait_frames(3)["faces"]
     assert faces and faces[0]["emotion"] == "happy"
     assert page.evaluate("window.__gum") == 1
+    # ... without loading the video again (a black flash, then a new first frame to wait for)
+    assert page.evaluate("window.__loads") == 1
     assert page.text_content("#start") == "Stop camera"
     assert not page.evaluate("document.body.classList.contains('early-camera')")
 
@@ -322,6 +326,7 @@ def test_autostart_opens_the_camera_while_the_models_load(open_app):
         "[window.__gumAt, performance.getEntriesByName('moodlens:warmup')[0].startTime]")
     assert asked < models_ready, (asked, models_ready)
     assert page.evaluate("window.__gum") == 1
+    assert page.evaluate("window.__loads") == 1
     assert not page.evaluate("document.body.classList.contains('early-camera')")
 
 

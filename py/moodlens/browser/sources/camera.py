@@ -85,7 +85,8 @@ class Camera:
         video = {"width": {"ideal": WIDTH}, "height": {"ideal": HEIGHT}}
         video.update({"deviceId": {"exact": device_id}} if device_id else {"facingMode": "user"})
         notes = []
-        self.close()  # some cameras cannot be opened twice: let go of the old stream first
+        if self.stream is not None:
+            self.close()  # some cameras cannot be opened twice: let go of the old stream first
         try:
             stream = await self._early() if device_id is None else None
             stream = stream or await self._request(video)
@@ -105,7 +106,10 @@ class Camera:
         self.stream = stream
         for track in stream.getVideoTracks():
             track.addEventListener("ended", self._on_ended)
-        self.video.srcObject = stream
+        # The early camera's stream is on screen already: assigning it again would reload the
+        # video (a black flash, and new metadata and a first frame to wait for: 30-50 ms here).
+        if not js.Object.is_(self.video.srcObject, stream):
+            self.video.srcObject = stream
         try:
             await settle(self.video, "play")
         except JsError as exc:
@@ -235,6 +239,10 @@ async def copy_rgba(frame, buffer, rgba, width: int) -> bool:
         return False
 
 
+HAVE_CURRENT_DATA = 2  # HTMLMediaElement.readyState: a frame to show
+ON_SCREEN = -1  # `presented` of the frame on screen when the loop starts (no callback told of it)
+
+
 class CameraSource(Camera):
     """The camera (``Camera``) and its frames. ``paused()``: skip frames (a hidden tab, a backend
     being rebuilt); ``interval_ms``: the least time between two frames handed out."""
@@ -297,7 +305,11 @@ class CameraSource(Camera):
         return self._latest
 
     async def frames(self):
-        self._latest, self._taken = None, None
+        # The picture on screen already (the early camera's, shown while Python booted) is
+        # analysed at once, not after the next frame: the first emotion comes up to a frame sooner.
+        now = js.performance.now()
+        self._latest = (now, now, ON_SCREEN) if int(self.video.readyState) >= HAVE_CURRENT_DATA else None
+        self._taken = None
         self._follow()
         index, last_ms = 0, -1e12
         try:
@@ -310,7 +322,7 @@ class CameraSource(Camera):
                 if now_ms - last_ms < self.interval_ms:  # skipped on purpose: not a dropped frame
                     self._taken = presented
                     continue
-                if self._taken is not None:
+                if self._taken is not None and self._taken != ON_SCREEN:
                     self.dropped_frames += max(0, presented - self._taken - 1)
                 self._taken = presented
                 grabbing = js.performance.now()
