@@ -299,6 +299,7 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     assert held["wasm"] >= first and held["fetch"] >= first and held["hold"] >= first, held
     assert page.get_attribute("#start", "aria-pressed") == "true"
     assert page.evaluate("getComputedStyle(document.getElementById('placeholder')).display") == "none"
+    early_transform = page.evaluate("getComputedStyle(document.getElementById('video')).transform")
     app.screenshot("early-camera.png")
     package.release()
     # ... and the analysis starts on that same stream once it is: the camera is asked once.
@@ -306,8 +307,11 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     faces = app.wait_frames(3)["faces"]
     assert faces and faces[0]["emotion"] == "happy"
     assert page.evaluate("window.__gum") == 1
-    # ... without loading the video again (a black flash, then a new first frame to wait for)
+    # ... without loading the video again (a black flash, then a new first frame to wait for),
+    # or flipping it: the early picture is mirrored as the app's is
     assert page.evaluate("window.__loads") == 1
+    assert early_transform == page.evaluate("getComputedStyle(document.getElementById('video')).transform")
+    assert early_transform.startswith("matrix(-1"), early_transform
     assert page.text_content("#start") == "Stop camera"
     assert not page.evaluate("document.body.classList.contains('early-camera')")
 
