@@ -165,8 +165,7 @@ class Models:
         """Whether the current backend runs ``models`` (each warmed up); False sends the start to
         the trial, which times the next backend, as when a timed backend fails."""
         try:
-            for model in models:
-                await model.warm_up()
+            await Models._warm(models)
         except (JsError, JsException):
             return False
         return True
@@ -188,15 +187,16 @@ class Models:
             if await tfjs.set_backend(name) is not None or await self._rebuild(self.loaded) is not None:
                 continue
             try:
-                await asyncio.wait_for(self._warm_all(), TRIAL_TIMEOUT_S)
+                await asyncio.wait_for(self._warm(self.loaded), TRIAL_TIMEOUT_S)
             except (JsError, JsException, tfjs.ModelLoadError, asyncio.TimeoutError):
                 continue
             self.choice = Choice(name, "fallback", f"the {lost} backend failed here; {name} is the next that works")
             return name
         raise RuntimeError(f"no TF.js backend besides {lost} can run the models")
 
-    async def _warm_all(self) -> None:
-        for model in self.loaded:
+    @staticmethod
+    async def _warm(models: list[tfjs.Model]) -> None:
+        for model in models:
             await model.warm_up()
 
     def diagnostics(self) -> dict:

@@ -85,8 +85,7 @@ class Camera:
         video = {"width": {"ideal": WIDTH}, "height": {"ideal": HEIGHT}}
         video.update({"deviceId": {"exact": device_id}} if device_id else {"facingMode": "user"})
         notes = []
-        if self.stream is not None:
-            self.close()  # some cameras cannot be opened twice: let go of the old stream first
+        self.close()  # some cameras cannot be opened twice: let go of the old stream first
         try:
             stream = await self._early() if device_id is None else None
             stream = stream or await self._request(video)
@@ -165,11 +164,13 @@ class Camera:
             self._ended_callback()
 
     def close(self) -> None:
-        """Stop every track (turns the camera light off) and detach the stream."""
-        if self.stream is not None:
-            for track in self.stream.getTracks():
-                track.removeEventListener("ended", self._on_ended)
-                track.stop()
+        """Stop every track (turns the camera light off) and detach the stream. A stream this
+        camera does not hold is left on screen: the one boot.js opened, until ``open`` takes it."""
+        if self.stream is None:
+            return
+        for track in self.stream.getTracks():
+            track.removeEventListener("ended", self._on_ended)
+            track.stop()
         self.stream = None
         self.video.srcObject = None
 
