@@ -14,7 +14,10 @@ if (typeof WebAssembly === "object") {
 
 (() => {
   const base = new URL(".", location.href);
-  const advice = " Reload the page; if this keeps happening, the site's files are damaged or incomplete.";
+  // The same words as Python's start-up failure (moodlens.browser.app), so a failure reads the
+  // same whichever side reports it.
+  const advice = " Reload to try again; if it keeps happening, the site's files are damaged: " +
+    "tell whoever hosts this page.";
   let expected = null; // files.json, written by build.py: path -> size in bytes
 
   // Python marks the "python" stage done as soon as it runs; from then on it reports failures
@@ -28,6 +31,11 @@ if (typeof WebAssembly === "object") {
     document.getElementById("status").textContent = message;
   };
   const relative = (url) => (url.startsWith(base.href) ? url.slice(base.href.length) : url);
+  // moodlens.browser.site_files.damaged_message, word for word: one check (status, then size
+  // against files.json), one message; this side checks what the boot loads, Python the rest.
+  const damagedMessage = (files) =>
+    `${files.map(([path, detail]) => `${path} (${detail})`).join(", ")} ${files.length === 1 ? "is" : "are"} ` +
+    "missing or damaged";
 
   // Files that came back with an HTTP error, or shorter or longer than build.py wrote them.
   async function damaged() {
@@ -37,16 +45,16 @@ if (typeof WebAssembly === "object") {
     const found = [];
     for (const entry of performance.getEntriesByType("resource")) {
       const path = relative(entry.name.split("?")[0]);
-      if (entry.responseStatus >= 400) found.push(`${path} (HTTP ${entry.responseStatus})`);
+      if (entry.responseStatus >= 400) found.push([path, `HTTP ${entry.responseStatus}`]);
       else if (path in expected && entry.decodedBodySize && entry.decodedBodySize !== expected[path]) {
-        found.push(`${path} (${entry.decodedBodySize} bytes, expected ${expected[path]})`);
+        found.push([path, `${entry.decodedBodySize} bytes, expected ${expected[path]}`]);
       }
     }
     return found;
   }
   async function fail(message) {
     const files = loading() ? await damaged() : [];
-    show(files.length ? `${message} Missing or damaged: ${files.join(", ")}.${advice}` : message + advice);
+    show(files.length ? `Moodlens could not start: ${damagedMessage(files)}.${advice}` : message + advice);
   }
 
   if (typeof WebAssembly !== "object") {
@@ -67,7 +75,7 @@ if (typeof WebAssembly === "object") {
   const watchdog = setInterval(async () => {
     if (!loading()) return clearInterval(watchdog);
     const files = await damaged();
-    if (files.length) fail("Moodlens could not start.");
+    if (files.length) fail("");
   }, 2000);
 })();
 

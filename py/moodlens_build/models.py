@@ -17,10 +17,14 @@ from .paths import CACHE, NODE, ROOT, BuildError, copy, log, sha256
 from .wheels import _download_wheel_source
 
 
-def model_manifests(conf: dict) -> list[manifests.Manifest]:
+MODELS = ROOT / "models"
+
+
+def model_manifests(model_ids: list[str], folder: Path = MODELS) -> list[manifests.Manifest]:
+    """The manifests of ``model_ids``, read from ``folder/<id>/manifest.json`` and validated."""
     out = []
-    for model_id in conf["models"]:
-        path = ROOT / "models" / model_id / "manifest.json"
+    for model_id in model_ids:
+        path = folder / model_id / "manifest.json"
         try:
             m = manifests.load(path)
         except (OSError, manifests.ManifestError) as exc:
@@ -67,12 +71,33 @@ def model_sources(m: manifests.Manifest) -> dict[str, Path]:
     return found
 
 
-def copy_model(m: manifests.Manifest, dest: Path) -> None:
-    """dist/models/<id>/: the model's files (converted when the manifest says so) and its
-    manifest, with the sha256 of every served file for the page to check."""
-    sources = model_sources(m)
-    data = json.loads((ROOT / "models" / m.id / "manifest.json").read_text(encoding="utf-8"))
-    if m.source.convert == "keras-h5":
+def local_files(m: manifests.Manifest, folder: Path) -> dict[str, Path]:
+    """The files of a model without a registry source (one ``build.py convert`` wrote, or a
+    person's own): beside its manifest, each checked against the sha256 the manifest lists."""
+    where = f"models/{m.id}"
+    if not m.files:
+        raise BuildError(f"{where}/manifest.json: neither a 'source' package nor 'files' to serve")
+    found = {}
+    for f in m.files:
+        src = folder / m.id / f.name
+        if not src.is_file():
+            raise BuildError(f"{where}: {f.name} is missing beside its manifest")
+        if (got := sha256(src)) != f.sha256:
+            raise BuildError(f"{where}: {f.name} has sha256 {got}, manifest says {f.sha256}")
+        found[f.name] = src
+    return found
+
+
+def copy_model(m: manifests.Manifest, dest: Path, folder: Path = MODELS) -> None:
+    """dist/models/<id>/: the model's files (from its registry package, converted when the
+    manifest says so, or from beside its manifest in ``folder``) and its manifest, with the
+    sha256 of every served file for the page to check."""
+    data = json.loads((folder / m.id / "manifest.json").read_text(encoding="utf-8"))
+    # A manifest that lists its served files (as `build.py convert` writes it) is served from its
+    # folder; the bundled ones name a registry package instead, and their files come from there.
+    local = "files" in data or m.source is None
+    sources = local_files(m, folder) if local else model_sources(m)
+    if not local and m.source.convert == "keras-h5":
         converted = convert_keras(m, sources[m.source.files[0].name])
         for f in converted.iterdir():
             if f.name != "manifest.json":

@@ -18,7 +18,7 @@ from moodlens.bars import bar_items
 
 from . import bytecode
 from .deps import npm_packages
-from .models import copy_model, model_manifests
+from .models import MODELS, copy_model, model_manifests
 from .paths import CACHE, DIST, NODE, ROOT, BuildError, copy, log, settings, sha256
 from .wheels import pyodide_wheels, slim_wheel
 
@@ -225,13 +225,16 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
     (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def build() -> Path:
+def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[str, ...] = ()) -> Path:
+    """Assemble the site into ``out`` (dist/), with pyproject.toml's models and ``extra_models``,
+    each from ``models_folder/<id>/`` (models/). Tests build sites with other models through this
+    same code, so every file list, hash and preload matches what is served."""
     conf = settings()["tool"]["moodlens"]
     npm_packages()
     wheels = pyodide_wheels(conf)
-    models = model_manifests(conf)
+    models = model_manifests([*conf["models"], *extra_models], models_folder)
 
-    staging = ROOT / "dist.tmp"
+    staging = out.with_name(out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     for name in PYODIDE_CORE:
         if name != "python_stdlib.zip":  # compiled to bytecode below
@@ -274,7 +277,7 @@ def build() -> Path:
     for src, name in MEDIABUNNY_FILES.items():
         copy(NODE / src, staging / "vendor" / "mediabunny" / name)
     for m in models:
-        copy_model(m, staging / "models" / m.id)
+        copy_model(m, staging / "models" / m.id, models_folder)
     index = {kind: [{"id": m.id, "name": m.name} for m in models if m.kind == kind] for kind in manifests.KINDS}
     index["photo_detectors"] = conf.get("photo-detectors", [index["detector"][0]["id"]])
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
@@ -301,8 +304,8 @@ def build() -> Path:
     (staging / "files.json").write_text(json.dumps(sizes, indent=0))  # boot.js names damaged files with it
     write_service_worker(staging, precache(staging, wheels, models, conf))
 
-    shutil.rmtree(DIST, ignore_errors=True)
-    staging.rename(DIST)
-    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
-    log(f"dist/ ready: {sum(1 for p in DIST.rglob('*') if p.is_file())} files, {size / 1e6:.1f} MB")
-    return DIST
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    log(f"{out.name}/ ready: {sum(1 for p in out.rglob('*') if p.is_file())} files, {size / 1e6:.1f} MB")
+    return out

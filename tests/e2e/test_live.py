@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import urllib.request
 
 import numpy as np
@@ -14,6 +13,7 @@ from moodlens import manifest
 
 from . import media
 from .conftest import HeldRoute
+from .windows import animation_frames
 
 EMOTION = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")  # the default
 
@@ -127,7 +127,7 @@ def test_stop_releases_the_camera(open_app):
     assert page.evaluate("window.__stream.getTracks().every(t => t.readyState === 'ended')")
     assert page.text_content("#start") == "Start camera"
     frame = app.results()["frame"]
-    time.sleep(0.5)
+    animation_frames(page, 30)
     assert app.results()["frame"] == frame, "inference went on after Stop"
 
 
@@ -182,10 +182,27 @@ def test_bad_url_parameters_are_clamped_with_visible_notes(open_app):
 def test_interval_sets_the_least_time_between_inferences(open_app):
     app = open_app("?autostart=1&interval=500")
     app.wait_state("running")
-    start = app.wait_frames(1)["frame"]
-    time.sleep(3.0)
-    done = app.results()["frame"] - start
-    assert 1 <= done <= 7, f"{done} inferences in 3 s at a 500 ms interval"
+    app.page.evaluate(RECORD_FRAME_TIMES)
+    app.page.wait_for_function("window.__frameTimes.length >= 6", timeout=60_000)
+    times = app.page.evaluate("window.__frameTimes")
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # Each result's time is its camera frame's: at 30 fps a frame lands up to 33 ms either side.
+    assert min(gaps) >= 500 - 34, f"inferences {gaps} ms apart at a 500 ms interval"
+
+
+# The frame time of every new result, as the page shows them (#results is rewritten per inference).
+RECORD_FRAME_TIMES = """() => {
+  window.__frameTimes = [];
+  let last = null;
+  const record = () => {
+    try {
+      const r = JSON.parse(document.getElementById('results').textContent);
+      if (r.frame !== last) { last = r.frame; window.__frameTimes.push(r.time_ms); }
+    } catch (e) {}
+  };
+  new MutationObserver(record).observe(document.getElementById('results'),
+                                       {childList: true, characterData: true, subtree: true});
+}"""
 
 
 def test_native_detector_request_falls_back_to_blazeface(open_app):

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import sys
 
 import numpy as np
@@ -58,12 +57,13 @@ def test_every_bundled_model_runs_on_the_camera(open_app, model_id):
     m = manifest.load(media.ROOT / "models" / model_id / "manifest.json")
     app = open_app(f"?autostart=1&model={model_id}")
     app.wait_state("running")
-    result = app.wait_frames(5)
+    result = app.wait_frames(10)
     assert result["model"] == model_id and len(result["faces"]) == 1
     scores = result["faces"][0]["scores"]
     assert tuple(scores) == m.label_names and sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
     assert result["faces"][0]["emotion"] == "happy", scores  # the smiling face of sample1.jpg
-    assert app.results()["diagnostics"]["tensors"] == result["diagnostics"]["tensors"]  # no leak per frame
+    # no leak per frame: fifty frames later, not one tensor more
+    assert app.wait_frames(60)["diagnostics"]["tensors"] == result["diagnostics"]["tensors"]
     assert not app.console_errors
 
 
@@ -102,16 +102,16 @@ def six_class_site(tmp_path_factory):
     h5 = folder / "six.h5"
     model.save(h5, save_format="h5")
 
-    site = folder / "site"
-    shutil.copytree(build.DIST, site)
+    # Converted with the command a person uses, then built into a site by build.py itself, so
+    # its model list, file list and hashes are what a real deploy would serve.
+    models = folder / "models"
+    shutil.copytree(build.ROOT / "models", models)
     command = [sys.executable, str(build.ROOT / "build.py"), "convert", str(h5), "--labels", ",".join(SIX_LABELS),
-               "--out", str(site / "models" / "six-rgb"), "--name", "Six moods (test)",
+               "--out", str(models / "six-rgb"), "--name", "Six moods (test)",
                "--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD))]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    index = json.loads((site / "models" / "index.json").read_text())
-    index["emotion"].append({"id": "six-rgb", "name": "Six moods (test)"})
-    (site / "models" / "index.json").write_text(json.dumps(index))
+    site = build.build(folder / "site", models_folder=models, extra_models=("six-rgb",))
     server, base = build.serve_in_thread(site)
     yield base, model, site
     server.shutdown()
@@ -137,14 +137,14 @@ def test_a_six_class_rgb_model_converts_loads_and_runs(open_app, six_class_site)
 
 def wait_model(app, model_id, timeout=60.0) -> dict:
     """The first result from ``model_id`` after a switch, once a few frames have used it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = app.results()
-        if result.get("model") == model_id:
-            return app.wait_frames(result["frame"] + 3)
-        assert app.state() != "error", app.status()
-        time.sleep(0.05)
-    raise AssertionError(f"still on {app.results().get('model')}, notes: {app.page.inner_text('#notes')}")
+    try:
+        app.page.wait_for_function(
+            "id => { try { return JSON.parse(document.getElementById('results').textContent).model === id; }"
+            " catch (e) { return false; } }", arg=model_id, timeout=timeout * 1000)
+    except Exception:
+        raise AssertionError(f"still on {app.results().get('model')}, state {app.state()}, status {app.status()!r}, "
+                             f"notes: {app.page.inner_text('#notes')}") from None
+    return app.wait_frames(app.results()["frame"] + 3)
 
 
 def test_switching_models_keeps_running_and_frees_their_tensors(open_app):
@@ -158,9 +158,9 @@ def test_switching_models_keeps_running_and_frees_their_tensors(open_app):
     assert "model=oarriaga-emotion" in app.page.url  # a reload keeps the choice
     assert app.page.locator("#bars li").count() == 7
     app.page.select_option("#model", "fer-mini-xception")
-    wait_model(app, "fer-mini-xception")
-    time.sleep(0.3)  # the old model is freed once its last inference is over
-    assert app.results()["diagnostics"]["tensors"] == before
+    back = wait_model(app, "fer-mini-xception")
+    # The old model is freed once its last inference is over; fifty frames on, nothing more.
+    assert app.wait_frames(back["frame"] + 50)["diagnostics"]["tensors"] == before
     assert not app.console_errors
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.request
 
 import pytest
 
 import build
+
+from .windows import session
 
 # Records every way a page could send data without an ordinary request showing it.
 INSTRUMENT = """
@@ -84,17 +85,11 @@ def test_a_whole_session_sends_nothing_anywhere(open_app):
     app.wait_state("ready")
     app.page.click("#start")
     app.wait_state("running")
-    seen_faces = seen_empty = 0
-    deadline = time.monotonic() + SESSION_SECONDS
-    while time.monotonic() < deadline:
-        faces = app.results().get("faces", [])
-        seen_faces += bool(faces)
-        seen_empty += not faces
-        time.sleep(0.5)
+    seen = session(app.page, SESSION_SECONDS)  # faces come and go meanwhile
     app.page.click("#start")
     app.wait_state("ready")
 
-    assert seen_faces and seen_empty, "the video should bring faces and take them away"
+    assert seen["faces"] and seen["empty"], "the video should bring faces and take them away"
     assert app.foreign_requests() == []
     log = app.page.evaluate("window.__privacy")
     assert log == {"rtc": 0, "websocket": 0, "beacon": 0, "csp": []}

@@ -3,7 +3,7 @@ JS objects made from keyword arguments, fetches, and background tasks whose fail
 
     stream = await settle(js.navigator.mediaDevices, "getUserMedia", obj(video=True))
     # any rejection, in any engine, raises JsError(name, message): here "NotAllowedError", ...
-    data = await fetch_json("models/index.json")   # FetchError names the URL and the reason
+    response = await fetch_response("https://…")   # FetchError names the URL and the reason
     spawn(coro, on_error)                           # on_error(exc) runs if the task fails
 
 Why ``settle`` exists. Pyodide 0.27.7 wraps every promise a JS call returns in a Python future
@@ -100,16 +100,6 @@ async def fetch_response(url: str):
     if not response.ok:
         raise FetchError(f"{url}: could not be downloaded (HTTP {response.status})")
     return response
-
-
-async def fetch_json(url: str):
-    response = await fetch_response(url)
-    try:
-        return json.loads(await settle(response, "text"))
-    except ValueError as exc:
-        raise FetchError(f"{url}: not valid JSON ({exc})") from None
-    except JsError as exc:
-        raise FetchError(f"{url}: the download broke off ({exc})") from None
 
 
 def stored(key: str) -> str | None:

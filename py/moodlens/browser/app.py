@@ -25,7 +25,8 @@ from pyodide.ffi import create_proxy
 
 from .. import config
 from . import env, tfjs
-from ._js import fetch_json, log_error, spawn
+from ._js import log_error, spawn
+from .site_files import fetch_site_json
 from .models import Models
 from .view import View
 
@@ -193,7 +194,7 @@ class App:
         view = self.view
         view.stage("python", done=True)
         try:
-            self.index = index = await fetch_json(MODELS_INDEX)
+            self.index = index = await fetch_site_json(MODELS_INDEX)
             emotion_ids = [m["id"] for m in index["emotion"]]
             self.cfg = cfg = config.parse(str(js.location.search), emotion_ids)
             self.diagnostics = Diagnostics(cfg.debug)

@@ -25,7 +25,8 @@ from .. import backends
 from ..backends import Capabilities, Choice, Trial
 from ..manifest import parse
 from . import tfjs
-from ._js import JsError, fetch_json, store, stored
+from ._js import JsError, store, stored
+from .site_files import fetch_site_json
 
 TRIAL_TIMEOUT_S = 15.0  # one backend's timing; WebGL on a software renderer took 1-2 s here
 
@@ -45,7 +46,7 @@ class Models:
     async def load(self, model_id: str) -> tfjs.Model:
         """Fetch, check and build a model of the site on the current backend (not kept)."""
         where = f"models/{model_id}/manifest.json"
-        manifest = parse(await fetch_json(where), where)
+        manifest = parse(await fetch_site_json(where), where)
         return await tfjs.Model.load(f"models/{model_id}", manifest)
 
     def keep(self, model: tfjs.Model) -> tfjs.Model:

@@ -27,7 +27,8 @@ import js
 from pyodide.ffi import JsException, create_proxy, to_js
 
 from ..manifest import Manifest, ManifestError, check_model_shapes
-from ._js import FetchError, JsError, fetch_response, load_script, settle
+from ._js import FetchError, JsError, load_script, settle
+from .site_files import fetch_site_file
 
 TFLITE_DIR = "vendor/tflite/"
 
@@ -116,18 +117,16 @@ def memory() -> dict:
 
 
 async def fetch_checked(folder: str, name: str, manifest: Manifest):
-    """Fetch ``folder/name``; check it against the manifest's sha256; return (ArrayBuffer, bytes)."""
+    """Fetch ``folder/name`` (as built: site_files); check it against the manifest's sha256;
+    return (ArrayBuffer, bytes)."""
     url = f"{folder}/{name}"
     expected = {f.name: f.sha256 for f in manifest.files}
     if name not in expected:
         raise ModelLoadError(f"{url}: the model needs this file but {manifest.id}'s manifest does not list it")
     try:
-        response = await fetch_response(url)
-        buffer = await settle(response, "arrayBuffer")
-    except (FetchError, JsError) as exc:
-        raise ModelLoadError(str(exc) if isinstance(exc, FetchError) else f"{url}: the download broke off ({exc})") \
-            from None
-    data = js.Uint8Array.new(buffer).to_bytes()
+        buffer, data = await fetch_site_file(url)
+    except FetchError as exc:
+        raise ModelLoadError(str(exc)) from None
     got = hashlib.sha256(data).hexdigest()
     if got != expected[name]:
         raise ModelLoadError(
