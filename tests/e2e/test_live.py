@@ -185,19 +185,21 @@ def test_interval_sets_the_least_time_between_inferences(open_app):
     app.page.evaluate(RECORD_FRAME_TIMES)
     app.page.wait_for_function("window.__frameTimes.length >= 6", timeout=60_000)
     times = app.page.evaluate("window.__frameTimes")
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    # Each result's time is its camera frame's: at 30 fps a frame lands up to 33 ms either side.
-    assert min(gaps) >= 500 - 34, f"inferences {gaps} ms apart at a 500 ms interval"
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    # Frames are handed out at least 500 ms apart; a result shows when its inference ends, so a
+    # gap shrinks by how much faster an inference was than the one before (tens of ms here).
+    # Without the interval they come 20-60 ms apart.
+    assert gaps[0] >= 350 and gaps[len(gaps) // 2] >= 450, f"results {gaps} ms apart at a 500 ms interval"
 
 
-# The frame time of every new result, as the page shows them (#results is rewritten per inference).
+# The page's clock when each new result shows (#results is rewritten per inference).
 RECORD_FRAME_TIMES = """() => {
   window.__frameTimes = [];
   let last = null;
   const record = () => {
     try {
       const r = JSON.parse(document.getElementById('results').textContent);
-      if (r.frame !== last) { last = r.frame; window.__frameTimes.push(r.time_ms); }
+      if (r.frame !== last) { last = r.frame; window.__frameTimes.push(performance.now()); }
     } catch (e) {}
   };
   new MutationObserver(record).observe(document.getElementById('results'),
