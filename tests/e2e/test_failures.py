@@ -146,7 +146,7 @@ ADVICE = " Reload to try again; if it keeps happening, the site's files are dama
 
 def damaged(path: str, detail: str) -> str:
     """The one message for a file that did not arrive as built, from boot.js or from Python."""
-    return f"Moodlens could not start: {path} is missing or damaged ({detail}).{ADVICE}"
+    return f"Moodlens could not start: {path} ({detail}) is missing or damaged.{ADVICE}"
 
 
 def built_size(path: str) -> int:
@@ -224,8 +224,8 @@ def mismatched_site(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "model_id, fragments",
-    [("oarriaga-emotion", ("models/oarriaga-emotion/model.json", "outputs 7 scores but the manifest lists 6 labels")),
-     ("oarriaga-48", ("models/oarriaga-48/model.json", "input is [64, 64, 1]", "[48, 48, 1]"))],
+    [("oarriaga-emotion", ("models/oarriaga-emotion/emotion.json", "outputs 7 scores but the manifest lists 6 labels")),
+     ("oarriaga-48", ("models/oarriaga-48/emotion.json", "input is [64, 64, 1]", "[48, 48, 1]"))],
     ids=["label-count", "input-shape"],
 )
 def test_a_model_that_does_not_fit_its_manifest_is_explained(open_app, mismatched_site, model_id, fragments):
