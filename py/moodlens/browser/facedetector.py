@@ -10,9 +10,8 @@ Linux, Firefox and Safari do not. Same interface as ``moodlens.detect.BlazeFace`
 
 from __future__ import annotations
 
-import js
-
 from ..detect import Detection
+from ._compat import js
 from ._js import obj, settle
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-import js
-
 from ..manifest import ManifestError, parse
+from ._compat import js
 from ._js import JsError, settle
 from .tfjs import ModelLoadError
 

@@ -7,10 +7,9 @@ Text from file names goes in through ``textContent`` only: a file called
 
 from __future__ import annotations
 
-import js
 import numpy as np
-from pyodide.ffi import create_once_callable
 
+from ._compat import create_once_callable, js
 from .view import paint_faces
 
 

@@ -23,10 +23,8 @@ import hashlib
 import json
 from contextlib import contextmanager
 
-import js
-from pyodide.ffi import JsException, create_proxy, to_js
-
 from ..manifest import Manifest, ManifestError, check_model_shapes
+from ._compat import JsException, create_proxy, js, to_js
 from ._js import FetchError, JsError, load_script, settle
 from .site_files import fetch_site_file
 
@@ -96,6 +94,10 @@ async def set_backend(name: str, wasm_dir: str = "vendor/tfjs/") -> str | None:
 
 def backend() -> str:
     return str(js.tf.getBackend())
+
+
+def version() -> str:
+    return str(js.tf.version.tfjs)
 
 
 def on_context_lost(callback) -> None:

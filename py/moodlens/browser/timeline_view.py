@@ -15,11 +15,10 @@ the readout (an ``aria-live`` region) and, for a video, seeks a preview of the f
 
 from __future__ import annotations
 
-import js
 import numpy as np
-from pyodide.ffi import create_proxy
 
 from ..timeline import EMPTY, Timeline, clock, paint_lanes, rgb
+from ._compat import create_proxy, js
 
 LANE_PX = 34  # CSS pixels per face lane
 GUTTER_PX = 58  # room for the lane's name

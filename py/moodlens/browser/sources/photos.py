@@ -14,13 +14,13 @@ file that is not a picture, or is damaged, gets a message; the rest of the batch
 
 from __future__ import annotations
 
-import js
 import numpy as np
 
 from ...detect import BlazeFace, Detectors
 from ...frames import Frame, SourceInfo
 from ...pipeline import Pipeline
 from .. import tfjs
+from .._compat import js
 from .._js import JsError, obj, settle
 
 MAX_SIDE = 4096  # a 24 MP photo is 6000 px wide: 4096 keeps faces of 30 px findable and memory sane

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import time
 
-import js
 import numpy as np
 
 from ...frames import Frame, SourceInfo, every_nth
+from .._compat import js
 from .._js import JsError, describe, load_script, obj, settle
 from .camera import copy_rgba
 
