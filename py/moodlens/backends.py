@@ -1,7 +1,7 @@
 """Which TF.js backend runs the models: ranked from timings taken in the visitor's own browser.
 
 Contract: the browser probes its capabilities once (``browser/env.py``) and times the real
-models on each backend that initialises (``browser/models.py``); this module, pure Python, says
+models on each backend that initialises (``browser/registry.py``); this module, pure Python, says
 which backends to try and in what order, when a trial can stop early, which backend wins and
 why, and how the choice is remembered for later visits.
 
@@ -25,7 +25,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-BACKENDS = ("webgl", "wasm", "cpu")
+from .config import BACKENDS  # the one list of TF.js backends (?backend= checks it too)
+
 SOFTWARE_NAMES = {"swiftshader": "SwiftShader", "llvmpipe": "llvmpipe", "softpipe": "softpipe",
                   "basic render": "Microsoft Basic Render", "software": "a software renderer"}
 SOFTWARE_RENDERERS = tuple(SOFTWARE_NAMES)
@@ -124,11 +125,35 @@ def candidates(caps: Capabilities, forced: str | None = None, skip: tuple[str, .
     return tuple(b for b in order if b not in skip)
 
 
-def untimed(caps: Capabilities) -> list[Trial]:
-    """Backends left out of the trial: WebGL whose renderer names itself software. Compiling
-    its shaders alone took seconds on SwiftShader (Chromium without a GPU), and it ran these
-    models 4-6x slower than wasm; a first visit should not pay for that. (A masked renderer
-    such as WebKit's "Apple GPU" is timed: only timing can tell.)"""
+def chosen_without_timing(first: str, forced: str | None, remembered: Choice | None,
+                          failed: list[Trial]) -> Choice | None:
+    """The choice when nothing needs timing, given ``first``, the first backend of
+    ``candidates(caps, forced or remembered)`` that initialised (``failed``: those before it).
+    ``?backend=`` forced one: ``first`` (the forced one, or the next that works when it did not
+    initialise). A choice remembered from an earlier visit: kept while it still initialises.
+    None: the backends are timed."""
+    if forced:
+        if first == forced:
+            return Choice(first, "forced", "chosen with ?backend=")
+        return Choice(first, "fallback", f"?backend={forced} is not available here ({failed[0].error}); "
+                                         "the next that works")
+    if remembered is not None and first == remembered.backend:
+        return remembered
+    return None
+
+
+def to_time_after(first: str, order: tuple[str, ...], excluded: list[Trial]) -> tuple[str, ...]:
+    """The backends a trial times after ``first``: those after it in ``order``, but for the excluded."""
+    left_out = {t.backend for t in excluded}
+    return tuple(b for b in order[order.index(first) + 1:] if b not in left_out)
+
+
+def excluded_from_trial(caps: Capabilities) -> list[Trial]:
+    """Backends left out of the trial before it starts, each as a skipped Trial: WebGL whose
+    renderer names itself software. Compiling its shaders alone took seconds on SwiftShader
+    (Chromium without a GPU), and it ran these models 4-6x slower than wasm; a first visit
+    should not pay for that. (A masked renderer such as WebKit's "Apple GPU" is timed: only
+    timing can tell.)"""
     if caps.webgl and caps.software_webgl:
         renderer = caps.webgl_renderer.lower()
         name = next(n for w, n in SOFTWARE_NAMES.items() if w in renderer)
@@ -136,8 +161,8 @@ def untimed(caps: Capabilities) -> list[Trial]:
     return []
 
 
-def needless(name: str, caps: Capabilities, trials: list[Trial]) -> Trial | None:
-    """A backend not worth timing after ``trials``, as a skipped Trial; None to time it. cpu
+def not_worth_timing(name: str, caps: Capabilities, trials: list[Trial]) -> Trial | None:
+    """``name`` as a skipped Trial when it is not worth timing after ``trials``; None: time it. cpu
     (TF.js's plain-JavaScript kernels) is not timed once wasm with SIMD has run the models: it
     never came close in any engine measured (README "Browsers": 3-7x slower than wasm in
     Chromium, Firefox and WebKit), and timing it cost a first visit 0.1-0.3 s. Without SIMD,
@@ -147,15 +172,16 @@ def needless(name: str, caps: Capabilities, trials: list[Trial]) -> Trial | None
     return None
 
 
-def foregone(first: str, rest: tuple[str, ...], caps: Capabilities, left_out: list[Trial]) -> Choice | None:
-    """The choice when ``first`` has nothing to be compared with: every backend in ``rest`` would
-    be left untimed by ``needless`` once ``first`` has run the models (wasm with SIMD, with WebGL
-    in software or missing: Chromium and Firefox without a GPU). Timing one backend alone decides
-    nothing, and it cost a first visit eight timed calls and a wait for the app's imports (about
-    0.1 s). ``left_out``: the backends that failed or are untimed, for the reason. None: a trial
-    is needed."""
-    ran = [Trial(first, emotion_ms=0.0, detector_ms=0.0)]  # what needless() would see once it has run
-    after = [needless(name, caps, ran) for name in rest]
+def only_backend_worth_timing(first: str, rest: tuple[str, ...], caps: Capabilities,
+                              left_out: list[Trial]) -> Choice | None:
+    """``first`` as the choice when it has nothing to be compared with: every backend in
+    ``rest`` would be skipped by ``not_worth_timing`` once ``first`` has run the models (wasm
+    with SIMD, with WebGL in software or missing: Chromium and Firefox without a GPU). Timing
+    one backend alone decides nothing, and it cost a first visit eight timed calls and a wait
+    for the app's imports (about 0.1 s). ``left_out``: the backends that failed or were
+    excluded, for the reason. None: a trial is needed."""
+    ran = [Trial(first, emotion_ms=0.0, detector_ms=0.0)]  # what not_worth_timing() sees once it has run
+    after = [not_worth_timing(name, caps, ran) for name in rest]
     if any(skip is None for skip in after):
         return None
     trials = (*left_out, *after)

@@ -7,17 +7,20 @@ import json
 import pytest
 
 from moodlens.backends import (
+    BACKENDS,
     Capabilities,
     Choice,
     Trial,
     candidates,
     choose,
-    foregone,
+    chosen_without_timing,
+    excluded_from_trial,
     memory_key,
-    needless,
+    not_worth_timing,
+    only_backend_worth_timing,
     recall,
     remember,
-    untimed,
+    to_time_after,
     worth_finishing,
 )
 
@@ -116,23 +119,23 @@ def test_the_choice_reports_itself_for_diagnostics():
 
 def test_webgl_that_names_itself_software_is_not_timed_and_the_reason_says_so():
     caps = Capabilities(webgl="webgl2", webgl_renderer="ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device))")
-    [skipped] = untimed(caps)
+    [skipped] = excluded_from_trial(caps)
     assert skipped.backend == "webgl" and skipped.skipped == "its renderer is SwiftShader, in software"
     choice = choose([Trial("wasm", emotion_ms=3.0, detector_ms=8.0), skipped])
     assert choice.backend == "wasm" and "webgl not timed (its renderer is SwiftShader, in software)" in choice.reason
-    assert untimed(Capabilities(webgl="webgl2", webgl_renderer="Apple GPU")) == []
-    assert untimed(Capabilities(webgl=None)) == []
+    assert excluded_from_trial(Capabilities(webgl="webgl2", webgl_renderer="Apple GPU")) == []
+    assert excluded_from_trial(Capabilities(webgl=None)) == []
 
 
 def test_cpu_is_not_timed_once_wasm_with_simd_ran_the_models():
     simd = Capabilities(webgl=None, wasm=True, wasm_simd=True)
     wasm_ran = [Trial("wasm", emotion_ms=3.0, detector_ms=8.0)]
-    skipped = needless("cpu", simd, wasm_ran)
+    skipped = not_worth_timing("cpu", simd, wasm_ran)
     assert skipped is not None and skipped.skipped and "cpu not timed" in skipped.describe()
-    assert needless("webgl", simd, wasm_ran) is None, "WebGL can beat wasm on a real GPU: always timed"
-    assert needless("cpu", simd, [Trial("wasm", error="out of memory")]) is None, "wasm failed: cpu is the fallback"
-    assert needless("cpu", simd, [Trial("wasm", emotion_ms=3.0)]) is None, "wasm not timed in full"
-    assert needless("cpu", Capabilities(webgl=None, wasm=True, wasm_simd=False), wasm_ran) is None, "no SIMD"
+    assert not_worth_timing("webgl", simd, wasm_ran) is None, "WebGL can beat wasm on a real GPU: always timed"
+    assert not_worth_timing("cpu", simd, [Trial("wasm", error="out of memory")]) is None, "wasm failed: cpu is the fallback"
+    assert not_worth_timing("cpu", simd, [Trial("wasm", emotion_ms=3.0)]) is None, "wasm not timed in full"
+    assert not_worth_timing("cpu", Capabilities(webgl=None, wasm=True, wasm_simd=False), wasm_ran) is None, "no SIMD"
     choice = choose(wasm_ran + [skipped])
     assert choice.backend == "wasm" and "cpu not timed" in choice.reason
 
@@ -142,18 +145,47 @@ def test_a_backend_with_nothing_to_be_compared_with_is_chosen_without_timing():
                         wasm=True, wasm_simd=True)
     order = candidates(simd)
     assert order == ("wasm", "cpu", "webgl")
-    only = foregone("wasm", ("cpu",), simd, untimed(simd))
+    only = only_backend_worth_timing("wasm", ("cpu",), simd, excluded_from_trial(simd))
     assert only is not None and only.backend == "wasm" and only.how == "only"
     assert "webgl not timed (its renderer is SwiftShader" in only.reason and "cpu not timed" in only.reason
     assert only.to_json()["trials_ms"] == {"webgl": None, "cpu": None}
     # Anything that could win is timed: a real GPU, wasm without SIMD, or a first backend other than wasm.
     gpu = Capabilities(webgl="webgl2", webgl_renderer="Apple GPU", wasm=True, wasm_simd=True)
-    assert foregone("wasm", ("webgl", "cpu"), gpu, []) is None
-    assert foregone("wasm", ("cpu",), Capabilities(webgl=None, wasm=True, wasm_simd=False), []) is None
-    assert foregone("webgl", ("cpu",), gpu, [Trial("wasm", error="no SIMD")]) is None
+    assert only_backend_worth_timing("wasm", ("webgl", "cpu"), gpu, []) is None
+    assert only_backend_worth_timing("wasm", ("cpu",), Capabilities(webgl=None, wasm=True, wasm_simd=False), []) is None
+    assert only_backend_worth_timing("webgl", ("cpu",), gpu, [Trial("wasm", error="no SIMD")]) is None
     # Firefox headless: no WebGL context, wasm with SIMD; the failure is named.
     firefox = Capabilities(webgl=None, wasm=True, wasm_simd=True)
-    assert foregone("wasm", ("cpu",), firefox, [Trial("webgl", error="no context")]).reason == (
+    assert only_backend_worth_timing("wasm", ("cpu",), firefox, [Trial("webgl", error="no context")]).reason == (
         "the only backend worth timing here: webgl failed (no context); "
         "cpu not timed (far slower than wasm with SIMD wherever measured)")
-    assert foregone("wasm", (), firefox, []).reason == "the only backend worth timing here"
+    assert only_backend_worth_timing("wasm", (), firefox, []).reason == "the only backend worth timing here"
+
+
+def test_one_list_of_backends_for_the_address_and_the_choice():
+    from moodlens import config
+
+    assert BACKENDS is config.BACKENDS
+    assert set(candidates(GPU)) == set(BACKENDS)
+
+
+def test_a_forced_backend_is_used_without_timing_or_named_as_unavailable():
+    assert chosen_without_timing("webgl", "webgl", None, []) == Choice("webgl", "forced", "chosen with ?backend=")
+    fallback = chosen_without_timing("wasm", "webgl", None, [Trial("webgl", error="no context")])
+    assert fallback.backend == "wasm" and fallback.how == "fallback"
+    assert fallback.reason == "?backend=webgl is not available here (no context); the next that works"
+
+
+def test_a_remembered_choice_holds_while_it_initialises_else_the_backends_are_timed():
+    remembered = Choice("webgl", "remembered", "fastest when measured on an earlier visit (webgl 3.0 ms)")
+    assert chosen_without_timing("webgl", None, remembered, []) is remembered
+    assert chosen_without_timing("wasm", None, remembered, [Trial("webgl", error="lost")]) is None
+    assert chosen_without_timing("wasm", None, None, []) is None, "a first visit times"
+
+
+def test_a_trial_times_the_backends_after_the_first_that_works_but_the_excluded():
+    order = ("wasm", "cpu", "webgl")
+    software = [Trial("webgl", skipped="its renderer is SwiftShader, in software")]
+    assert to_time_after("wasm", order, software) == ("cpu",)
+    assert to_time_after("wasm", order, []) == ("cpu", "webgl")
+    assert to_time_after("cpu", order, []) == ("webgl",), "wasm failed to initialise: not timed"
