@@ -1,41 +1,35 @@
 """The live camera: start, stop, pick a camera, and the loop that runs its frames through the
-pipeline (``moodlens.runner``), with a watchdog.
+pipeline (``moodlens.runner``).
 
-    camera = CameraMode(app, source)      # source: sources.camera.CameraSource
+    camera = CameraMode(analysis, source, live, diagnostics)   # source: sources.camera.CameraSource
     await camera.start()                  # raises nothing a person causes: errors end in #status
     await camera.stop()
 
 Each result: boxes drawn, bars, emoji and mood shown, ``#results`` written, the live session's
-timeline fed. The watchdog runs once a second: running, visible, yet no result for
-``WATCHDOG_MS``? First the loop restarts (a lost frame callback, a promise that never settles);
-if the next ``WATCHDOG_MS`` bring nothing either, the models move to the next backend.
+timeline fed, and the watchdog told (``recovery.py`` acts when results stop coming).
 """
 
 from __future__ import annotations
 
-import js
-from pyodide.ffi import create_proxy
-
 from ..runner import Runner
+from ._compat import js
 from ._js import JsError, settle, spawn, store, stored
+from .recovery import Watchdog
 from .sources.camera import ENDED, CameraError
 
 CAMERA_SETTING = "moodlens.camera"  # the camera the person picked (a device id, never an image)
-WATCHDOG_MS = 5000
 
 
 class CameraMode:
-    def __init__(self, app, source):
-        self.app, self.source, self.view = app, source, app.view
+    def __init__(self, analysis, source, live, diagnostics):
+        self.analysis, self.source, self.view = analysis, source, analysis.view
+        self.live, self.diagnostics = live, diagnostics
         self.running = False
         self.task = None  # the runner's task
         self.generation = 0  # bumped when the loop restarts: results of an older loop are void
         self.shown_first = False
-        self.last_result_ms = 0.0
-        self.stalls = 0
+        self.watchdog = Watchdog()
         source.on_ended(self.ended)
-        self._on_watchdog = create_proxy(lambda *_: self.watchdog())
-        js.setInterval(self._on_watchdog, 1000)
 
     # -- on and off -----------------------------------------------------------------------
     async def start(self, device_id: str | None = None) -> None:
@@ -58,10 +52,10 @@ class CameraMode:
         view.add_notes(notes)
         view.show_cameras(await self.source.devices(), self.source.device_id())
         self.running = True
-        self.app.pipeline.reset()
-        self.last_result_ms = js.performance.now()
+        self.analysis.pipeline.reset()
+        self.watchdog.resume(js.performance.now())
         view.set_running(True)
-        self.app.say_running()
+        self.analysis.say_running()
         self._loop()
 
     async def stop(self) -> None:
@@ -96,19 +90,24 @@ class CameraMode:
             self.view.set_state("running", "Paused while this tab is hidden.")
         else:
             self.source.reset_counts()
-            self.last_result_ms = js.performance.now()
-            self.app.say_running()
+            self.watchdog.resume(js.performance.now())
+            self.analysis.say_running()
 
     # -- the loop ---------------------------------------------------------------------------
     def _loop(self) -> None:
         runner = Runner(self.source, self._analyse, [self], on_error=self._frame_failed)
-        self.task = spawn(self._run(runner, self.generation), self.app.task_failed)
+        self.task = spawn(self._run(runner, self.generation), self._loop_failed)
 
     async def _run(self, runner: Runner, generation: int) -> None:
         report = await runner.run()
         if report.error and self.running and generation == self.generation:
             self.halt()
             self.view.set_state("error", f"Inference keeps failing: {report.error}. Press Start camera to try again.")
+
+    def _loop_failed(self, exc: Exception) -> None:
+        """The loop died of something unforeseen."""
+        self.halt()
+        self.view.set_state("error", f"The analysis stopped: {exc}. Press Start camera to try again.")
 
     def _cancel_loop(self) -> None:
         if self.task is not None and not self.task.done():
@@ -123,22 +122,22 @@ class CameraMode:
             self._loop()
 
     async def _analyse(self, frame):
-        app = self.app
-        if app.recovering:
+        analysis = self.analysis
+        if analysis.recovering:
             return None
-        pipeline, emotion, generation = app.pipeline, app.emotion, self.generation
+        pipeline, emotion, generation = analysis.pipeline, analysis.emotion, self.generation
         try:
             with emotion.lease():
                 result = await pipeline.step(frame.pixels, frame.time_ms)
         except Exception:
-            if app.recovering or generation != self.generation:
+            if analysis.recovering or generation != self.generation:
                 return None  # the backend went away mid-frame; it is being rebuilt
             raise
         if not self.running or generation != self.generation:
             return None
         return result
 
-    async def _replay(self) -> None:
+    async def replay(self) -> None:
         """A video the browser paused (a stalled loop may be one) plays again."""
         try:
             await settle(self.source.video, "play")
@@ -152,43 +151,21 @@ class CameraMode:
         """The runner's sink: show one frame's analysis."""
         from ..present import announcement, main_face
 
-        app, view = self.app, self.view
+        view, live = self.view, self.live
         h, w = frame.pixels.shape[:2]
         drawing = js.performance.now()
         view.draw(result.faces, w, h)
         payload = result.to_json()
         payload["stages_ms"].update(grab=round(frame.grab_ms, 2), draw=round(js.performance.now() - drawing, 2))
         payload["latency_ms"] = round(js.performance.now() - (frame.captured_ms or frame.time_ms), 2)
-        rows = len(app.live.timeline) if app.live.timeline is not None else 0
-        payload["diagnostics"] = app.diagnostics.snapshot(app.models, self.source.dropped_frames, rows)
+        rows = len(live.timeline) if live.timeline is not None else 0
+        payload["diagnostics"] = self.diagnostics.snapshot(self.source.dropped_frames, rows)
         main = main_face(result.faces)
         view.show(payload, main, announcement(main), frame.time_ms)
         if result.inputs is not None:
-            view.show_inputs(result.inputs, app.pipeline.manifest.input, result.faces)
+            view.show_inputs(result.inputs, self.analysis.pipeline.manifest.input, result.faces)
         if not self.shown_first and main is not None:
             self.shown_first = True
             js.performance.mark("moodlens:first-emotion")
-        app.live.record(frame, result)
-        self.last_result_ms = js.performance.now()
-        self.stalls = 0
-
-    # -- the watchdog -------------------------------------------------------------------------
-    def watchdog(self) -> None:
-        now = js.performance.now()
-        if not self.running or self.app.doc.hidden or self.app.recovering:
-            self.last_result_ms = now
-            return
-        stalled = now - self.last_result_ms
-        if stalled < WATCHDOG_MS:
-            return
-        self.stalls += 1
-        self.last_result_ms = now
-        seconds = round(stalled / 1000)
-        if self.stalls == 1:
-            self.view.add_notes([f"No result for {seconds} s: the analysis loop was restarted."])
-            self.restart()
-            spawn(self._replay())
-        else:
-            self.stalls = 0
-            spawn(self.app.recover(f"No result for {seconds} s on TF.js {self.app.models.backend}"),
-                  self.app.recovery_failed)
+        live.record(frame, result)
+        self.watchdog.result(js.performance.now())

@@ -6,17 +6,15 @@
 
 WebGL is probed on a throwaway canvas whose context is released at once (browsers cap live
 contexts). JSPI is read from ``window.moodlensJspi``, which boot.js sets before hiding the
-feature from Pyodide (see boot.js for why); the camera boot.js opened when Start was pressed
-before Python was up, from ``window.moodlensEarly`` (``early_camera()``).
+feature from Pyodide (see boot.js for why).
 """
 
 from __future__ import annotations
 
 import re
 
-import js
-
 from ..backends import Capabilities
+from ._compat import js
 
 # The smallest module using a SIMD instruction (v128.const; i32x4.extract_lane), as TF.js and
 # wasm-feature-detect check it: WebAssembly.validate answers without compiling anything.
@@ -74,19 +72,3 @@ def engine_name(user_agent: str | None = None) -> str:
         if found:
             return f"{name} {found.group(1)}"
     return "this browser"
-
-
-def early_camera():
-    """boot.js's ``window.moodlensEarly``: the camera Start opened while Python booted (its
-    ``promise``), ``take()``, ``stop()``, ``fail()`` and ``handedOver``; None on a page without boot.js."""
-    return getattr(js.window, "moodlensEarly", None)
-
-
-async def camera_first() -> None:
-    """Wait while the camera Start opened early is starting (boot.js's ``hold()``: until its first
-    frame is on screen, at most 1.5 s after the click for all holds together): the start-up step
-    that follows is a long main-thread task, and the camera needs the main thread to show its
-    first frame."""
-    early = early_camera()
-    if early is not None:
-        await early.hold()

@@ -2,7 +2,7 @@
 charted as they scroll by, and the whole session downloadable as CSV or JSON (numbers only,
 never a frame).
 
-    session = LiveSession(document, app)
+    session = LiveSession(document, analysis)
     session.record(frame, result)    # from the camera's runner, per analysed frame
 
 The session runs from the first Start until the page closes; Stop and Start continue it (the
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 
-import js
-from pyodide.ffi import create_proxy
-
 from .. import __version__
 from ..timeline import Timeline
+from ._compat import create_proxy, js
 from ._js import download
 from .timeline_view import TimelineView
 
@@ -27,8 +25,8 @@ REDRAW_S = 0.5
 
 
 class LiveSession:
-    def __init__(self, document, app):
-        self.app = app
+    def __init__(self, document, analysis):
+        self.analysis = analysis
         self.section = document.getElementById("live-result")
         self.view = TimelineView(document, "live")
         self.timeline: Timeline | None = None
@@ -45,11 +43,11 @@ class LiveSession:
         self.view.use_labels(manifest)
         if self.timeline is not None and not self.timeline.relabel(manifest.label_names):
             self.start_ms = None
-            self.app.view.add_notes([f"The session timeline starts again: {manifest.id} has other labels."])
+            self.analysis.view.add_notes([f"The session timeline starts again: {manifest.id} has other labels."])
 
     def record(self, frame, result) -> None:
         if self.timeline is None:
-            self.timeline = Timeline(self.app.emotion.manifest.label_names)
+            self.timeline = Timeline(self.analysis.emotion.manifest.label_names)
             self.started_at = js.Date.new().toISOString()
         if any(len(f.bars) != len(self.timeline.labels) for f in result.faces):
             return  # a frame still under way on the model just switched away from
@@ -66,10 +64,10 @@ class LiveSession:
             self.view.summary(self.timeline.summary())
 
     def export(self) -> dict:
-        t = self.timeline
+        t, analysis = self.timeline, self.analysis
         metadata = {"moodlens": __version__, "source": "camera", "started_at": self.started_at,
-                    "duration_s": round(t.last_time_s, 3), "model": self.app.describe_model(self.app.emotion),
-                    "settings": self.app.settings()}
+                    "duration_s": round(t.last_time_s, 3), "model": analysis.describe_model(analysis.emotion),
+                    "settings": analysis.settings()}
         return t.to_json(metadata)
 
     def _download(self, kind: str) -> None:

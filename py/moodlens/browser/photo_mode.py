@@ -1,12 +1,13 @@
 """Photo mode on the page: pictures chosen or dropped, run through the photo pipeline one by
 one (``moodlens.runner`` over ``sources.photos.PhotoFiles``), each shown as it is done.
 
-    photos = PhotoMode(app)
+    photos = PhotoMode(analysis, document, ["blazeface-short", "blazeface-full"])
     await photos.analyse(input.files)           # a bad file gets its message; the rest go on
     entry = await photos.analyse_url(url, name) # for `build.py evaluate`: one picture by URL
 
 The photo pipeline (both BlazeFace detectors, no smoothing) is set up with its detectors on the
-first picture and follows model switches (``use_emotion``).
+first picture (``detector_ids``, shared models of the registry) and follows model switches
+(``use_emotion``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from .sources.photos import PhotoFiles, Photos
 
 
 class PhotoMode:
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, analysis, document, detector_ids: list[str]):
+        self.analysis, self.doc, self.detector_ids = analysis, document, detector_ids
+        self.input = document.getElementById("photos")
         self.photos: Photos | None = None
         self.view: PhotoView | None = None
         self.busy = False
 
     async def pipeline(self) -> Photos:
         if self.photos is None:
-            app = self.app
-            detectors = [await app.models.shared(model_id) for model_id in app.index["photo_detectors"]]
-            self.photos = Photos(detectors, app.emotion)
+            analysis = self.analysis
+            detectors = [await analysis.registry.shared(model_id) for model_id in self.detector_ids]
+            self.photos = Photos(detectors, analysis.emotion)
         return self.photos
 
     def use_emotion(self, model) -> None:
@@ -39,19 +41,19 @@ class PhotoMode:
 
     async def analyse(self, files) -> str:
         """Every picture in turn; returns the status line for the end."""
-        app = self.app
-        self.view = view = self.view or PhotoView(app.doc)
+        status = self.analysis.view
+        self.view = view = self.view or PhotoView(self.doc)
         view.clear()  # the last batch's pictures and download links
         self.busy = True
-        app.photo_input.disabled = True
-        state = str(app.doc.body.dataset.state)
+        self.input.disabled = True
+        state = status.state
         entries = []
         total = files.length
         try:
             photos = await self.pipeline()
 
             async def analyse(frame):
-                app.view.set_state(state, f"Analysing picture {frame.index + 1} of {total}…")
+                status.set_state(state, f"Analysing picture {frame.index + 1} of {total}…")
                 return await photos.analyse_frame(frame)
 
             class Shown:
@@ -65,10 +67,10 @@ class PhotoMode:
             report = await Runner(PhotoFiles(files), analyse, [Shown], max_errors=1).run()
             if report.error:
                 raise RuntimeError(report.error)
-            app.view.results.textContent = json.dumps({"source": "photos", "photos": entries})
+            status.results.textContent = json.dumps({"source": "photos", "photos": entries})
         finally:
             self.busy = False
-            app.photo_input.value = ""
+            self.input.value = ""
         return f"Analysed {len(entries)} picture{'s' if len(entries) != 1 else ''}."
 
     async def analyse_url(self, url: str, name: str, cropped: bool = False) -> str:

@@ -1,54 +1,59 @@
 """The model registry: which models are loaded, the TF.js backend they run on, and why.
 
-    models = Models(caps)                                   # caps from env.probe()
-    emotion, detector = await models.start(cfg.backend, ["fer-mini-xception", "blazeface-short"])
-    models.choice.reason                                    # "fastest measured here: wasm 11.2 ms (vs ...)"
-    mesh = await models.shared("facemesh")                  # loaded and warmed on first use, then kept
-    models.replace(old, new)                                # a model switch: old is freed once unused
-    await models.recover("webgl")                           # after a lost WebGL context
+    registry = ModelRegistry(caps)                          # caps from env.probe()
+    emotion, detector = await registry.start(cfg.backend, ["fer-mini-xception", "blazeface-short"])
+    registry.choice.reason                                  # "fastest measured here: wasm 11.2 ms (vs ...)"
+    mesh = await registry.shared("facemesh")                # loaded and warmed on first use, then kept
+    registry.replace(old, new)                              # a model switch: old is freed once unused
+    await registry.recover("webgl")                         # after a lost WebGL context
 
 The backend: ``?backend=`` forces one; otherwise a choice remembered from an earlier visit
 (localStorage, keyed by TF.js version and user agent) is used when it still initialises;
-otherwise every backend that initialises runs the real models (``moodlens.backends`` ranks
-them) and the fastest is kept and remembered. Every model is rebuilt from its checked bytes
-when the backend changes, so a trial downloads nothing twice.
+otherwise every backend that initialises runs the real models (``moodlens.backends`` decides
+which are worth timing and ranks them) and the fastest is kept and remembered. Every model is
+rebuilt from its checked bytes when the backend changes, so a trial downloads nothing twice.
+
+``engine`` is TF.js's backend switch (``tfjs``: ``backend()``, ``set_backend(name)``,
+``version()``) and ``load`` reads a site model by id; the unit tests hand in fakes of both
+(tests/unit/fakejs.py) and run these decisions under CPython.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-import js
-from pyodide.ffi import JsException
-
 from .. import backends
 from ..backends import Capabilities, Choice, Trial
 from ..manifest import parse
 from . import tfjs
+from ._compat import JsException
 from ._js import JsError, store, stored
 from .site_files import fetch_site_json
 
 TRIAL_TIMEOUT_S = 15.0  # one backend's timing; WebGL on a software renderer took 1-2 s here
 
 
-class Models:
-    def __init__(self, caps: Capabilities):
+async def load_site_model(model_id: str) -> tfjs.Model:
+    """Fetch, check and build a model of the site on the current backend."""
+    where = f"models/{model_id}/manifest.json"
+    manifest = parse(await fetch_site_json(where), where)
+    return await tfjs.Model.load(f"models/{model_id}", manifest)
+
+
+class ModelRegistry:
+    def __init__(self, caps: Capabilities, engine=tfjs, load=load_site_model):
         self.caps = caps
+        self.engine = engine
+        self.load = load  # model id -> a model built on the current backend (not kept)
         self.loaded: list[tfjs.Model] = []
         self.choice: Choice | None = None
         self.notes: list[str] = []
 
     @property
     def backend(self) -> str:
-        return self.choice.backend if self.choice else tfjs.backend()
+        return self.choice.backend if self.choice else self.engine.backend()
 
-    # -- loading ------------------------------------------------------------------------
-    async def load(self, model_id: str) -> tfjs.Model:
-        """Fetch, check and build a model of the site on the current backend (not kept)."""
-        where = f"models/{model_id}/manifest.json"
-        manifest = parse(await fetch_site_json(where), where)
-        return await tfjs.Model.load(f"models/{model_id}", manifest)
-
+    # -- the models ---------------------------------------------------------------------
     def keep(self, model: tfjs.Model) -> tfjs.Model:
         self.loaded.append(model)
         return model
@@ -77,59 +82,53 @@ class Models:
         """Pick the backend, load ``model_ids`` (kept), warm them up; returns them in order.
         ``quiet``: an awaitable a backend trial waits for before it times anything (the app's
         other start-up work on the main thread would count against the backend being timed)."""
-        key = backends.memory_key(str(js.tf.version.tfjs), self.caps.user_agent)
+        key = backends.memory_key(self.engine.version(), self.caps.user_agent)
         remembered = None if forced else backends.recall(stored(backends.STORAGE_KEY), key)
         order = backends.candidates(self.caps, forced or (remembered.backend if remembered else None))
         first, failed = await self._first_working(order)
         models = [self.keep(await self.load(model_id)) for model_id in model_ids]
-        if forced:
-            if first == forced:
-                self.choice = Choice(first, "forced", "chosen with ?backend=")
-            else:
-                self.choice = Choice(first, "fallback", f"?backend={forced} is not available here "
-                                                        f"({failed[0].error}); the next that works")
+        self.choice = backends.chosen_without_timing(first, forced, remembered, failed)
+        if self.choice is not None:
+            if self.choice.how == "fallback":
                 self.notes.append(f"The {forced} backend is not available here; using {first}.")
-        elif remembered is not None and first == remembered.backend:
-            self.choice = remembered
         else:
-            skipped = backends.untimed(self.caps)
-            rest = tuple(b for b in order[order.index(first) + 1:] if b not in {t.backend for t in skipped})
-            only = backends.foregone(first, rest, self.caps, failed + skipped)
+            excluded = backends.excluded_from_trial(self.caps)
+            rest = backends.to_time_after(first, order, excluded)
+            only = backends.only_backend_worth_timing(first, rest, self.caps, failed + excluded)
             if only is not None and await self._runs(models):  # warmed up: nothing more to do
                 self.choice = only  # not remembered: nothing was measured, and the next visit decides as fast
                 return models
             if quiet is not None:
                 await quiet
-            self.choice = await self._trial(first, rest, models, failed + skipped)
+            self.choice = await self._trial(first, rest, models, failed + excluded)
             store(backends.STORAGE_KEY, backends.remember(self.choice, key))
-        for model in models:
-            await model.warm_up()
+        await self._warm(models)
         return models
 
     async def _first_working(self, order: tuple[str, ...]) -> tuple[str, list[Trial]]:
         failed = []
         for name in order:
-            error = await tfjs.set_backend(name)
+            error = await self.engine.set_backend(name)
             if error is None:
                 return name, failed
             failed.append(Trial(name, error=error))
         raise RuntimeError("No TF.js backend could start (" + "; ".join(t.describe() for t in failed) + ").")
 
     async def _trial(self, first: str, rest: tuple[str, ...], models: list[tfjs.Model],
-                     failed: list[Trial]) -> Choice:
+                     left_out: list[Trial]) -> Choice:
         """Time the real models on ``first`` (current) and each of ``rest`` that initialises;
         move to the fastest. A backend whose emotion model alone is slower than the best whole
         pass so far is not timed further."""
         emotion = next(m for m in models if m.manifest.kind == "emotion")
         detector = next((m for m in models if m.manifest.kind == "detector"), None)
-        trials = list(failed)
+        trials = list(left_out)
         for name in (first, *rest):
-            skip = backends.needless(name, self.caps, trials)
+            skip = backends.not_worth_timing(name, self.caps, trials)
             if skip is not None:
                 trials.append(skip)
                 continue
             if name != first:
-                error = await tfjs.set_backend(name)
+                error = await self.engine.set_backend(name)
                 if error is None:
                     error = await self._rebuild(models)
                 if error is not None:
@@ -142,8 +141,8 @@ class Models:
             except asyncio.TimeoutError:  # a backend whose promises never settle
                 trials.append(Trial(name, error=f"no answer in {TRIAL_TIMEOUT_S:.0f} s"))
         choice = backends.choose(trials)
-        if tfjs.backend() != choice.backend:
-            error = await tfjs.set_backend(choice.backend) or await self._rebuild(models)
+        if self.engine.backend() != choice.backend:
+            error = await self.engine.set_backend(choice.backend) or await self._rebuild(models)
             if error is not None:
                 raise RuntimeError(f"TF.js could not return to the {choice.backend} backend: {error}")
         return choice
@@ -161,17 +160,18 @@ class Models:
             detector_ms = await detector.time_ms()
         return Trial(name, emotion_ms=emotion_ms, detector_ms=detector_ms)
 
-    @staticmethod
-    async def _runs(models: list[tfjs.Model]) -> bool:
+    @classmethod
+    async def _runs(cls, models: list[tfjs.Model]) -> bool:
         """Whether the current backend runs ``models`` (each warmed up); False sends the start to
         the trial, which times the next backend, as when a timed backend fails."""
         try:
-            await Models._warm(models)
+            await cls._warm(models)
         except (JsError, JsException):
             return False
         return True
 
-    async def _rebuild(self, models: list[tfjs.Model]) -> str | None:
+    @staticmethod
+    async def _rebuild(models: list[tfjs.Model]) -> str | None:
         """Rebuild ``models`` on the current backend; None, or why not."""
         try:
             for model in models:
@@ -185,7 +185,7 @@ class Models:
         works, with every kept model rebuilt and warmed up there. Returns the new backend;
         RuntimeError when none works."""
         for name in backends.candidates(self.caps, skip=(lost,)):
-            if await tfjs.set_backend(name) is not None or await self._rebuild(self.loaded) is not None:
+            if await self.engine.set_backend(name) is not None or await self._rebuild(self.loaded) is not None:
                 continue
             try:
                 await asyncio.wait_for(self._warm(self.loaded), TRIAL_TIMEOUT_S)

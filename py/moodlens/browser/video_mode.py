@@ -1,13 +1,13 @@
 """Video mode on the page: a file analysed frame by frame, with progress, Cancel, the timeline
 and the CSV/JSON downloads.
 
-    mode = VideoMode(document, app)
+    mode = VideoMode(document, analysis)
     await mode.analyse(file)        # runs until the end, a Cancel or a failure; never raises for a bad file
 
-``app.video_pipeline()`` gives the emotion model in use and a fresh pipeline on it (the
+``analysis.video_pipeline()`` gives the emotion model in use and a fresh pipeline on it (the
 current detector, this video's own tracker); the whole video is analysed with that model,
 held for the run (a model switch meanwhile frees it afterwards), so its rows share one label
-set. ``app.describe_model(model)`` and ``app.settings()`` go into the JSON's metadata.
+set. ``analysis.describe_model(model)`` and ``analysis.settings()`` go into the JSON's metadata.
 While a video is analysed ``#results`` holds ``{"source": "video", "file", "progress",
 "done", "frames_analysed", "faces"}`` (README, page contract). Cancel stops between two frames;
 what was analysed stays, charted and downloadable. Main-thread long tasks (over 50 ms; the
@@ -19,12 +19,10 @@ from __future__ import annotations
 import json
 import time
 
-import js
-from pyodide.ffi import create_proxy
-
 from .. import __version__
 from ..runner import Runner
 from ..timeline import Timeline, clock
+from ._compat import create_proxy, js
 from ._js import download, obj
 from .sources.video_file import VideoError, VideoFile, describe_error
 from .timeline_view import TimelineView
@@ -58,7 +56,7 @@ class LongTasks:
 
 
 class VideoMode:
-    def __init__(self, document, app):
+    def __init__(self, document, analysis):
         self.doc = document
         el = document.getElementById
         self.input, self.every = el("video-file"), el("video-every")
@@ -66,7 +64,7 @@ class VideoMode:
         self.cancel_button, self.status, self.results = el("video-cancel"), el("video-status"), el("results")
         self.section, self.preview = el("video-result"), el("video-preview")
         self.view = TimelineView(document, "video", preview=self.preview)
-        self.app = app
+        self.analysis = analysis
         self.runner: Runner | None = None
         self.timeline: Timeline | None = None
         self.export: dict | None = None
@@ -110,7 +108,7 @@ class VideoMode:
             await source.close()
             self._failed(source.name, str(exc))
             return
-        model, pipeline = self.app.video_pipeline()
+        model, pipeline = self.analysis.video_pipeline()
         timeline = self.timeline = Timeline(model.manifest.label_names)
         self.view.use_labels(model.manifest)
 
@@ -177,9 +175,9 @@ class VideoMode:
             "file": info.name, "duration_s": info.duration_s, "frame_rate": info.frame_rate,
             "frames": report.frames if not report.cancelled and not error else info.frames,
             "width": info.width, "height": info.height,
-            "model": self.app.describe_model(model),
+            "model": self.analysis.describe_model(model),
             "colors": {label.name: label.color for label in model.manifest.labels},
-            "settings": {"every": every, "target_fps": target_fps, **self.app.settings()},
+            "settings": {"every": every, "target_fps": target_fps, **self.analysis.settings()},
             "analysed_at": js.Date.new().toISOString(),
             "cancelled": report.cancelled, "error": error, "notes": list(info.notes),
             "long_tasks": long_tasks,

@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-import js
-
 from ..bars import BAR
 from ..manifest import Manifest
+from ._compat import js
 
 if TYPE_CHECKING:  # present.py needs NumPy, which arrives after this module is imported
     from ..present import FaceView
@@ -58,6 +57,10 @@ class View:
         self.body.dataset.state = state
         self.status.textContent = message
 
+    @property
+    def state(self) -> str:
+        return str(self.body.dataset.state)
+
     def stage(self, name: str, done: bool = False) -> None:
         """Mark a loading stage active (or done) in the progress indicator; a finished stage also
         leaves a ``moodlens:<stage>`` performance mark, which the benchmark reads."""
@@ -78,6 +81,11 @@ class View:
 
     def set_text(self, element_id: str, text: str) -> None:
         self.doc.getElementById(element_id).textContent = text
+
+    def show_backend(self, choice) -> None:
+        """The TF.js backend in use and why (a ``backends.Choice``)."""
+        self.set_text("backend", choice.backend)
+        self.set_text("backend-why", f"({choice.reason})")
 
     def set_running(self, running: bool) -> None:
         self.button.disabled = False

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 
-import js
 import numpy as np
-from pyodide.ffi import create_proxy
 
 from ...frames import Frame
+from .. import early_camera
+from .._compat import create_proxy, js
 from .._js import JsError, obj, settle
-from ..env import early_camera
 
 WIDTH, HEIGHT = 640, 480
 
@@ -121,7 +120,7 @@ class Camera:
     async def _early(self):
         """The stream boot.js opened while Python booted (Start pressed, or ``?autostart=1``);
         None if there is none. Its refusal is explained as one of our own requests would be."""
-        early = early_camera()
+        early = early_camera.handle()
         if early is None or not early.promise:
             return None
         try:
