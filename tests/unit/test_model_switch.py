@@ -42,15 +42,21 @@ def returning(model):
     return load
 
 
+async def running_on_wasm():
+    """The analysis on wasm with fer-mini-xception in use, and oarriaga-emotion ready to switch to."""
+    engine = FakeEngine()
+    analysis = await analysis_on(engine, "wasm", {"wasm": 3.0})
+    other = FakeModel(load_manifest("oarriaga-emotion"), engine, {"wasm": 5.0}, probabilities=HAPPY)
+    return analysis, other
+
+
 def test_a_switch_while_pictures_are_analysed_keeps_the_old_model_until_they_are_done(page):
     async def scenario():
-        engine = FakeEngine()
-        analysis = await analysis_on(engine, "wasm", {"wasm": 3.0})
+        analysis, new = await running_on_wasm()
         old = analysis.emotion
         old.gate = asyncio.Event()  # the first picture waits inside the old model
         photos = Photos([], old)
         analysis.on_switch(photos.use_emotion)
-        new = FakeModel(load_manifest("oarriaga-emotion"), engine, {"wasm": 5.0}, probabilities=HAPPY)
 
         first = asyncio.ensure_future(photos.analyse_frame(picture("first.png"), cropped=True))
         await until(lambda: old.predicted == 1)
@@ -74,10 +80,8 @@ def test_a_switch_while_pictures_are_analysed_keeps_the_old_model_until_they_are
 
 def test_an_old_model_nothing_holds_is_freed_at_once(page):
     async def scenario():
-        engine = FakeEngine()
-        analysis = await analysis_on(engine, "wasm", {"wasm": 3.0})
+        analysis, new = await running_on_wasm()
         old = analysis.emotion
-        new = FakeModel(load_manifest("oarriaga-emotion"), engine, {"wasm": 5.0}, probabilities=HAPPY)
         assert await ModelSwitch(analysis, js.document).switch("oarriaga-emotion", returning(new))
         assert old.freed and not new.freed
 
@@ -86,10 +90,9 @@ def test_an_old_model_nothing_holds_is_freed_at_once(page):
 
 def test_a_model_that_fails_leaves_the_current_one_in_use_and_says_why(page):
     async def scenario():
-        engine = FakeEngine()
-        analysis = await analysis_on(engine, "wasm", {"wasm": 3.0})
+        analysis, _ = await running_on_wasm()
         current = analysis.emotion
-        broken = FakeModel(load_manifest("oarriaga-emotion"), engine, {})  # cannot run on wasm
+        broken = FakeModel(load_manifest("oarriaga-emotion"), analysis.registry.engine, {})  # runs nowhere
         assert not await ModelSwitch(analysis, js.document).switch("oarriaga-emotion", returning(broken))
         assert analysis.emotion is current and not current.freed
         assert broken.freed, "what the failed model had built is freed"
@@ -103,11 +106,9 @@ def test_a_model_that_fails_leaves_the_current_one_in_use_and_says_why(page):
 
 def test_a_second_switch_while_one_loads_is_turned_away(page):
     async def scenario():
-        engine = FakeEngine()
-        analysis = await analysis_on(engine, "wasm", {"wasm": 3.0})
+        analysis, new = await running_on_wasm()
         switch = ModelSwitch(analysis, js.document)
         loaded = asyncio.Event()
-        new = FakeModel(load_manifest("oarriaga-emotion"), engine, {"wasm": 5.0}, probabilities=HAPPY)
 
         async def slow():
             await loaded.wait()
