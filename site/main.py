@@ -1,5 +1,7 @@
 # Entry point PyScript runs once Pyodide is up. The app itself is the moodlens package
 # (py/moodlens, shipped as moodlens.zip and unpacked by PyScript's "files" config).
+# boot.js's early camera is reached directly here, not through the app's bridge to it
+# (moodlens/browser/early_camera.py): before the package is imported, and when it cannot be.
 import js
 
 if hasattr(js.window, "moodlensEarly"):
