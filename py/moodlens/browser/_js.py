@@ -91,12 +91,18 @@ async def settle(target, method: str, *args):
     raise JsError(*describe(outcome.reason))
 
 
-async def fetch_response(url: str):
-    """The response for a site file; FetchError for a network failure or an HTTP error."""
+async def fetch_any(url: str):
+    """The response for ``url``, whatever its HTTP status; FetchError for a network failure."""
     try:
-        response = await settle(js, "fetch", url)
+        return await settle(js, "fetch", url)
     except JsError as exc:
         raise FetchError(f"{url}: could not be downloaded ({exc.message or exc.name})") from None
+
+
+async def fetch_response(url: str):
+    """The response for ``url``; FetchError for a network failure or an HTTP error. (The site's
+    own files go through site_files, which also checks them against what build.py wrote.)"""
+    response = await fetch_any(url)
     if not response.ok:
         raise FetchError(f"{url}: could not be downloaded (HTTP {response.status})")
     return response

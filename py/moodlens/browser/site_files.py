@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import json
 
-import js
-
-from ._js import FetchError, JsError, settle
+from ._compat import js
+from ._js import FetchError, JsError, fetch_any, settle
 
 FILE_LIST = "files.json"
 _expected: dict[str, int] | None = None  # files.json, read once
@@ -60,10 +59,7 @@ async def expected_sizes() -> dict[str, int]:
 
 async def fetch_site_file(path: str):
     """Fetch ``path`` (relative to the page); return (ArrayBuffer, bytes) once it is as built."""
-    try:
-        response = await settle(js, "fetch", path)
-    except JsError as exc:
-        raise FetchError(f"{path}: could not be downloaded ({exc.message or exc.name})") from None
+    response = await fetch_any(path)
     if not response.ok:
         raise DamagedFile(path, f"HTTP {response.status}")
     try:
