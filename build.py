@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "py"))
 # The steps, and the names tests and tools use as build.NAME.
 from moodlens_build.deps import _py_env, ensure_engines, ensure_venv  # noqa: E402
 from moodlens_build.models import copy_model, model_sources  # noqa: E402,F401
-from moodlens_build.paths import DIST, ROOT, BuildError, sha256  # noqa: E402,F401
+from moodlens_build.paths import DIST, ROOT  # noqa: E402,F401
+from moodlens_build.steps import BuildError, sha256  # noqa: E402,F401
 from moodlens_build.serve import Handler, Server, serve, serve_in_thread  # noqa: E402,F401
 from moodlens_build.site import build, meta_csp, site_headers  # noqa: E402,F401
 from moodlens_build.wheels import pyodide_wheels, slim_wheel  # noqa: E402,F401

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .paths import BuildError, sha256
+from .steps import BuildError, sha256
 
 NODE_SCRIPT = r"""
 import { loadPyodide } from "%(pyodide)s/pyodide.mjs";

@@ -13,7 +13,8 @@ from pathlib import Path
 from moodlens_tools.engines import ENGINES, find_chromium
 from moodlens_tools.engines import missing as engine_missing
 
-from .paths import NODE, ROOT, VENV, BuildError, log, run, settings, sha256
+from .paths import NODE, ROOT, VENV
+from .steps import BuildError, log, run, settings, sha256
 
 
 # -- inputs ---------------------------------------------------------------------------

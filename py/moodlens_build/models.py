@@ -13,7 +13,8 @@ from pathlib import Path
 from moodlens import manifest as manifests
 
 from .deps import _py_env, ensure_venv, package_version
-from .paths import CACHE, NODE, ROOT, BuildError, copy, log, sha256
+from .paths import CACHE, NODE, ROOT
+from .steps import BuildError, copy, log, sha256
 from .wheels import _download_wheel_source
 
 

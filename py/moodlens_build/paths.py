@@ -1,58 +1,11 @@
-"""Where things are, and the small helpers every build step uses: logging, hashing, running a
-command, copying, reading pyproject.toml's settings."""
+"""Where things are: the project, its output and the folders downloads are cached in."""
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
-import tomllib
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]  # py/moodlens_build/ -> the project
-DIST = ROOT / "dist"
-CACHE = ROOT / ".cache"
-NODE = ROOT / "node_modules"
-VENV = ROOT / ".venv"
-
-
-class BuildError(SystemExit):
-    """A build step that cannot go on; the message says which file and why."""
-
-    def __init__(self, message: str):
-        super().__init__(f"build failed: {message}")
-
-
-def log(message: str) -> None:
-    print(f"[build] {message}", flush=True)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def settings() -> dict:
-    with open(ROOT / "pyproject.toml", "rb") as fh:
-        return tomllib.load(fh)
-
-
-def run(cmd: list[str], what: str, **kwargs) -> None:
-    try:
-        subprocess.run(cmd, check=True, cwd=ROOT, **kwargs)
-    except FileNotFoundError:
-        raise BuildError(f"{what}: '{cmd[0]}' is not installed (needed: {what})") from None
-    except subprocess.CalledProcessError as exc:
-        raise BuildError(f"{what}: '{' '.join(cmd)}' exited with {exc.returncode}") from None
-
-
-# -- assembling dist/ -----------------------------------------------------------------
-def copy(src: Path, dest: Path) -> None:
-    if not src.exists():
-        raise BuildError(f"{src} is missing (is the npm package installed? run `npm ci`)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dest)
+DIST = ROOT / "dist"  # the site build.py assembles
+CACHE = ROOT / ".cache"  # downloads and build products kept between builds (outside git)
+NODE = ROOT / "node_modules"  # npm packages, pinned in package-lock.json
+VENV = ROOT / ".venv"  # CPython for the converter, the tools and the tests

@@ -10,7 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from .paths import DIST, BuildError
+from .paths import DIST
+from .steps import BuildError
 from .site import build, site_headers
 
 

@@ -19,7 +19,8 @@ from moodlens.bars import bar_items
 from . import bytecode
 from .deps import npm_packages
 from .models import MODELS, copy_model, model_manifests
-from .paths import CACHE, DIST, NODE, ROOT, BuildError, copy, log, settings, sha256
+from .paths import CACHE, DIST, NODE, ROOT
+from .steps import BuildError, copy, log, settings, sha256
 from .wheels import pyodide_wheels, slim_wheel
 
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")  # + the lock, rewritten

@@ -11,7 +11,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .paths import CACHE, NODE, BuildError, log, run, sha256
+from .paths import CACHE, NODE
+from .steps import BuildError, log, run, sha256
 
 
 def pyodide_wheels(conf: dict) -> list[Path]:
