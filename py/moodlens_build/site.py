@@ -53,15 +53,11 @@ MEDIABUNNY_FILES = {
 }
 
 
-# Modules of the package that run under CPython only (the converter, the evaluation): not shipped.
-NOT_FOR_THE_BROWSER = ("convert.py", "evaluate.py")
-
-
 def zip_package(src: Path, dest: Path, extra: dict[str, bytes] | None = None) -> None:
-    """py/moodlens (and ``extra``: name -> bytes) -> a zip PyScript unpacks into Pyodide's working
-    directory. Fixed dates: the same sources give the same bytes (and reuse the cached bytecode)."""
-    files = {path.relative_to(src.parent).as_posix(): path.read_bytes() for path in sorted(src.rglob("*.py"))
-             if path.relative_to(src).as_posix() not in NOT_FOR_THE_BROWSER}
+    """py/moodlens, all of it (and ``extra``: name -> bytes) -> a zip PyScript unpacks into
+    Pyodide's working directory. Fixed dates: the same sources give the same bytes (and reuse the
+    cached bytecode)."""
+    files = {path.relative_to(src.parent).as_posix(): path.read_bytes() for path in sorted(src.rglob("*.py"))}
     files.update(extra or {})
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:

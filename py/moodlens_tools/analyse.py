@@ -8,7 +8,7 @@ the page's own CSV), ``DIR/<stem>.json`` (the rows, metadata and summary the pag
 JSON" gives) and ``DIR/<stem>-timeline.png`` (matplotlib: a lane per face, each label's
 probability stacked in its colour). It prints progress; a file the browser cannot read or
 decode gets its message and the others go on; the exit status is 0 only when every file went
-through whole. (Also: ``PYTHONPATH=py:. .venv/bin/python -m moodlens_tools.analyse …``.)
+through whole. (Also: ``.venv/bin/python -m moodlens_tools.analyse …``.)
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "py")]
+from moodlens.timeline import Timeline, rgb
+from moodlens_build.paths import DIST
+from moodlens_build.site import build
 
-import build  # noqa: E402
-from moodlens.timeline import Timeline, rgb  # noqa: E402
-from moodlens_tools import engines  # noqa: E402
+from . import engines
 
 RESULT = "return document.getElementById('results').textContent"
 
@@ -122,9 +121,9 @@ def main(argv=None) -> int:
         print(f"no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    if not (build.DIST / "index.html").exists():
-        build.build()
-    site = engines.TestSite(build.DIST, [])
+    if not (DIST / "index.html").exists():
+        build()
+    site = engines.TestSite(DIST, [])
     engine = engines.launch("chromium")
     ok = True
     try:

@@ -39,6 +39,11 @@ import threading
 import time
 from pathlib import Path
 
+from moodlens_build.serve import Handler as SiteHandler
+from moodlens_build.serve import Server as SiteServer
+from moodlens_build.site import site_headers as production_headers
+from moodlens_build.steps import BuildError, log, run
+
 ENGINES = ("chromium", "firefox", "webkit")
 CAMERAS = ("face", "none", "denied")
 PAGE_SCRIPTS = Path(__file__).resolve().parent / "page"  # camera.js, record.js
@@ -103,6 +108,26 @@ def missing(name: str) -> str | None:
                                      ("xvfb", shutil.which("Xvfb"))) if not ok]
         return " ".join(needs) or None
     raise ValueError(f"unknown engine {name!r} (choose {', '.join(ENGINES)})")
+
+
+def ensure_installed(names: tuple[str, ...] = ENGINES) -> str:
+    """Install the engines ``names`` (Debian's chromium, firefox-esr, webkit2gtk-driver + xvfb)
+    when run as root; otherwise say what is missing. Chromium is required; an engine that cannot
+    be installed makes its own tests fail with the same message. Returns Chromium's path."""
+    needed = [pkg for name in names if (pkg := missing(name))]
+    if needed and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"installing browser engines (apt-get install {' '.join(needed)})…")
+        run(["apt-get", "update", "-qq"], "apt-get update")
+        run(["apt-get", "install", "-y", "-qq", *" ".join(needed).split()], "browser engine install",
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    still = {name: pkg for name in names if (pkg := missing(name))}
+    if "chromium" in still:
+        raise BuildError("Chromium is missing. Install it (Debian/Ubuntu: `sudo apt-get install chromium`) "
+                         "or point MOODLENS_CHROMIUM at a Chrome/Chromium binary, then run again.")
+    for name, pkg in still.items():
+        log(f"WARNING: {name} is not installed, so its tests will fail; install it with "
+            f"`sudo apt-get install {pkg}` (or run the other engines: MOODLENS_ENGINES=chromium)")
+    return find_chromium()
 
 
 def _free_port() -> int:
@@ -472,13 +497,11 @@ class TestSite:
     __test__ = False
 
     def __init__(self, dist: Path, scripts: list[str], extra: Path | None = None, headers: dict | None = None):
-        import build  # the project's server: its MIME types and production headers
-
         tags = "".join(f'<script src="./{s}"></script>' for s in scripts)
         test_dirs = [PAGE_SCRIPTS] + ([Path(extra)] if extra else [])
 
-        class Handler(build.Handler):
-            site_headers = build.site_headers() if headers is None else headers
+        class Handler(SiteHandler):  # the project's server: its MIME types and production headers
+            site_headers = production_headers() if headers is None else headers
 
             def translate_path(self, path):
                 clean = path.split("?", 1)[0].split("#", 1)[0]
@@ -501,7 +524,7 @@ class TestSite:
                     return io.BytesIO(body)
                 return super().send_head()
 
-        self.server = build.Server(("127.0.0.1", 0), functools.partial(Handler, directory=str(dist)))
+        self.server = SiteServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(dist)))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}/"
 

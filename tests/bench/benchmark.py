@@ -33,14 +33,12 @@ from pathlib import Path
 import brotli
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "py")]
-import build  # noqa: E402
-from moodlens_tools import engines  # noqa: E402
-from tests.e2e import media  # noqa: E402
+from moodlens_build.paths import DIST, NODE, ROOT
+from moodlens_tools import engines
+from tests.e2e import media  # run as `python -m tests.bench.benchmark` from the project (build.py does)
 
 OUT = ROOT / "tests" / ".artifacts" / "bench"
-HUMAN = ROOT / "node_modules" / "@vladmandic" / "human"
+HUMAN = NODE / "@vladmandic" / "human"
 HUMAN_MODELS = ("blazeface.json", "blazeface.bin", "emotion.json", "emotion.bin")
 VIDEOS = {"one face": (media.one_face_video, "sample1.jpg", media.ONE_FACE_CROP),
           "group of 4": (media.group_video, "sample6.jpg", media.GROUP_CROP)}
@@ -65,7 +63,7 @@ def human_site(dest: Path) -> Path:
     shutil.copy2(HUMAN / "dist" / "human.esm.js", dest / "human.esm.js")
     for f in HUMAN_MODELS:
         shutil.copy2(HUMAN / "models" / f, dest / "models" / f)
-    shutil.copytree(build.DIST / "vendor" / "tfjs", dest / "tfjs")
+    shutil.copytree(DIST / "vendor" / "tfjs", dest / "tfjs")
     return dest
 
 
@@ -330,7 +328,7 @@ def compare_backends(args, camera: dict) -> dict:
     for backend in ("auto", "wasm", "webgl", "cpu"):
         query = "?autostart=1" + ("" if backend == "auto" else f"&backend={backend}")
         try:
-            r = run_system(args.browser, "moodlens", query, build.DIST, camera, args.seconds)
+            r = run_system(args.browser, "moodlens", query, DIST, camera, args.seconds)
         except RuntimeError as exc:  # a backend this engine cannot run
             out[backend] = {"error": str(exc)}
             continue
@@ -358,7 +356,7 @@ def video_files(args) -> dict:
              "group of 4": VIDEO_CLIPS["group of 4"](folder / f"group_{args.clip_seconds:g}s.mp4", "libx264",
                                                      seconds=args.clip_seconds)}
     engine = engines.launch(args.browser)
-    site = engines.TestSite(build.DIST, [])
+    site = engines.TestSite(DIST, [])
     out = {"engine": engine.label}
     try:
         page = engine.open(f"{site.base}index.html", camera="none")
@@ -404,7 +402,7 @@ def wasm_code_cache(camera: dict) -> dict:
 
     from playwright.sync_api import sync_playwright
 
-    site = engines.TestSite(build.DIST, ["__test__/collect.js"], extra=camera["folder"])
+    site = engines.TestSite(DIST, ["__test__/collect.js"], extra=camera["folder"])
     out = {}
     try:
         with sync_playwright() as pw:
@@ -506,10 +504,10 @@ def main(argv=None) -> int:
         ours_query = "?autostart=1" + (f"&backend={backend}" if backend else "") + extra
         systems = [s for s in ("moodlens", "human") if not args.system or s in args.system]
         if "moodlens" in systems:
-            ours = results[video]["moodlens"] = run_system(args.browser, "moodlens", ours_query, build.DIST,
+            ours = results[video]["moodlens"] = run_system(args.browser, "moodlens", ours_query, DIST,
                                                            camera[video], args.seconds, args.starts)
             backend = backend or ours["backend"]  # the peer runs on what Moodlens chose
-        queries = {"moodlens": (ours_query, build.DIST), "human": (f"?backend={backend or 'wasm'}", peer)}
+        queries = {"moodlens": (ours_query, DIST), "human": (f"?backend={backend or 'wasm'}", peer)}
         # The other cold starts, taken in turns (Moodlens, human, Moodlens, ...), so the machine's
         # drift over minutes falls on both alike; each system's own run's cold start counts too.
         colds: dict[str, list[dict]] = {s: [] for s in systems}

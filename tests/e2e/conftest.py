@@ -12,12 +12,14 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
-import build
+from moodlens_build.paths import DIST
+from moodlens_build.serve import serve_in_thread
+from moodlens_build.site import build
+from moodlens_tools.engines import CHROMIUM_FLAGS, find_chromium
 
 from . import media
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
-CHROMIUM_FLAGS = build.CHROMIUM_FLAGS
 FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 VIDEOS = {
     "one_face": media.one_face_video,
@@ -29,9 +31,9 @@ VIDEOS = {
 
 @pytest.fixture(scope="session")
 def site():
-    if not (build.DIST / "index.html").exists():
-        build.build()
-    server, base = build.serve_in_thread(build.DIST)
+    if not (DIST / "index.html").exists():
+        build()
+    server, base = serve_in_thread(DIST)
     yield base
     server.shutdown()
 
@@ -56,7 +58,7 @@ def browsers(video_files, playwright):
     ``get("one_face")`` has a fake camera playing that video with permission granted;
     ``get(None, flags)`` has only ``flags`` (say, no camera at all, or fake devices of its own).
     """
-    executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
+    executable = os.environ.get("MOODLENS_CHROMIUM") or find_chromium()
     assert executable, "Chromium not found: run the tests with `python3 build.py test`, or set MOODLENS_CHROMIUM"
     launched = {}
 

@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 from PIL import Image
 
-import build
+from moodlens_build.paths import DIST
+from moodlens_build.serve import serve_in_thread
 
 from . import media
 from .test_live import iou
@@ -23,8 +24,8 @@ def served_copy(tmp_path):
     as GitHub Pages serves a project at https://USER.github.io/REPO/. A copy, so a test can
     deploy a 'new version' into it."""
     root = tmp_path / "www"
-    shutil.copytree(build.DIST, root / "moodlens")
-    server, base = build.serve_in_thread(root)
+    shutil.copytree(DIST, root / "moodlens")
+    server, base = serve_in_thread(root)
     yield root / "moodlens", f"{base}moodlens/"
     server.shutdown()
 

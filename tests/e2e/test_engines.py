@@ -17,8 +17,9 @@ import os
 
 import pytest
 
-import build
 from moodlens import manifest
+from moodlens_build.paths import DIST
+from moodlens_build.site import build
 from moodlens_tools import engines
 
 from . import media
@@ -68,8 +69,8 @@ def open_page(engine, face_folder):
     """``open_page(query, camera)``: the built site on a fresh origin in this engine. Before the
     next page and at the end, each page must have fetched nothing from another origin, broken no
     CSP rule and logged no error (``allow_errors`` lists expected error fragments)."""
-    if not (build.DIST / "index.html").exists():
-        build.build()
+    if not (DIST / "index.html").exists():
+        build()
     opened = []
 
     def finish(page, site, allow_errors):
@@ -83,7 +84,7 @@ def open_page(engine, face_folder):
     def _open(query: str = "?autostart=1", camera: str = "face", allow_errors=()):
         if opened:
             finish(*opened.pop())
-        site = engines.TestSite(build.DIST, engines.page_scripts(engine.name, camera), extra=face_folder)
+        site = engines.TestSite(DIST, engines.page_scripts(engine.name, camera), extra=face_folder)
         page = engine.open(f"{site.base}index.html{query}", camera=camera)
         page.site = site
         opened.append((page, site, allow_errors))

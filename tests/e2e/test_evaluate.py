@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import build
+from moodlens_build.paths import ROOT
 
 from . import media
 
@@ -48,7 +48,7 @@ def folders(tmp_path_factory):
 
 
 def evaluate(*args) -> tuple[subprocess.CompletedProcess, dict]:
-    done = subprocess.run([sys.executable, str(build.ROOT / "build.py"), "evaluate", *map(str, args)],
+    done = subprocess.run([sys.executable, str(ROOT / "build.py"), "evaluate", *map(str, args)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     out = args[args.index("--out") + 1]

@@ -1,13 +1,15 @@
-"""build.py refuses files whose hashes do not match, naming the file and both hashes."""
+"""The build refuses files whose hashes do not match, naming the file and both hashes; what it
+reads from pinned packages it reads exactly (no node_modules, no dist/ here: a fake of each)."""
 
 import json
 import zipfile
 
 import pytest
 
-import build
 from moodlens import manifest
 from moodlens_build import deps, models, paths, site, wheels
+from moodlens_build.paths import ROOT
+from moodlens_build.steps import BuildError, sha256
 
 
 @pytest.fixture
@@ -21,25 +23,25 @@ def fake_node(tmp_path, monkeypatch):
 
 
 def test_a_model_file_with_the_wrong_hash_stops_the_build(fake_node, tmp_path):
-    m = manifest.load(build.ROOT / "models" / "oarriaga-emotion" / "manifest.json")
+    m = manifest.load(ROOT / "models" / "oarriaga-emotion" / "manifest.json")
     package = fake_node / m.source.package
     (package / "models").mkdir(parents=True)
     (package / "package.json").write_text(json.dumps({"version": m.source.version}))
     for f in m.source.files:
         (package / f.path).write_bytes(b"not the model")
-    with pytest.raises(build.BuildError) as err:
-        build.copy_model(m, tmp_path / "out")
+    with pytest.raises(BuildError) as err:
+        models.copy_model(m, tmp_path / "out")
     message = str(err.value)
     assert "models/emotion.json" in message
-    assert build.sha256(package / "models" / "emotion.json") in message and m.source.files[0].sha256 in message
+    assert sha256(package / "models" / "emotion.json") in message and m.source.files[0].sha256 in message
 
 
 def test_a_model_from_another_package_version_stops_the_build(fake_node, tmp_path):
-    m = manifest.load(build.ROOT / "models" / "oarriaga-emotion" / "manifest.json")
+    m = manifest.load(ROOT / "models" / "oarriaga-emotion" / "manifest.json")
     (fake_node / m.source.package).mkdir(parents=True)
     (fake_node / m.source.package / "package.json").write_text(json.dumps({"version": "0.0.1"}))
-    with pytest.raises(build.BuildError, match="0.0.1"):
-        build.copy_model(m, tmp_path / "out")
+    with pytest.raises(BuildError, match="0.0.1"):
+        models.copy_model(m, tmp_path / "out")
 
 
 def test_a_pyodide_wheel_with_the_wrong_hash_stops_the_build(fake_node, tmp_path, monkeypatch):
@@ -51,8 +53,8 @@ def test_a_pyodide_wheel_with_the_wrong_hash_stops_the_build(fake_node, tmp_path
         archive.writestr("assets/numpy-2.0.2-x.whl", b"tampered")
     monkeypatch.setattr(wheels, "_download_wheel_source", lambda requirement: source)
     conf = {"pyodide-packages": ["numpy"], "pyodide-wheels-source": "x==1", "pyodide-wheels-dir": "assets/"}
-    with pytest.raises(build.BuildError) as err:
-        build.pyodide_wheels(conf)
+    with pytest.raises(BuildError) as err:
+        wheels.pyodide_wheels(conf)
     message = str(err.value)
     assert "numpy-2.0.2-x.whl" in message and "a" * 64 in message
     # The tampered copy is removed so the next build extracts it again.
@@ -67,55 +69,59 @@ def test_a_slim_wheel_drops_what_the_list_names_and_its_record_lines(tmp_path):
     with zipfile.ZipFile(wheel, "w") as z:
         for name, data in files.items():
             z.writestr(name, data)
-    out = build.slim_wheel(wheel, ["pkg/random/", "*.pyi"], tmp_path / "slim")
+    out = wheels.slim_wheel(wheel, ["pkg/random/", "*.pyi"], tmp_path / "slim")
     with zipfile.ZipFile(out) as z:
         assert sorted(z.namelist()) == ["pkg-1.0.dist-info/RECORD", "pkg/__init__.py", "pkg/randomness.py"]
         assert z.read("pkg-1.0.dist-info/RECORD").decode().splitlines() == [
             "pkg/__init__.py,sha256=a,6", "pkg/randomness.py,sha256=d,0"]
     # Same input, same bytes: the lock file's sha256 does not change between builds.
-    again = build.slim_wheel(wheel, ["pkg/random/", "*.pyi"], tmp_path / "slim2")
+    again = wheels.slim_wheel(wheel, ["pkg/random/", "*.pyi"], tmp_path / "slim2")
     assert again.read_bytes() == out.read_bytes()
 
 
 def test_netlify_builds_with_the_readme_command_and_sends_the_site_headers():
     import tomllib
 
-    config = tomllib.loads((build.ROOT / "netlify.toml").read_text())
+    config = tomllib.loads((ROOT / "netlify.toml").read_text())
     assert (config["build"]["command"], config["build"]["publish"]) == ("python3 build.py", "dist")
     assert config["build"]["environment"]["PYTHON_VERSION"] >= "3.11"
     [rule] = config["headers"]
-    assert rule["for"] == "/*" and rule["values"] == build.site_headers()
+    assert rule["for"] == "/*" and rule["values"] == site.site_headers()
 
 
 def test_the_pages_workflow_builds_and_deploys_dist():
-    text = (build.ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    text = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
     assert "run: python3 build.py" in text and "path: dist" in text and "actions/deploy-pages" in text
 
 
 def test_every_module_of_the_package_compiles():
     """The browser modules cannot be imported here (they need Pyodide's `js`), but a syntax error
     in one would only show in the page: compile them all."""
-    for path in sorted((build.ROOT / "py").rglob("*.py")):
+    for path in sorted((ROOT / "py").rglob("*.py")):
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
 
 
 def test_pyscripts_python_files_are_read_from_its_core_chunk_for_bytecode():
+    """PyScript writes its Python files at start; the build reads them from its core chunk
+    (tests/integration/test_dist.py checks the pinned PyScript's, shipped with bytecode)."""
     chunk = ('x=1;Ao(".",{pyscript:{"__init__.py":"from pyscript.a import b\\n\\tc = \\"q\\\\\\\\n\\"",'
              '"a.py":"b = 1\\n"}}),y=2')
     assert site.pyscript_sources(chunk) == {"pyscript/__init__.py": b'from pyscript.a import b\n\tc = "q\\\\n"',
                                             "pyscript/a.py": b"b = 1\n"}
-    with pytest.raises(build.BuildError, match="no longer holds"):
+    with pytest.raises(BuildError, match="no longer holds"):
         site.pyscript_sources(chunk.replace("{pyscript:{", "{pyscript2:{"))
-    with pytest.raises(build.BuildError, match="not all plain strings"):
+    with pytest.raises(BuildError, match="not all plain strings"):
         site.pyscript_sources('{pyscript:{"sub":{"x.py":"1"}}}')
-    # The pinned PyScript: every module it writes and imports at start ships with its bytecode.
-    # (The .pyc are unchecked: compiled from the zip's sources, which must be what PyScript writes.)
-    shipped = zipfile.ZipFile(build.DIST / "moodlens.zip")
-    real = site.pyscript_sources(site.pyscript_core_chunk())
-    assert "pyscript/__init__.py" in real and len(real) >= 10
-    for name, source in real.items():
-        folder, base = name.rsplit("/", 1)
-        assert shipped.read(name) == source
-        assert f"{folder}/__pycache__/{base[:-3]}.cpython-312.pyc" in shipped.namelist()
-    with pytest.raises(build.BuildError, match="escapes"):
+    with pytest.raises(BuildError, match="escapes"):
         site.pyscript_sources('{pyscript:{"a.py":"\\x41"}}')
+
+
+def test_the_package_zip_holds_every_module_of_the_package(tmp_path):
+    """No list of modules to leave out: everything in py/moodlens ships."""
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    for name in ("__init__.py", "a.py", "sub/__init__.py", "sub/b.py", "notes.txt"):
+        (tmp_path / "pkg" / name).write_text(f"# {name}\n")
+    site.zip_package(tmp_path / "pkg", tmp_path / "pkg.zip", {"pyscript/__init__.py": b""})
+    with zipfile.ZipFile(tmp_path / "pkg.zip") as z:
+        assert sorted(z.namelist()) == ["pkg/__init__.py", "pkg/a.py", "pkg/sub/__init__.py", "pkg/sub/b.py",
+                                        "pyscript/__init__.py"]

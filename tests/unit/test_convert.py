@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from moodlens import convert
+from moodlens_tools import convert
 from moodlens.manifest import parse
 
 

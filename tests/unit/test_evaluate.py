@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from moodlens.evaluate import confusion, match_folders, metrics
+from moodlens_tools.evaluate import confusion, match_folders, metrics
 
 LABELS = ["angry", "happy", "neutral"]
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYODIDE = ROOT / "node_modules" / "pyodide"
+from moodlens_build.paths import NODE, ROOT
+
+PYODIDE = NODE / "pyodide"
 
 SCRIPT = r"""
 import { loadPyodide } from "%(pyodide)s/pyodide.mjs";

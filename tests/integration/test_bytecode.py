@@ -6,14 +6,13 @@ from __future__ import annotations
 import shutil
 import struct
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from moodlens_build import bytecode
+from moodlens_build.paths import NODE
 
-ROOT = Path(__file__).resolve().parents[2]
-PYODIDE = ROOT / "node_modules" / "pyodide"
+PYODIDE = NODE / "pyodide"
 MAGIC_312 = b"\xcb\r\r\n"  # importlib.util.MAGIC_NUMBER of CPython 3.12 (Pyodide 0.27.7)
 
 MODULE = b'''"""A module docstring long enough to notice in the bytes."""

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import manifest as manifests
+from moodlens import manifest as manifests
+from moodlens_build.paths import DIST
+from moodlens_build.serve import serve_in_thread
+
+from .engines import CHROMIUM_FLAGS, find_chromium
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -124,16 +127,14 @@ def summary_md(report: dict) -> str:
 
 # -- the run --------------------------------------------------------------------------------
 def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: str, limit: int | None) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    import build
     from playwright.sync_api import sync_playwright
 
-    index = json.loads((build.DIST / "models" / "index.json").read_text())
+    index = json.loads((DIST / "models" / "index.json").read_text())
     ids = [m["id"] for m in index["emotion"]]
     model = model or ids[0]
     if model not in ids:
         raise SystemExit(f"evaluate: unknown model {model!r}; the site has {', '.join(ids)}")
-    labels = list(manifests.load(build.DIST / "models" / model / "manifest.json").label_names)
+    labels = list(manifests.load(DIST / "models" / model / "manifest.json").label_names)
 
     found = collect(data_dir)
     matched, unknown = match_folders(list(found), labels)
@@ -147,11 +148,10 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
         print(f"evaluate: skipping {folder}/ ({len(found[folder])} pictures): no label of {model} is called that",
               file=sys.stderr)
 
-    server, base = build.serve_in_thread(build.DIST)
+    server, base = serve_in_thread(DIST)
     truth, predicted, failures = [], [], []
-    executable = os.environ.get("MOODLENS_CHROMIUM") or build.find_chromium()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=build.CHROMIUM_FLAGS)
+        browser = pw.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
         page = browser.new_page()
         # Pictures are served to the page under a path of its own origin, by number.
         page.route("**/__evaluate__/*", lambda route: route.fulfill(

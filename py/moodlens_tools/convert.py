@@ -23,8 +23,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from . import __version__
-from .manifest import ManifestError, parse
+from moodlens import __version__
+from moodlens.manifest import ManifestError, parse
 
 # Layer classes tfjs-layers 4.22 can deserialize (its registered Keras class names).
 TFJS_LAYERS = frozenset("""
