@@ -25,8 +25,6 @@ from moodlens_build.site import build
 
 from . import engines
 
-RESULT = "return document.getElementById('results').textContent"
-
 
 def arguments(argv):
     parser = argparse.ArgumentParser(prog="build.py analyse", description=__doc__,
@@ -83,21 +81,25 @@ def chart(data: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def analyse_one(page, video: Path, out: Path, timeout: float) -> tuple[bool, str]:
-    """One video through the page; writes its files; (went through whole, what to print)."""
+def analyse_one(page, video: Path, out: Path, timeout: float,
+                fail: str | None = engines.IN_ERROR) -> tuple[bool, str]:
+    """One video through the page; writes its files; (went through whole, what to print).
+    ``fail``: a condition that means the page gave up (by default its error state)."""
     page.set_files("#video-file", [video])
-    deadline, shown = time.monotonic() + timeout, -1.0
-    while True:
-        result = json.loads(page.run(RESULT) or "{}")
-        if result.get("source") == "video" and result.get("file") == video.name:
-            if result.get("done"):
-                break
-            if result["progress"] - shown >= 0.1:
-                shown = result["progress"]
-                print(f"  {video.name}: {round(shown * 100)}% ({result['frames_analysed']} frames)", flush=True)
-        if time.monotonic() > deadline:
-            return False, f"{video.name}: not done after {timeout:.0f} s"
-        time.sleep(0.2)
+    deadline, shown = time.monotonic() + timeout, 0.0
+    mine = f"r.source === 'video' && r.file === {json.dumps(video.name)}"
+    while True:  # each tenth of the way, and the end
+        try:
+            result = page.wait_result(f"{mine} && (r.done || r.progress >= {shown + 0.1})",
+                                      max(0.0, deadline - time.monotonic()), fail)
+        except AssertionError:  # a file the page cannot read is done, with its message; this is worse
+            why = f"Moodlens went to error: {page.status()}" if fail and page.state() == "error" else \
+                f"not done after {timeout:.0f} s"
+            return False, f"{video.name}: {why}"
+        if result.get("done"):
+            break
+        shown = result["progress"]
+        print(f"  {video.name}: {round(shown * 100)}% ({result['frames_analysed']} frames)", flush=True)
     text = page.run("return window.moodlensVideoExport ? window.moodlensVideoExport() : null")
     if result.get("frames_analysed", 0) == 0 and not text:
         return False, f"{video.name}: {result.get('error') or 'nothing analysed'}"
@@ -129,10 +131,9 @@ def main(argv=None) -> int:
     try:
         query = f"?model={args.model}" if args.model else ""
         page = engine.open(f"{site.base}index.html{query}", camera="none")
-        state = page.wait("['ready', 'error'].includes(document.body.dataset.state) && document.body.dataset.state", 180)
+        state = page.wait(f"['ready', 'error'].includes({engines.STATE}) && {engines.STATE}", 180)
         if state == "error" and page.run("return !window.moodlensVideoExport"):
-            status = page.run("return document.getElementById('status').textContent")
-            print(f"Moodlens did not start: {status}", file=sys.stderr)
+            print(f"Moodlens did not start: {page.status()}", file=sys.stderr)
             return 1
         every = f"fps:{args.fps:g}" if args.fps else str(args.every)
         page.run("""const [value] = arguments; const select = document.getElementById('video-every');
@@ -140,7 +141,9 @@ def main(argv=None) -> int:
             select.value = value;""", every)
         for video in args.videos:
             print(f"{video.name}…", flush=True)
-            went, line = analyse_one(page, video.resolve(), args.out, args.timeout)
+            # Started in error (with video mode working): only the files' own results count.
+            went, line = analyse_one(page, video.resolve(), args.out, args.timeout,
+                                     None if state == "error" else engines.IN_ERROR)
             ok &= went
             print(("  " if went else "  FAILED ") + line, flush=True)
     finally:

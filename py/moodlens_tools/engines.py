@@ -2,9 +2,12 @@
 
     with launch("firefox") as engine:             # "chromium" | "firefox" | "webkit"
         page = engine.open(url, camera="face")    # "face" | "none" | "denied"
-        page.wait("document.body.dataset.state === 'running'")
+        page.wait_state("running")                 # the app's own signals: state(), status(), results()
+        page.wait("document.title !== ''")         # any condition, checked in the page until it holds
         page.run("return document.title")         # a function body; `arguments[i]` are the args
         page.set_files("#photos", [path]); page.click("#start"); page.screenshot(path)
+
+``ensure_installed`` installs the engines (Debian packages, as root); ``launch`` starts one.
 
 - **Chromium**: Debian's ``chromium`` through Playwright. Its camera is the file-backed fake
   device (``--use-file-for-fake-video-capture``, a y4m video of a real face); a denied camera is
@@ -30,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import json
 import os
 import shutil
 import socket
@@ -58,6 +62,15 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
     "--no-first-run",
 ]
+# Chromium's camera: a fake device playing a y4m file ("face"), the permission refused
+# ("denied"), or none at all ("none": this machine has no camera).
+CHROMIUM_CAMERA_FLAGS = {
+    "face": ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],  # + the file
+    "denied": ["--use-fake-ui-for-media-stream=deny", "--use-fake-device-for-media-stream"],
+    "none": [],
+}
+# How often a page checks a condition it is waiting for (its own timer, not the test's).
+POLL_MS = 50
 # Firefox: no first-run pages, telemetry, updates or remote settings (the machine has no
 # internet; each would log failures and compete for the 2 cores).
 FIREFOX_PREFS = {
@@ -140,11 +153,42 @@ def _wrap_async(body: str) -> str:
     """A WebDriver async script running ``body`` (which may ``await``), its value or its error."""
     return ("const __done = arguments[arguments.length - 1];"
             f"(async () => {{ {body} }}).apply(null, Array.from(arguments).slice(0, -1))"
-            ".then((v) => __done({ok: v === undefined ? null : v}), (e) => __done({error: String(e && e.stack || e)}));")
+            ".then((v) => __done({ok: v === undefined ? null : v}),"
+            # Firefox's stack names neither the error nor its message: both first, then the stack.
+            " (e) => __done({error: e && e.stack ? `${e}\\n${e.stack}` : String(e)}));")
+
+
+def _probe(condition: str, fail: str | None) -> str:
+    """A JavaScript function (``arguments`` are the wait's args) giving ``{ok: value}`` once
+    ``condition`` holds, ``{failed: true}`` once ``fail`` does, else null. While a new document
+    is still loading (a reload the page made) an error is not the condition's fault: not yet."""
+    return (f"function () {{ let v; try {{ v = ({condition});"
+            f" if (!v && ({fail or 'false'})) return {{failed: true}}; }}"
+            " catch (e) { if (document.readyState === 'loading') return null; throw e; }"
+            " return v ? {ok: v} : null; }")
+
+
+# A WebDriver engine's wait, in the page: the probe every POLL_MS until it answers or ``ms`` pass.
+WAIT_IN_PAGE = """const [args, ms] = arguments; const probe = %s; const end = performance.now() + ms;
+  for (;;) {
+    const out = probe.apply(null, args);
+    if (out || performance.now() >= end) return out;
+    await new Promise((resolve) => setTimeout(resolve, %d));
+  }"""
+
+STATE = "document.body.dataset.state"
+IN_ERROR = f"{STATE} === 'error'"
+RESULTS = "document.getElementById('results').textContent"
+# What a failed wait reports: the app's state and status line (either may be missing: another page).
+SIGNALS = ("const s = document.getElementById('status');"
+           " return [document.body ? document.body.dataset.state || null : null, s ? s.innerText : null];")
 
 
 class Page:
-    """One page of one engine. Scripts are function bodies (``return …``) with ``arguments``."""
+    """One page of one engine. Scripts are function bodies (``return …``) with ``arguments``.
+
+    Waits happen in the page: it checks the condition itself (Playwright's ``wait_for_function``
+    in Chromium, an async script in the WebDriver engines) and answers once it holds."""
 
     engine: Engine
 
@@ -173,26 +217,65 @@ class Page:
     def close(self) -> None:
         pass
 
+    def _wait_in_page(self, probe: str, timeout: float, args: list) -> dict | None:
+        """The probe's first answer within ``timeout`` seconds, or None."""
+        raise NotImplementedError
+
     def wait(self, condition: str, timeout: float = 60.0, *args, fail: str | None = None):
-        """Poll ``return (condition)`` until truthy and return it; ``fail`` is a condition that
-        ends the wait at once (an error state, say)."""
-        deadline = time.monotonic() + timeout
-        probe = f"const v = ({condition}); return v ? v : ({fail or 'false'}) ? {{__failed: true}} : null;"
-        while True:
-            value = self.run(probe, *args)
-            if isinstance(value, dict) and value.get("__failed"):
-                raise AssertionError(f"gave up waiting for {condition}: {fail} holds")
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"waited {timeout:.0f} s for {condition}")
-            time.sleep(0.1)
+        """Wait until ``condition`` (a JavaScript expression; ``arguments[i]`` are ``args``) is
+        truthy and return its value; ``fail`` is a condition that ends the wait at once (an
+        error state, say)."""
+        return self._wait(condition, timeout, list(args), fail, condition)
+
+    def _wait(self, condition: str, timeout: float, args: list, fail: str | None, what: str):
+        outcome = self._wait_in_page(_probe(condition, fail), timeout, args)
+        if outcome is not None and not outcome.get("failed"):
+            return outcome["ok"]
+        why = (f"waited {timeout:.0f} s for {what}" if outcome is None else
+               "the app went to error" if fail == IN_ERROR else f"gave up waiting for {what}: {fail} holds")
+        state, status = self.run(SIGNALS)
+        raise AssertionError(f"{why} (state {state!r}, status {status!r})")
 
     def _screenshot_to(self, data: bytes, path: Path | None) -> bytes:
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_bytes(data)
         return data
+
+    # -- the app's own signals: body[data-state], #status and the #results JSON ------------
+    def state(self) -> str:
+        return self.run(f"return {STATE}")
+
+    def status(self) -> str:
+        return self.run("return document.getElementById('status').innerText")
+
+    def results(self) -> dict:
+        return json.loads(self.run(f"return {RESULTS}") or "{}")
+
+    def wait_state(self, state: str, timeout: float = 60.0) -> None:
+        """Wait until the app is in ``state``; the error state on the way fails at once."""
+        self._wait(f"{STATE} === arguments[0]", timeout, [state], None if state == "error" else IN_ERROR,
+                   f"state {state!r}")
+
+    def wait_result(self, condition: str, timeout: float = 60.0, fail: str | None = IN_ERROR) -> dict:
+        """The first #results for which ``condition`` (JavaScript, on the parsed results ``r``)
+        holds; ``fail`` (by default the error state) ends the wait at once. Parsed here, not in
+        the page: WebDriver may hand back an object's keys in another order than the JSON's."""
+        parsed = f"(() => {{ const t = {RESULTS} || '{{}}'; const r = JSON.parse(t);" \
+                 f" return ({condition}) ? t : null; }})()"
+        return json.loads(self._wait(parsed, timeout, [], fail, f"results with {condition}"))
+
+    def wait_frames(self, n: int, timeout: float = 60.0) -> dict:
+        """Wait until #results reports inference number ``n`` or later; return it."""
+        return self.wait_result(f"(r.frame || 0) >= {int(n)}", timeout)
+
+    def press_start(self, timeout: float = 10.0) -> None:
+        """Click Start camera and wait for the app to act on it: out of the error state it was
+        in (or its status changed), and past "Starting the camera…"."""
+        before = self.status()
+        self.click("#start")
+        self.wait(f"!({IN_ERROR} && document.getElementById('status').innerText === arguments[0])"
+                  " && document.getElementById('status').innerText !== 'Starting the camera…'", timeout, before)
 
 
 class Engine(contextlib.AbstractContextManager):
@@ -215,6 +298,9 @@ class Engine(contextlib.AbstractContextManager):
 
 # -- Chromium -----------------------------------------------------------------------------
 class ChromiumPage(Page):
+    """A Playwright page: ``page`` and ``context`` are Playwright's, for what only Chromium
+    tests do (routes, init scripts, request events, CDP)."""
+
     def __init__(self, engine, context, page):
         self.engine, self.context, self.page = engine, context, page
 
@@ -242,9 +328,21 @@ class ChromiumPage(Page):
     def close(self):
         self.context.close()
 
+    def _wait_in_page(self, probe, timeout, args):
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:  # Playwright starts the wait again in the new document when the page navigates
+            handle = self.page.wait_for_function(f"(args) => ({probe}).apply(null, args)", arg=args,
+                                                 timeout=timeout * 1000, polling=POLL_MS)
+        except PlaywrightTimeout:
+            return None
+        return handle.json_value()
+
 
 class Chromium(Engine):
-    """``playwright``: a running sync Playwright to share (one per thread is allowed), else its own."""
+    """Headless Chromium through Playwright: one browser per set of launch flags (the camera
+    and its video are flags), started on first use. ``playwright``: a running sync Playwright
+    to share (one per thread is allowed), else its own."""
 
     name = "chromium"
 
@@ -257,26 +355,38 @@ class Chromium(Engine):
         self.face_video = face_video
         self._own = playwright is None
         self._pw = sync_playwright().start() if self._own else playwright
-        self._browsers: dict[str, object] = {}
-        self.version = self._browser("none").version
+        self._browsers: dict[tuple, object] = {}
+        self.version = self.browser("none").version
 
-    def _browser(self, camera: str):
-        if camera not in self._browsers:
-            flags = {"face": ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                              f"--use-file-for-fake-video-capture={self.face_video}"],
-                     "denied": ["--use-fake-ui-for-media-stream=deny", "--use-fake-device-for-media-stream"],
-                     "none": []}[camera]
-            if camera == "face" and self.face_video is None:
+    def browser(self, camera: str = "none", face_video: Path | None = None, flags: tuple[str, ...] = ()):
+        """The Playwright browser with ``camera`` ("face": the fake camera plays ``face_video``,
+        by default the engine's) and the extra launch ``flags``."""
+        face_video = (face_video or self.face_video) if camera == "face" else None
+        key = (camera, str(face_video), tuple(flags))
+        if key not in self._browsers:
+            if camera == "face" and face_video is None:
                 raise ValueError("Chromium needs face_video for camera='face'")
-            self._browsers[camera] = self._pw.chromium.launch(executable_path=self.executable,
-                                                              args=CHROMIUM_FLAGS + flags)
-        return self._browsers[camera]
+            video = [f"--use-file-for-fake-video-capture={face_video}"] if face_video else []
+            args = CHROMIUM_FLAGS + CHROMIUM_CAMERA_FLAGS[camera] + video + list(flags)
+            self._browsers[key] = self._pw.chromium.launch(executable_path=self.executable, args=args)
+        return self._browsers[key]
+
+    def new_context(self, camera: str = "none", size: tuple[int, int] = (1280, 800), face_video: Path | None = None,
+                    flags: tuple[str, ...] = (), **options):
+        """A fresh Playwright context (no cookies, storage or service workers from another);
+        ``options`` are Playwright's ``new_context`` options."""
+        return self.browser(camera, face_video, flags).new_context(viewport={"width": size[0], "height": size[1]},
+                                                                   **options)
+
+    def new_page(self, camera: str = "none", size: tuple[int, int] = (1280, 800), **options) -> ChromiumPage:
+        """A blank page in a fresh context, for routes or init scripts before ``goto``."""
+        context = self.new_context(camera, size, **options)
+        return ChromiumPage(self, context, context.new_page())
 
     def open(self, url, camera="face", size=(1280, 800)):
-        context = self._browser(camera).new_context(viewport={"width": size[0], "height": size[1]})
-        page = context.new_page()
+        page = self.new_page(camera, size)
         page.goto(url)
-        return ChromiumPage(self, context, page)
+        return page
 
     def close(self):
         for browser in self._browsers.values():
@@ -311,6 +421,22 @@ class _WebDriverPage(Page):
     def close(self):
         """The window stays (one per engine); the page goes, and with it its camera and work."""
         self.goto("about:blank")
+
+    def _wait_in_page(self, probe, timeout, args):
+        # In spans of at most 50 s: an async script may run 120 s (the script timeouts below).
+        deadline = time.monotonic() + timeout
+        while True:
+            span = max(0.0, min(deadline - time.monotonic(), 50.0))
+            try:
+                outcome = self.run_async(WAIT_IN_PAGE % (probe, POLL_MS), args, span * 1000)
+            except RuntimeError:
+                raise  # the condition itself failed: a mistake in it, or the page's fault
+            except Exception:  # the page navigated during the script (a reload): wait in the new one
+                if time.monotonic() >= deadline:
+                    raise
+                continue
+            if outcome is not None or time.monotonic() >= deadline:
+                return outcome
 
 
 class FirefoxPage(_WebDriverPage):

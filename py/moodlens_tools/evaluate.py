@@ -27,7 +27,7 @@ from moodlens import manifest as manifests
 from moodlens_build.paths import DIST
 from moodlens_build.serve import serve_in_thread
 
-from .engines import CHROMIUM_FLAGS, find_chromium
+from . import engines
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -127,8 +127,6 @@ def summary_md(report: dict) -> str:
 
 # -- the run --------------------------------------------------------------------------------
 def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: str, limit: int | None) -> dict:
-    from playwright.sync_api import sync_playwright
-
     index = json.loads((DIST / "models" / "index.json").read_text())
     ids = [m["id"] for m in index["emotion"]]
     model = model or ids[0]
@@ -150,19 +148,18 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
 
     server, base = serve_in_thread(DIST)
     truth, predicted, failures = [], [], []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
-        page = browser.new_page()
+    with engines.Chromium() as engine:
+        page = engine.new_page(camera="none")
         # Pictures are served to the page under a path of its own origin, by number.
-        page.route("**/__evaluate__/*", lambda route: route.fulfill(
+        page.page.route("**/__evaluate__/*", lambda route: route.fulfill(
             path=str(items[int(route.request.url.rsplit("/", 1)[1])][0])))
         page.goto(f"{base}index.html?model={model}&backend={backend}")
-        page.wait_for_function("document.body.dataset.state === 'ready' && typeof window.moodlensAnalyse === 'function'",
-                               timeout=120_000)
+        page.wait("document.body.dataset.state === 'ready' && typeof window.moodlensAnalyse === 'function'", 120,
+                  fail=engines.IN_ERROR)
         start = time.monotonic()
         for i, (path, label) in enumerate(items):
-            entry = json.loads(page.evaluate("([u, n, c]) => window.moodlensAnalyse(u, n, c)",
-                                             [f"{base}__evaluate__/{i}", path.name, cropped]))
+            entry = json.loads(page.run_async("return await window.moodlensAnalyse(...arguments)",
+                                              f"{base}__evaluate__/{i}", path.name, cropped))
             where = str(path.relative_to(data_dir))
             if entry.get("error"):
                 failures.append({"file": where, "reason": entry["error"]})
@@ -176,7 +173,6 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
                 rate = (i + 1) / (time.monotonic() - start)
                 print(f"\r{i + 1}/{len(items)} pictures, {rate:.1f}/s, {len(failures)} failed", end="", flush=True)
         elapsed = time.monotonic() - start
-        browser.close()
     server.shutdown()
     print()
 

@@ -80,16 +80,15 @@ def marks(page) -> dict:
 
 
 def wait_first_emotion(page, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = marks(page)
-        if "first-emotion" in found:
-            return found
-        if page.run("return document.body.dataset.state") == "error":
+    try:
+        page.wait("performance.getEntriesByName('moodlens:first-emotion', 'mark').length > 0", timeout,
+                  fail=engines.IN_ERROR)
+    except AssertionError:
+        if page.state() == "error":
             raise RuntimeError(page.run("return (document.getElementById('status') || "
-                                        "document.getElementById('results')).textContent"))
-        time.sleep(0.05)
-    raise RuntimeError("no emotion on screen in time")
+                                        "document.getElementById('results')).textContent")) from None
+        raise RuntimeError("no emotion on screen in time") from None
+    return marks(page)
 
 
 def transfer(urls: list[str], base: str, folder: Path) -> dict:
@@ -400,15 +399,12 @@ def wasm_code_cache(camera: dict) -> dict:
     until Python was up (these jobs share the machine's two cores with the boot)."""
     import tempfile
 
-    from playwright.sync_api import sync_playwright
-
     site = engines.TestSite(DIST, ["__test__/collect.js"], extra=camera["folder"])
     out = {}
     try:
-        with sync_playwright() as pw:
-            for label, workers in (("service worker", "allow"), ("HTTP cache only", "block")):
-                browser = pw.chromium.launch(executable_path=engines.find_chromium(), args=engines.CHROMIUM_FLAGS)
-                page = browser.new_context(service_workers=workers).new_page()
+        for label, workers in (("service worker", "allow"), ("HTTP cache only", "block")):
+            with engines.Chromium() as engine:  # a fresh browser each: no code cache from the other
+                browser, page = engine.browser(), engine.new_page(service_workers=workers).page
                 visits = []
                 for visit in ("first visit", "reload"):
                     trace = Path(tempfile.mkstemp(suffix=".json")[1])
@@ -431,7 +427,6 @@ def wasm_code_cache(camera: dict) -> dict:
                         page.evaluate("navigator.serviceWorker.ready.then(() => true)")
                 out[label] = visits
                 print(f"wasm code cache, {label}: {visits}", flush=True)
-                browser.close()
     finally:
         site.close()
     return out

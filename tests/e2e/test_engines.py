@@ -12,14 +12,11 @@ CSP violations and errors (a recorder script): see ``open_page``.
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from moodlens import manifest
-from moodlens_build.paths import DIST
-from moodlens_build.site import build
 from moodlens_tools import engines
 
 from . import media
@@ -28,24 +25,17 @@ from .test_live import hex_rgb, iou
 
 EMOTION = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")  # the default
 SELECTED = [e for e in os.environ.get("MOODLENS_ENGINES", ",".join(engines.ENGINES)).split(",") if e]
-STATE = "document.body.dataset.state"
-IN_ERROR = f"{STATE} === 'error'"
-
-
-def wait_result(page, condition: str, timeout: float = 60.0) -> dict:
-    """The first #results for which ``condition`` (JavaScript, on ``r``) holds. Parsed here, not
-    in the page: WebDriver may hand back an object's keys in another order than the JSON's."""
-    text = page.wait("(() => { const t = document.getElementById('results').textContent || '{}';"
-                     f" const r = JSON.parse(t); return ({condition}) ? t : null; }})()", timeout, fail=IN_ERROR)
-    return json.loads(text)
 
 
 @pytest.fixture(scope="module", params=SELECTED)
-def engine(request, video_files, playwright):
+def engine(request):
     """One engine at a time, closed when its tests are done (a browser left running would take
-    CPU from every test after it)."""
+    CPU from every test after it); Chromium is the session's, which the other tests share."""
+    if request.param == "chromium":
+        yield request.getfixturevalue("chromium")
+        return
     try:
-        launched = engines.launch(request.param, face_video=video_files["one_face"], playwright=playwright)
+        launched = engines.launch(request.param)
     except engines.EngineMissing as exc:  # `python3 build.py test` installs them; elsewhere, say what is missing
         pytest.fail(f"{exc}. Install it, or choose engines with MOODLENS_ENGINES=chromium,firefox")
     yield launched
@@ -65,12 +55,10 @@ def face_folder(tmp_path_factory):
 
 
 @pytest.fixture
-def open_page(engine, face_folder):
+def open_page(engine, face_folder, dist):
     """``open_page(query, camera)``: the built site on a fresh origin in this engine. Before the
     next page and at the end, each page must have fetched nothing from another origin, broken no
     CSP rule and logged no error (``allow_errors`` lists expected error fragments)."""
-    if not (DIST / "index.html").exists():
-        build()
     opened = []
 
     def finish(page, site, allow_errors):
@@ -84,7 +72,7 @@ def open_page(engine, face_folder):
     def _open(query: str = "?autostart=1", camera: str = "face", allow_errors=()):
         if opened:
             finish(*opened.pop())
-        site = engines.TestSite(DIST, engines.page_scripts(engine.name, camera), extra=face_folder)
+        site = engines.TestSite(dist, engines.page_scripts(engine.name, camera), extra=face_folder)
         page = engine.open(f"{site.base}index.html{query}", camera=camera)
         page.site = site
         opened.append((page, site, allow_errors))
@@ -104,8 +92,8 @@ def shot(engine, page, name: str) -> bytes:
 
 def test_a_real_face_through_the_camera_is_boxed_and_labelled(engine, open_page):
     page = open_page()
-    page.wait(f"{STATE} === 'running'", 90, fail=IN_ERROR)
-    result = wait_result(page, "r.faces && r.faces.length && r.frame >= 5")
+    page.wait_state("running", 90)
+    result = page.wait_result("r.faces && r.faces.length && r.frame >= 5")
     face = result["faces"][0]
     assert len(result["faces"]) == 1
     assert iou(face["box"], media.ONE_FACE_BOX) >= 0.35, face["box"]
@@ -160,7 +148,7 @@ def test_nothing_moves_while_the_app_boots(engine, open_page):
     page = open_page("")
     before = page.run(LAYOUT, STILL)
     assert before["state"] == "loading", before  # measured before the boot finished, or this proves nothing
-    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.wait_state("ready", 90)
     after = page.run(LAYOUT, STILL)
     moved = {s: (before["rects"][s], after["rects"][s]) for s in STILL if before["rects"][s] != after["rects"][s]}
     assert moved == {}, moved
@@ -170,9 +158,9 @@ def test_nothing_moves_while_the_app_boots(engine, open_page):
 
 def test_a_photo_of_a_face_is_analysed(engine, open_page, face_folder):
     page = open_page("")
-    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.wait_state("ready", 90)
     page.set_files("#photos", [face_folder / "face.jpg"])
-    result = wait_result(page, "r.source === 'photos'")
+    result = page.wait_result("r.source === 'photos'")
     entry = result["photos"][0]
     assert entry["file"] == "face.jpg" and len(entry["faces"]) == 1, entry
     assert entry["faces"][0]["emotion"] == "happy"
@@ -183,9 +171,9 @@ def test_a_photo_of_a_face_is_analysed(engine, open_page, face_folder):
 
 def test_a_video_file_is_analysed_frame_by_frame(engine, open_page, face_folder):
     page = open_page("", camera="none")
-    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.wait_state("ready", 90)
     page.set_files("#video-file", [face_folder / "smile.mp4"])
-    result = wait_result(page, "r.source === 'video' && r.done")
+    result = page.wait_result("r.source === 'video' && r.done")
     frames = (media.FACE_SECONDS + media.EMPTY_SECONDS) * 30
     assert result["frames_analysed"] == frames and not result.get("error"), result
     face = result["summary"]["faces"]["1"]
@@ -196,10 +184,10 @@ def test_a_video_file_is_analysed_frame_by_frame(engine, open_page, face_folder)
 
 def test_a_denied_camera_is_explained(engine, open_page):
     page = open_page("", camera="denied")
-    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.wait_state("ready", 90)
     page.click("#start")
-    page.wait(IN_ERROR, 10)  # within seconds, never a progress message left standing
-    status = page.run("return document.getElementById('status').textContent")
+    page.wait_state("error", 10)  # within seconds, never a progress message left standing
+    status = page.status()
     assert "permission was denied" in status and "Allow the camera" in status, status
     assert page.run("return !document.getElementById('start').disabled && "
                     "document.getElementById('start').textContent === 'Start camera'")
@@ -208,7 +196,7 @@ def test_a_denied_camera_is_explained(engine, open_page):
 
 def test_a_missing_camera_is_explained_and_a_missing_backend_too(engine, open_page):
     page = open_page("?backend=webgl", camera="none")
-    page.wait(f"{STATE} === 'ready'", 90, fail=IN_ERROR)
+    page.wait_state("ready", 90)
     # Headless Firefox here has no WebGL: the page says so and runs on the next backend.
     backend = page.run("return document.getElementById('backend').textContent")
     notes = page.run("return document.getElementById('notes').textContent")
@@ -217,19 +205,19 @@ def test_a_missing_camera_is_explained_and_a_missing_backend_too(engine, open_pa
     else:
         assert backend == "webgl" and "not available" not in notes, (backend, notes)
     page.click("#start")
-    page.wait(IN_ERROR, 10)
-    status = page.run("return document.getElementById('status').textContent")
+    page.wait_state("error", 10)
+    status = page.status()
     assert "No camera was found" in status, status
     assert page.run("return !document.getElementById('start').disabled")
 
 
 def test_stop_turns_the_camera_off_and_the_backend_choice_is_remembered(engine, open_page):
     page = open_page()
-    page.wait(f"{STATE} === 'running'", 90, fail=IN_ERROR)
-    how = wait_result(page, "r.frame")["diagnostics"]["backend_how"]
+    page.wait_state("running", 90)
+    how = page.wait_result("r.frame")["diagnostics"]["backend_how"]
     page.run("window.__stream = document.getElementById('video').srcObject")
     page.click("#start")
-    page.wait(f"{STATE} === 'ready'", 10)
+    page.wait_state("ready", 10)
     assert page.run("return window.__stream.getTracks().every((t) => t.readyState === 'ended')")
     assert page.run("return document.getElementById('video').srcObject === null")
     assert page.run("return document.getElementById('start').textContent") == "Start camera"
@@ -238,6 +226,6 @@ def test_stop_turns_the_camera_off_and_the_backend_choice_is_remembered(engine, 
     stored = page.run("return localStorage.getItem('moodlens.backend')")
     assert bool(stored) is (how == "measured"), (how, stored)
     page.reload()
-    page.wait(f"{STATE} === 'running'", 90, fail=IN_ERROR)
-    result = wait_result(page, "r.frame")
+    page.wait_state("running", 90)
+    result = page.wait_result("r.frame")
     assert result["diagnostics"]["backend_how"] == ("remembered" if how == "measured" else "only"), result
