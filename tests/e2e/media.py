@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "node_modules" / "@vladmandic" / "face-api" / "demo"
+from moodlens_build.paths import NODE, ROOT  # noqa: F401 (ROOT: the tests read media.ROOT)
+
+SAMPLES = NODE / "@vladmandic" / "face-api" / "demo"
 WIDTH, HEIGHT = 640, 480
 
 
