@@ -37,14 +37,6 @@ from moodlens_build.serve import serve  # noqa: E402
 from moodlens_build.site import build  # noqa: E402
 from moodlens_tools.engines import ENGINES, ensure_installed  # noqa: E402
 
-# TEMPORARY: the names end-to-end tests not yet moved to the packages still read as build.NAME
-# (test_failures, test_models, test_privacy). Tests import them from moodlens_build.* instead;
-# remove these once no test says `import build`.
-from moodlens_build.models import model_sources  # noqa: E402,F401
-from moodlens_build.paths import DIST  # noqa: E402,F401
-from moodlens_build.serve import serve_in_thread  # noqa: E402,F401
-from moodlens_build.site import meta_csp, site_headers  # noqa: E402,F401
-
 
 def run_with_browser(module: str, args: list[str], extras: tuple[str, ...] = ("test",),
                      engines: tuple[str, ...] = ENGINES, cwd: Path | None = ROOT) -> int:

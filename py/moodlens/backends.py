@@ -164,7 +164,7 @@ def excluded_from_trial(caps: Capabilities) -> list[Trial]:
 def not_worth_timing(name: str, caps: Capabilities, trials: list[Trial]) -> Trial | None:
     """``name`` as a skipped Trial when it is not worth timing after ``trials``; None: time it. cpu
     (TF.js's plain-JavaScript kernels) is not timed once wasm with SIMD has run the models: it
-    never came close in any engine measured (README "Browsers": 3-7x slower than wasm in
+    never came close in any engine measured (docs/browsers.md: 3-7x slower than wasm in
     Chromium, Firefox and WebKit), and timing it cost a first visit 0.1-0.3 s. Without SIMD,
     or when wasm failed, it is timed."""
     if name == "cpu" and caps.wasm_simd and any(t.backend == "wasm" and t.total_ms is not None for t in trials):

@@ -21,7 +21,7 @@ DETECTORS = ("native", "blazeface")
 
 @dataclass(frozen=True)
 class Param:
-    """One URL parameter: what the README table says about it."""
+    """One URL parameter: what docs/url-parameters.md's table says about it."""
 
     name: str
     default: object

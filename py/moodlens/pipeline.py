@@ -3,7 +3,7 @@
     frame -> detect faces -> crop + preprocess -> classify -> track + smooth -> present
 
 Contract: ``await Pipeline.step(frame, now_ms)`` with an (H, W, 4) uint8 RGBA frame ->
-:class:`Result`, whose ``to_json()`` is the ``#results`` contract documented in the README.
+:class:`Result`, whose ``to_json()`` is the ``#results`` contract documented in docs/url-parameters.md.
 The detector and the classifier are injected (TF.js or the browser's FaceDetector in the page,
 fakes in unit tests), so this module never touches the browser.
 """

@@ -18,7 +18,7 @@ from moodlens.bars import bar_items
 
 from . import bytecode
 from .deps import npm_packages
-from .models import MODELS, copy_model, model_manifests
+from .model_files import MODELS, copy_model, model_manifests
 from .paths import CACHE, DIST, NODE, ROOT
 from .steps import BuildError, copy, log, settings, sha256
 from .wheels import pyodide_wheels, slim_wheel
@@ -34,7 +34,7 @@ TFJS_FILES = {
 }
 # Not shipped: tfjs-backend-wasm-threaded-simd.wasm. TF.js picks it only when the page is
 # cross-origin isolated (SharedArrayBuffer), which this site is not (and on 2 cores it was no
-# faster, README "Performance"). The plain .wasm is for browsers without wasm SIMD: shipped,
+# faster, docs/performance.md). The plain .wasm is for browsers without wasm SIMD: shipped,
 # fetched only there, cached on first use.
 TFJS_PRECACHED = ("tf.min.js", "tf-backend-wasm.min.js", "tfjs-backend-wasm-simd.wasm")
 # @tensorflow/tfjs-tflite, loaded by the page only when a .tflite model is chosen. No threaded

@@ -9,8 +9,9 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from moodlens_build.paths import DIST
+from moodlens_build.paths import DIST, ROOT
 from moodlens_build.serve import serve_in_thread
+from moodlens_build.site import build
 
 from . import media
 from .test_live import iou
@@ -60,24 +61,30 @@ def test_after_one_visit_the_app_starts_and_runs_offline(open_app):
     assert not app.console_errors, app.console_errors
 
 
-def test_a_new_deploy_is_offered_and_taken_on_request(open_app, served_copy):
+def test_a_new_deploy_is_offered_and_taken_on_request(open_app, served_copy, tmp_path):
     folder, base = served_copy
     app = open_app("", video=None, base=base)
     app.wait_state("ready")
     app.page.wait_for_function(CONTROLLED, timeout=60_000)
     old = app.page.evaluate("caches.keys()")
-    # A new version: build.py would write a new content hash into sw.js.
-    sw = (folder / "sw.js").read_text()
-    (folder / "sw.js").write_text(sw.replace('const VERSION = "', 'const VERSION = "new', 1))
+    # A new version, built by build.py over the deployed one: a model shown under a new name.
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "models", models)
+    path = models / "oarriaga-emotion" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["name"] += " (new)"
+    path.write_text(json.dumps(manifest))
+    build(folder, models_folder=models)
     app.page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
     app.page.wait_for_selector("#update:not([hidden])", timeout=60_000)
     assert app.state() == "ready"  # nothing reloads by itself
+    assert "(new)" not in app.page.inner_text("#model")
     with app.page.expect_navigation():
         app.page.click("#update-button")
     app.wait_state("ready")
-    app.page.wait_for_function("caches.keys().then((k) => k.some((n) => n.startsWith('moodlens-new')))")
-    assert not any(k.startswith("moodlens-new") for k in old)
+    app.page.wait_for_function("old => caches.keys().then((k) => k.some((n) => !old.includes(n)))", arg=old)
     assert app.page.is_hidden("#update")
+    assert "(new)" in app.page.inner_text("#model")  # the page the person now sees is the new deploy
 
 
 def test_the_app_can_be_installed(open_app, site):

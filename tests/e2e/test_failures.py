@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import time
 import zipfile
 from urllib.parse import urlsplit
 
 import pytest
 
-import build
+from moodlens_build.paths import DIST, ROOT
+from moodlens_build.serve import serve_in_thread
+from moodlens_build.site import build
 
 from . import media
 from .conftest import HeldRoute
@@ -150,7 +151,7 @@ def damaged(path: str, detail: str) -> str:
 
 
 def built_size(path: str) -> int:
-    return json.loads((build.DIST / "files.json").read_text())[path]
+    return json.loads((DIST / "files.json").read_text())[path]
 
 
 def tampered_manifest(route):
@@ -207,7 +208,7 @@ def mismatched_site(tmp_path_factory):
     for a 64x64 model. Only the page can notice (the build does not run graph models)."""
     folder = tmp_path_factory.mktemp("mismatched")
     models = folder / "models"
-    shutil.copytree(build.ROOT / "models", models)
+    shutil.copytree(ROOT / "models", models)
     manifest = json.loads((models / "oarriaga-emotion" / "manifest.json").read_text())
     (models / "oarriaga-48").mkdir()
     manifest.update(id="oarriaga-48", name="oarriaga at 48x48 (test)")
@@ -216,8 +217,8 @@ def mismatched_site(tmp_path_factory):
     manifest = json.loads((models / "oarriaga-emotion" / "manifest.json").read_text())
     manifest["labels"].pop()
     (models / "oarriaga-emotion" / "manifest.json").write_text(json.dumps(manifest))
-    site = build.build(folder / "site", models_folder=models, extra_models=("oarriaga-48",))
-    server, base = build.serve_in_thread(site)
+    site = build(folder / "site", models_folder=models, extra_models=("oarriaga-48",))
+    server, base = serve_in_thread(site)
     yield base
     server.shutdown()
 

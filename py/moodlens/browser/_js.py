@@ -23,7 +23,6 @@ JavaScript, so nothing here creates a PyProxy.
 from __future__ import annotations
 
 import asyncio
-import json
 import traceback
 
 import js

@@ -9,7 +9,7 @@ current detector, this video's own tracker); the whole video is analysed with th
 held for the run (a model switch meanwhile frees it afterwards), so its rows share one label
 set. ``analysis.describe_model(model)`` and ``analysis.settings()`` go into the JSON's metadata.
 While a video is analysed ``#results`` holds ``{"source": "video", "file", "progress",
-"done", "frames_analysed", "faces"}`` (README, page contract). Cancel stops between two frames;
+"done", "frames_analysed", "faces"}`` (docs/url-parameters.md, the page contract). Cancel stops between two frames;
 what was analysed stays, charted and downloadable. Main-thread long tasks (over 50 ms; the
 Long Tasks API, Chromium only) are counted while it runs and reported in the JSON.
 """

@@ -6,7 +6,7 @@
     view.show(result_json, main_face, spoken, now_ms)  # per inference: bars, emoji, colour
     view.draw(faces, frame_w, frame_h)       # per video frame: boxes and captions
 
-The page contract (README): ``body[data-state]`` is loading | ready | running | error,
+The page contract (docs/url-parameters.md): ``body[data-state]`` is loading | ready | running | error,
 ``#status`` a readable message, ``#results`` the JSON of the latest inference.
 """
 
