@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 from moodlens import __version__
-from moodlens.manifest import ManifestError, parse
+from moodlens.manifest import COLORS, OUTPUTS, ManifestError, parse
 
 # Layer classes tfjs-layers 4.22 can deserialize (its registered Keras class names).
 TFJS_LAYERS = frozenset("""
@@ -256,12 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", required=True, help="label names in output order, separated by commas")
     parser.add_argument("--out", required=True, type=Path, help="folder to write (its name is the model id)")
     parser.add_argument("--name", help="human-readable name for the model picker")
-    parser.add_argument("--color", choices=("grayscale", "rgb"), help="default: from the input's channels")
+    parser.add_argument("--color", choices=tuple(COLORS), help="default: from the input's channels")
     parser.add_argument("--scale", type=float, default=255.0, help="pixel / scale before mean/std (default 255)")
     parser.add_argument("--mean", type=_floats, help="per-channel mean, e.g. 0.5432,0.4287,0.3821 (default 0)")
     parser.add_argument("--std", type=_floats, help="per-channel std, e.g. 0.2862,0.2541,0.2465 (default 1)")
     parser.add_argument("--margin", type=float, default=0.2, help="crop margin around the face box (default 0.2)")
-    parser.add_argument("--output", choices=("probabilities", "logits"), help="default: from the last activation")
+    parser.add_argument("--output", choices=OUTPUTS, help="default: from the last activation")
     parser.add_argument("--license", default="unknown", help="the model's licence, shown in the credits")
     parser.add_argument("--credit", help="who made the model")
     args = parser.parse_args(argv)

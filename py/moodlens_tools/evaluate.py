@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodlens import config
 from moodlens import manifest as manifests
 from moodlens_build.paths import DIST
 from moodlens_build.serve import serve_in_thread
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="emotion model id (default: the site's default model)")
     parser.add_argument("--out", type=Path, default=Path("evaluation"), help="where to write the report (default ./evaluation)")
     parser.add_argument("--cropped", action="store_true", help="pictures are single faces already: skip detection")
-    parser.add_argument("--backend", default="wasm", choices=("wasm", "webgl", "cpu"))
+    parser.add_argument("--backend", default="wasm", choices=config.BACKENDS)
     parser.add_argument("--limit", type=int, help="evaluate at most this many pictures")
     args = parser.parse_args(argv)
     if not args.data_dir.is_dir():

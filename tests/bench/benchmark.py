@@ -33,6 +33,7 @@ from pathlib import Path
 import brotli
 from PIL import Image, ImageDraw
 
+from moodlens import config
 from moodlens_build.paths import DIST, NODE, ROOT
 from moodlens_tools import engines
 from tests.e2e import media  # run as `python -m tests.bench.benchmark` from the project (build.py does)
@@ -324,7 +325,7 @@ def chart(rows, path: Path) -> None:
 def compare_backends(args, camera: dict) -> dict:
     """Moodlens alone, one face: its own choice, then each backend forced (results per second)."""
     out = {}
-    for backend in ("auto", "wasm", "webgl", "cpu"):
+    for backend in ("auto", *config.BACKENDS):
         query = "?autostart=1" + ("" if backend == "auto" else f"&backend={backend}")
         try:
             r = run_system(args.browser, "moodlens", query, DIST, camera, args.seconds)
