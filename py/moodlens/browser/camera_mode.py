@@ -158,6 +158,7 @@ class CameraMode:
         payload = result.to_json()
         payload["stages_ms"].update(grab=round(frame.grab_ms, 2), draw=round(js.performance.now() - drawing, 2))
         payload["latency_ms"] = round(js.performance.now() - (frame.captured_ms or frame.time_ms), 2)
+        payload["frame_ms"] = round(frame.time_ms, 1)  # when the frame showed, on the page's clock
         rows = len(live.timeline) if live.timeline is not None else 0
         payload["diagnostics"] = self.diagnostics.snapshot(self.source.dropped_frames, rows)
         main = main_face(result.faces)
