@@ -15,7 +15,7 @@ Pyodide wheels from the PyPI package pinned in pyproject.toml (each checked agai
 in Pyodide's own pyodide-lock.json), model files checked against their manifests' sha256.
 Downloads are cached in node_modules/ and .cache/ (both outside git); a rebuild with nothing
 changed only copies files. The steps live in py/moodlens_build/ (paths, steps, deps, wheels,
-bytecode, models, site, serve), the tools in py/moodlens_tools/ (engines, convert, evaluate,
+bytecode, model_files, site, serve), the tools in py/moodlens_tools/ (engines, convert, evaluate,
 analyse); this file is the command line. Everything else runs in .venv, where py/ is installed
 (editable); this file puts py/ on its own path because it runs before .venv exists.
 """
@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         return run_with_browser("tests.bench.benchmark", rest)
     if args.command == "test" and args.unit:
-        return subprocess.call([str(ensure_venv(("unit",))), "-m", "pytest", "tests/unit", *rest], cwd=ROOT)
+        paths = [] if any(arg.startswith("tests/unit") for arg in rest) else ["tests/unit"]  # or the ones named
+        return subprocess.call([str(ensure_venv(("unit",))), "-m", "pytest", *paths, *rest], cwd=ROOT)
     if args.command == "test":
         return run_with_browser("pytest", rest)
     if args.command == "serve":

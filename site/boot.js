@@ -31,8 +31,8 @@ if (typeof WebAssembly === "object") {
     document.getElementById("status").textContent = message;
   };
   const relative = (url) => (url.startsWith(base.href) ? url.slice(base.href.length) : url);
-  // moodlens.browser.site_files.damaged_message, word for word: one check (status, then size
-  // against files.json), one message; this side checks what the boot loads, Python the rest.
+  // moodlens.browser.site_files.damaged_message, word for word. One owner per file: this side
+  // checks what the boot loads, Python everything under models/ (it fetches those itself).
   const damagedMessage = (files) =>
     `${files.map(([path, detail]) => `${path} (${detail})`).join(", ")} ${files.length === 1 ? "is" : "are"} ` +
     "missing or damaged";
@@ -42,15 +42,17 @@ if (typeof WebAssembly === "object") {
     if (expected === null) {
       try { expected = await (await fetch("files.json")).json(); } catch { expected = {}; }
     }
-    const found = [];
+    const found = new Map(); // path -> detail, once per file however often it was fetched
     for (const entry of performance.getEntriesByType("resource")) {
       const path = relative(entry.name.split("?")[0]);
-      if (entry.responseStatus >= 400) found.push([path, `HTTP ${entry.responseStatus}`]);
+      if (path.startsWith("models/")) continue; // Python's (moodlens.browser.site_files)
+      // responseStatus: Chromium and Firefox; WebKit has none, and a size that differs says it.
+      if (entry.responseStatus >= 400) found.set(path, `HTTP ${entry.responseStatus}`);
       else if (path in expected && entry.decodedBodySize && entry.decodedBodySize !== expected[path]) {
-        found.push([path, `${entry.decodedBodySize} bytes, expected ${expected[path]}`]);
+        found.set(path, `${entry.decodedBodySize} bytes, expected ${expected[path]}`);
       }
     }
-    return found;
+    return [...found];
   }
   async function fail(message) {
     const files = loading() ? await damaged() : [];

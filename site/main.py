@@ -11,7 +11,9 @@ try:
     from moodlens.browser.app import App
 except Exception as exc:  # a broken deploy: say so in the page, not only in the console
     js.document.body.dataset.state = "error"
-    js.document.getElementById("status").textContent = f"Moodlens could not start: {exc!r}"
+    js.document.getElementById("status").textContent = (
+        f"Moodlens could not start: {exc}. Reload to try again; if it keeps happening, the site's files are "
+        "damaged: tell whoever hosts this page.")  # the words of every start-up failure (app.py, boot.js)
     if hasattr(js.window, "moodlensEarly"):
         js.window.moodlensEarly.fail()  # a camera Start opened is let go: nothing will analyse it
     raise

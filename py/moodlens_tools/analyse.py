@@ -81,10 +81,11 @@ def chart(data: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def analyse_one(page, video: Path, out: Path, timeout: float,
-                fail: str | None = engines.IN_ERROR) -> tuple[bool, str]:
+def analyse_one(page, video: Path, out: Path, timeout: float) -> tuple[bool, str]:
     """One video through the page; writes its files; (went through whole, what to print).
-    ``fail``: a condition that means the page gave up (by default its error state)."""
+    The page going to error means it gave up on this file, unless it was in error already (a
+    camera-less machine, or the file before failed): then only this file's own results count."""
+    fail = None if page.state() == "error" else engines.IN_ERROR
     page.set_files("#video-file", [video])
     deadline, shown = time.monotonic() + timeout, 0.0
     mine = f"r.source === 'video' && r.file === {json.dumps(video.name)}"
@@ -141,9 +142,7 @@ def main(argv=None) -> int:
             select.value = value;""", every)
         for video in args.videos:
             print(f"{video.name}…", flush=True)
-            # Started in error (with video mode working): only the files' own results count.
-            went, line = analyse_one(page, video.resolve(), args.out, args.timeout,
-                                     None if state == "error" else engines.IN_ERROR)
+            went, line = analyse_one(page, video.resolve(), args.out, args.timeout)
             ok &= went
             print(("  " if went else "  FAILED ") + line, flush=True)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -154,51 +155,48 @@ def built_size(path: str) -> int:
     return json.loads((DIST / "files.json").read_text())[path]
 
 
-def tampered_manifest(route):
-    """A manifest changed on its way to the page (its size no longer the one build.py wrote)."""
-    data = route.fetch().json()
-    data["input"]["color"] = "cmyk"
-    route.fulfill(json=data)
+def listed_sha256(path: str) -> str:
+    folder, name = path.rsplit("/", 1)
+    served = json.loads((DIST / folder / "manifest.json").read_text())["files"]
+    return next(f["sha256"] for f in served if f["name"] == name)
+
+
+ZEROS = b"\0" * 1000
 
 
 @pytest.mark.parametrize(
     "pattern, handler, path, detail",
     [
-        ("**/models/fer-mini-xception/weights.bin", fulfil(b"\0" * 1000),
-         "models/fer-mini-xception/weights.bin", "1000 bytes, expected {size}"),
-        ("**/models/fer-mini-xception/model.json", fulfil(b"", 404), "models/fer-mini-xception/model.json", "HTTP 404"),
-        ("**/models/blazeface-short/manifest.json", tampered_manifest,
-         "models/blazeface-short/manifest.json", "{got} bytes, expected {size}"),
+        # boot.js's: a file the boot loads, checked against build.py's files.json
+        ("**/pyodide/python_stdlib.zip", fulfil(b"PK\x03\x04"), "pyodide/python_stdlib.zip",
+         lambda path: f"4 bytes, expected {built_size(path)}"),
+        # Python's: everything under models/, a model file checked against its manifest
+        ("**/models/fer-mini-xception/weights.bin", fulfil(ZEROS), "models/fer-mini-xception/weights.bin",
+         lambda path: f"1000 bytes with sha256 {hashlib.sha256(ZEROS).hexdigest()}; "
+                      f"its manifest lists sha256 {listed_sha256(path)}"),
+        ("**/models/fer-mini-xception/model.json", fulfil(b"", 404), "models/fer-mini-xception/model.json",
+         lambda path: "HTTP 404"),
     ],
-    ids=["truncated-weights", "missing-model-json", "tampered-manifest"],
+    ids=["stdlib-truncated", "truncated-weights", "missing-model-json"],
 )
-def test_a_damaged_model_file_is_named_in_one_message(open_app, pattern, handler, path, detail):
-    """Whichever notices first, boot.js (the files the boot preloads) or Python (the files it
-    fetches), the page says the same thing: the file, and how it differs from what was built."""
+def test_a_damaged_file_is_named_in_one_message(open_app, pattern, handler, path, detail):
+    """Each file has one owner — boot.js for what the boot loads, Python for models/ — and both
+    say the same sentence: the file, and how it differs from what was built."""
     app = open_app("", routes=[(pattern, handler)])
-    status = expect_error(app)
-    got = app.page.evaluate("p => performance.getEntriesByType('resource').find("
-                            "e => e.name.endsWith(p)).decodedBodySize", path)
-    assert status == damaged(path, detail.format(size=built_size(path), got=got))
+    assert expect_error(app) == damaged(path, detail(path))
+    if path.startswith("pyodide/"):
+        app.screenshot("runtime-damaged.png")
 
 
-def test_boot_js_and_python_word_a_damaged_file_alike(open_app):
-    """The same truncated manifest, noticed once by boot.js (the app's package held back, so
-    Python cannot start) and once by Python (the file held back until Python runs, from when
-    boot.js stays out): the page says the same thing both times."""
-    path = "models/blazeface-short/manifest.json"
-    truncated = fulfil(b"{}")
-    python_held = HeldRoute()
-    app = open_app("", routes=[(f"**/{path}", truncated), ("**/moodlens.zip", python_held)])
-    by_boot_js = expect_error(app)
-    python_held.release()
+def test_a_manifest_changed_on_its_way_is_refused_by_its_field(open_app):
+    def tampered(route):
+        data = route.fetch().json()
+        data["input"]["color"] = "cmyk"
+        route.fulfill(json=data)
 
-    file_held = HeldRoute(truncated)
-    app = open_app("", routes=[(f"**/{path}", file_held)])
-    app.page.wait_for_function("document.querySelector('[data-stage=\"python\"].done') !== null", timeout=120_000)
-    file_held.release()
-    by_python = expect_error(app)
-    assert by_boot_js == by_python == damaged(path, f"2 bytes, expected {built_size(path)}")
+    app = open_app("", routes=[("**/models/blazeface-short/manifest.json", tampered)])
+    status = expect_error(app, "could not start", "models/blazeface-short/manifest.json", "input.color", "cmyk")
+    assert "missing or damaged" not in status
 
 
 @pytest.fixture(scope="module")
@@ -239,12 +237,11 @@ def test_a_model_that_does_not_fit_its_manifest_is_explained(open_app, mismatche
     "pattern, body, status, fragments",
     [
         ("**/pyodide/pyodide.asm.wasm", b"", 404, ("pyodide/pyodide.asm.wasm", "HTTP 404")),
-        ("**/pyodide/python_stdlib.zip", b"PK\x03\x04", 200, ("pyodide/python_stdlib.zip", "4 bytes, expected")),
         ("**/vendor/tfjs/tf.min.js", b"", 404, ("vendor/tfjs/tf.min.js",)),
         ("**/pyodide/numpy-*.whl", b"", 404, ("pyodide/numpy-2.0.2", ".whl")),
         ("**/pyodide/numpy-*.whl", None, 200, ("pyodide/numpy-2.0.2", ".whl")),
     ],
-    ids=["runtime-missing", "stdlib-truncated", "tfjs-missing", "numpy-missing", "numpy-incomplete"],
+    ids=["runtime-missing", "tfjs-missing", "numpy-missing", "numpy-incomplete"],
 )
 def test_broken_runtime_files_are_named(open_app, pattern, body, status, fragments):
     if body is None:  # a well-formed wheel without NumPy's core: it unpacks, and the import fails
@@ -254,8 +251,6 @@ def test_broken_runtime_files_are_named(open_app, pattern, body, status, fragmen
         body = archive.getvalue()
     app = open_app("", routes=[(pattern, fulfil(body, status))])
     expect_error(app, *fragments)
-    if "stdlib" in pattern:
-        app.screenshot("runtime-damaged.png")
 
 
 def test_webgl_context_loss_falls_back_without_reload(open_app):

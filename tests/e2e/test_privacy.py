@@ -86,11 +86,10 @@ def test_a_whole_session_sends_nothing_anywhere(open_app):
     app.wait_state("ready")
     app.page.click("#start")
     app.wait_state("running")
-    seen = session(app.page, SESSION_SECONDS)  # faces come and go meanwhile
+    session(app.page, SESSION_SECONDS)  # returns once faces have also come and gone (or fails)
     app.page.click("#start")
     app.wait_state("ready")
 
-    assert seen["faces"] and seen["empty"], "the video should bring faces and take them away"
     assert app.foreign_requests() == []
     log = app.page.evaluate("window.__privacy")
     assert log == {"rtc": 0, "websocket": 0, "beacon": 0, "csp": []}

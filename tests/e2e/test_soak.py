@@ -29,12 +29,11 @@ def test_long_run_leaks_nothing(open_app):
     cdp = app.context.new_cdp_session(app.page)
     app.wait_frames(WARM_UP_FRAMES)
     start = measure(app, cdp)
-    seen = session(app.page, SOAK_SECONDS)  # returns once faces have come and gone, too
+    session(app.page, SOAK_SECONDS)  # returns once faces have come and gone, too (or fails)
     end = measure(app, cdp)
     print(f"\nsoak {SOAK_SECONDS:.0f} s: start {start}\n  end {end}")
 
     assert app.state() == "running"
-    assert seen["faces"] and seen["empty"], "faces should come and go"
     assert end["frame"] - start["frame"] > SOAK_SECONDS * 5, "inference stalled"
     assert end["tensors"] == start["tensors"]
     assert end["py_proxies"] <= start["py_proxies"]

@@ -90,6 +90,8 @@ class App:
     # -- start-up -----------------------------------------------------------------------
     async def start_up(self) -> None:
         view = self.view
+        if view.state == "error":  # boot.js found a runtime file damaged before Python ran: that stands
+            return
         view.stage("python", done=True)
         try:
             self.index = index = await fetch_site_json(MODELS_INDEX)

@@ -1,19 +1,20 @@
-"""The site's own files, fetched and checked against what build.py wrote.
+"""The site's model files and lists, fetched by Python: one owner for their checks.
 
 Contract: ``await fetch_site_file("models/x/manifest.json")`` -> (ArrayBuffer, bytes), or
-:class:`DamagedFile` when the file came back with an HTTP error or with another size than
-``files.json`` (build.py's list: path -> size in bytes) gives it.
+:class:`DamagedFile` when the file came back with an HTTP error.
 
     buffer, data = await fetch_site_file("models/index.json")
-    # DamagedFile: "models/index.json is missing or damaged (673 bytes, expected 720)"
+    # DamagedFile: "models/index.json (HTTP 404) is missing or damaged"
 
-One check, one message. site/boot.js runs the same check (HTTP status, then size against
-files.json) on the files the boot loads, until Python runs; from then on Python checks the
-files it fetches itself, here. Both word a failure the same way (``damaged_message``; boot.js's
-``damagedMessage`` mirrors it, and tests/e2e/test_failures.py holds each side back in turn and
-compares the two), so a damaged file reads the same whichever side notices it first. What only
-Python can check comes after this one, on a file that arrived as built: a model file's sha256
-against its manifest (tfjs.fetch_checked), a manifest's fields, a model's shapes and labels.
+One owner per check, one message per failure. site/boot.js checks the files the boot loads
+(the runtime, PyScript, TF.js, the app's package: HTTP status and size against build.py's
+files.json) and nothing under ``models/``; Python checks everything under ``models/`` (the
+model list, each manifest, each model file: HTTP status here, then a model file's sha256
+against its manifest in tfjs.fetch_checked, a manifest's fields, a model's shapes and labels).
+So a damaged file is noticed by one side only, whatever the timing. Both word it the same way:
+``damaged_message`` here, ``damagedMessage`` in boot.js. (A size check against files.json
+here would be a second owner, and wrong while an update waits: the service worker serves the
+old files.json with a new deploy's model files.)
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ import json
 from ._compat import js
 from ._js import FetchError, JsError, fetch_any, settle
 
-FILE_LIST = "files.json"
-_expected: dict[str, int] | None = None  # files.json, read once
-
 
 class DamagedFile(FetchError):
-    """A site file that is missing (an HTTP error) or not the size build.py wrote."""
+    """A site file that is missing (an HTTP error) or not what was built."""
 
     def __init__(self, path: str, detail: str):
         super().__init__(damaged_message([(path, detail)]))
@@ -41,24 +39,8 @@ def damaged_message(files: list[tuple[str, str]]) -> str:
     return f"{named} {'is' if len(files) == 1 else 'are'} missing or damaged"
 
 
-def size_detail(got: int, expected: int) -> str:
-    return f"{got} bytes, expected {expected}"
-
-
-async def expected_sizes() -> dict[str, int]:
-    """files.json, or {} when it cannot be read (a site built before it existed: no size check)."""
-    global _expected
-    if _expected is None:
-        try:
-            response = await settle(js, "fetch", FILE_LIST)
-            _expected = json.loads(str(await settle(response, "text"))) if response.ok else {}
-        except (JsError, ValueError):
-            _expected = {}
-    return _expected
-
-
 async def fetch_site_file(path: str):
-    """Fetch ``path`` (relative to the page); return (ArrayBuffer, bytes) once it is as built."""
+    """Fetch ``path`` (relative to the page); return (ArrayBuffer, bytes)."""
     response = await fetch_any(path)
     if not response.ok:
         raise DamagedFile(path, f"HTTP {response.status}")
@@ -66,15 +48,11 @@ async def fetch_site_file(path: str):
         buffer = await settle(response, "arrayBuffer")
     except JsError as exc:
         raise FetchError(f"{path}: the download broke off ({exc})") from None
-    data = js.Uint8Array.new(buffer).to_bytes()
-    expected = (await expected_sizes()).get(path)
-    if expected is not None and len(data) != expected:
-        raise DamagedFile(path, size_detail(len(data), expected))
-    return buffer, data
+    return buffer, js.Uint8Array.new(buffer).to_bytes()
 
 
 async def fetch_site_json(path: str):
-    """A site JSON file (the model list, a manifest), checked as above, parsed."""
+    """A site JSON file (the model list, a manifest), parsed."""
     _, data = await fetch_site_file(path)
     try:
         return json.loads(data.decode("utf-8"))

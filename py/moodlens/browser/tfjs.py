@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from ..manifest import Manifest, ManifestError, check_model_shapes
 from ._compat import JsException, create_proxy, js, to_js
 from ._js import FetchError, JsError, load_script, settle
-from .site_files import fetch_site_file
+from .site_files import DamagedFile, fetch_site_file
 
 TFLITE_DIR = "vendor/tflite/"
 
@@ -131,10 +131,8 @@ async def fetch_checked(folder: str, name: str, manifest: Manifest):
         raise ModelLoadError(str(exc)) from None
     got = hashlib.sha256(data).hexdigest()
     if got != expected[name]:
-        raise ModelLoadError(
-            f"{url} is damaged or truncated: {len(data)} bytes with sha256 {got}, "
-            f"the manifest expects sha256 {expected[name]}"
-        )
+        raise ModelLoadError(str(DamagedFile(url, f"{len(data)} bytes with sha256 {got}; "
+                                                  f"its manifest lists sha256 {expected[name]}")))
     return buffer, data
 
 
