@@ -280,15 +280,21 @@ START_ENABLED = "() => { const b = document.getElementById('start'); return !!b 
 PYTHON_UP = "document.querySelector('[data-stage=\"python\"].done') !== null"
 
 
-# Right after an early Start: the first frame's time (the rVFC batch's), and when a WebAssembly
-# instance, a fetched response and boot.js's hold() are handed over (all must wait for that frame).
-CAMERA_FIRST = """() => {
+# Measured in the page, in the task of the first click (a listener on the document, so it runs
+# after boot.js's own on the button has opened the camera and started its hold): the first
+# frame's time (the rVFC batch's), and when a WebAssembly instance, a fetched response and
+# boot.js's hold() are handed over (all must wait for that frame). Measured from the test after
+# the click returned instead, a busy machine let the first frame come before the measurement.
+CAMERA_FIRST = """
+document.addEventListener("click", (event) => {
+  if (window.__held || event.target.id !== "start") return;
   const t = window.__held = {click: performance.now()};
   document.getElementById('video').requestVideoFrameCallback((now) => { t.frame = now; });
   WebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => { t.wasm = performance.now(); });
   fetch('files.json').then(() => { t.fetch = performance.now(); });
   window.moodlensEarly.hold().then(() => { t.hold = performance.now(); });
-}"""
+});
+"""
 
 
 # The app's package held back until the clicks are measured: without it Python cannot take
@@ -299,12 +305,11 @@ PACKAGE = "**/moodlens.zip"
 
 def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_app):
     package = HeldRoute()
-    app = open_app("", init_script=COUNT_CAMERA_REQUESTS, routes=[(PACKAGE, package)])
+    app = open_app("", init_script=COUNT_CAMERA_REQUESTS + CAMERA_FIRST, routes=[(PACKAGE, package)])
     page = app.page
     page.wait_for_function(START_ENABLED, timeout=30000)
     assert not page.evaluate(PYTHON_UP), "the page was not expected to be up yet"
     page.click("#start")
-    page.evaluate(CAMERA_FIRST)
     assert page.evaluate("window.moodlensEarly.promise !== null && !window.moodlensEarly.handedOver")
     # The person sees themselves (how soon, while Python boots: `build.py bench`) ...
     page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=30000)
@@ -312,9 +317,8 @@ def test_start_works_before_python_is_up_and_the_app_takes_the_camera_over(open_
     held = page.wait_for_function(
         "(() => { const t = window.__held; return t.frame && t.wasm && t.fetch && t.hold && t; })()",
         timeout=30000).json_value()
-    # (boot.js waits at most 1.5 s after the click, taken here a moment after it: on a slow
-    # machine the frame may come later)
-    first = min(held["frame"], held["click"] + 1300)
+    # (boot.js waits at most 1.5 s after the click: on a slow machine the frame may come later)
+    first = min(held["frame"], held["click"] + 1490)  # boot.js set its 1.5 s timer just before
     assert held["wasm"] >= first and held["fetch"] >= first and held["hold"] >= first, held
     assert page.get_attribute("#start", "aria-pressed") == "true"
     assert page.evaluate("getComputedStyle(document.getElementById('placeholder')).display") == "none"
