@@ -23,7 +23,7 @@ from .paths import CACHE, DIST, NODE, ROOT
 from .steps import BuildError, copy, log, settings, sha256
 from .wheels import pyodide_wheels, slim_wheel
 
-PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")  # + the lock, rewritten
+PYODIDE_CORE = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")  # + the lock, rewritten
 TFJS_FILES = {
     # The ES2017 bundles: the ES5 ones carry core-js/regenerator polyfills that call
     # Function(...) at load, which the Content-Security-Policy (rightly) refuses.
@@ -46,7 +46,7 @@ TFLITE_FILES = {
     "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js": "tflite_web_api_cc_simd.js",
     "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.wasm": "tflite_web_api_cc_simd.wasm",
 }
-# Mediabunny (video mode's container reader), loaded by site/mediabunny.mjs when a video is chosen.
+# Mediabunny (video mode's container reader), imported by the worker when a video is chosen.
 MEDIABUNNY_FILES = {
     "mediabunny/dist/bundles/mediabunny.min.mjs": "mediabunny.min.mjs",
     "mediabunny/LICENSE": "LICENSE.txt",  # MPL-2.0: the licence travels with the file
@@ -65,36 +65,6 @@ def zip_package(src: Path, dest: Path, extra: dict[str, bytes] | None = None) ->
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             archive.writestr(info, data, zipfile.ZIP_DEFLATED, 9)
-
-
-def pyscript_sources(chunk: str) -> dict[str, bytes]:
-    """The Python package PyScript 0.6.66 writes at every start (``./pyscript/*.py``, 30 KB of
-    source its bootstrap then imports and so compiles), read from its core chunk, where it is a
-    JavaScript object literal of JSON-style strings: ``{pyscript:{"__init__.py":"...",...}}``.
-    Shipped in moodlens.zip, unpacked before that bootstrap runs, they get the same cached
-    bytecode as Moodlens's modules; PyScript then writes the same sources over them. Read from
-    the chunk of the pinned PyScript (not copied by hand) so the bytecode always matches."""
-    head = "{pyscript:{"
-    if chunk.count(head) != 1:
-        raise BuildError(f"PyScript's core chunk no longer holds one {head}...}} literal: update pyscript_sources")
-    string = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
-    out, i = {}, chunk.index(head) + len(head)
-    while chunk[i] != "}":
-        key = string.match(chunk, i)
-        value = string.match(chunk, key.end() + 1) if key and chunk[key.end()] == ":" else None
-        if value is None:
-            raise BuildError(f"PyScript's Python files are not all plain strings here: {chunk[i:i + 60]!r}")
-        try:
-            out["pyscript/" + json.loads(f'"{key.group(1)}"')] = json.loads(f'"{value.group(1)}"').encode()
-        except json.JSONDecodeError as exc:  # a JavaScript escape JSON lacks (\x41, \')
-            raise BuildError(f"PyScript's Python files use escapes this reader does not know: {exc}") from None
-        i = value.end() + (chunk[value.end()] == ",")
-    return out
-
-
-def pyscript_core_chunk() -> str:
-    """The pinned PyScript's core chunk (core-<hash>.js), as npm installed it."""
-    return next((NODE / "@pyscript" / "core" / "dist").glob("core-*.js")).read_text(encoding="utf-8")
 
 
 def notice(models: list[manifests.Manifest]) -> str:
@@ -118,27 +88,6 @@ def meta_csp(csp: str) -> str:
     return "; ".join(d for d in csp.split("; ") if not d.startswith(("frame-ancestors", "report-uri", "sandbox")))
 
 
-def preload_links(wheels: list[Path], models: list[manifests.Manifest], staging: Path) -> str:
-    """<link> tags that start every start-up download at once, instead of one after another
-    (PyScript -> Pyodide -> its runtime files -> our code -> NumPy and the models).
-    ``crossorigin`` matches the mode of the fetch() calls that will use them."""
-    modules = ["pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"]
-    modules += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").glob("core-*.js"))]
-    # PyScript's error plugin: core.js imports it before it loads Pyodide, one request after another
-    modules += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").glob("error-*.js"))]
-    fetched = ["pyscript.json", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json",
-               "moodlens.zip", "main.py"]
-    fetched += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
-    # TF.js's wasm backend (SIMD: every engine the page supports has it), fetched when Python
-    # picks the backend; the model list and each model's manifest, read one after another then.
-    fetched += ["vendor/tfjs/tfjs-backend-wasm-simd.wasm", "models/index.json"]
-    for m in models:  # the detector and the default emotion model, as served (converted or not)
-        fetched += [f"models/{m.id}/{f.name}" for f in sorted((staging / "models" / m.id).iterdir())]
-    tags = [f'<link rel="modulepreload" href="./{path}">' for path in modules]
-    tags += [f'<link rel="preload" href="./{path}" as="fetch" crossorigin>' for path in fetched]
-    return "\n  ".join(tags)
-
-
 # The web app manifest: installable on phones and desktops; paths relative, so any sub-path works.
 WEB_MANIFEST = {
     "name": "Moodlens",
@@ -157,19 +106,11 @@ WEB_MANIFEST = {
 }
 
 
-# PyScript 0.6.66's files a start loads: its core and the "error" plugin (Python errors on the
-# page). pyscript.json turns the other plugins off (PYSCRIPT_PLUGINS_OFF), so their chunks (the
-# editor with CodeMirror, the terminal with xterm, py-game, MicroPython, TOML) are not shipped.
-PYSCRIPT_AT_START = ("core.js", "core.css", "core-", "error-")
-PYSCRIPT_PLUGINS_OFF = ["!codemirror", "!deprecations-manager", "!donkey", "!py-editor", "!py-game", "!py-terminal"]
-
-
 def precache(staging: Path, wheels: list[Path], models: list[manifests.Manifest], conf: dict) -> list[str]:
     """What the service worker fetches at install: everything a start and photo mode need.
     Optional files (other models, landmarks, the TFLite runtime) are cached on first use."""
-    needed = ["index.html", "boot.js", "style.css", "main.py", "pyscript.json", "moodlens.zip", "files.json",
+    needed = ["index.html", "boot.js", "page.js", "worker.js", "style.css", "main.py", "moodlens.zip", "files.json",
               "manifest.webmanifest", "models/index.json"]
-    needed += [f"pyscript/{p.name}" for p in sorted((staging / "pyscript").iterdir())]
     needed += [f"pyodide/{name}" for name in (*PYODIDE_CORE, "pyodide-lock.json")]
     needed += [f"pyodide/{w.name}" for w in wheels if w.name.startswith("numpy-")]
     needed += [f"vendor/tfjs/{name}" for name in TFJS_PRECACHED]
@@ -203,13 +144,11 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
     """index.html with its CSP meta tag and preloads, and the headers file Netlify reads."""
     headers = site_headers()
     html = (ROOT / "site" / "index.html").read_text(encoding="utf-8")
-    for placeholder in ("{{csp}}", "{{preload}}", "{{mpy_config}}", "{{models}}", "{{bars}}"):
+    for placeholder in ("{{csp}}", "{{models}}", "{{bars}}"):
         if placeholder not in html:
             raise BuildError(f"site/index.html has no {placeholder} placeholder")
     html = html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"]))
     defaults = [m for m in models if m.kind == "detector"][:1] + [m for m in models if m.kind == "emotion"][:1]
-    html = html.replace("{{preload}}", preload_links(wheels, defaults, staging))
-    html = html.replace("{{mpy_config}}", json.dumps({"plugins": PYSCRIPT_PLUGINS_OFF}))
     # The picker's list and the default model's bars from the first paint, as Python fills them
     # in, so nothing changes size or moves when it does (a select is as wide as its widest option).
     # The bars' colours are left to Python: the CSP allows no inline style (and at 0% none shows).
@@ -246,7 +185,7 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
         if package in omit:
             wheels[i] = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
     package_zip = CACHE / "moodlens.zip"
-    zip_package(ROOT / "py" / "moodlens", package_zip, pyscript_sources(pyscript_core_chunk()))
+    zip_package(ROOT / "py" / "moodlens", package_zip)
     # Bytecode made once here, by Pyodide's own Python, instead of at every start in the page.
     # The stdlib as with `python -OO` (no docstrings, no asserts: a third smaller); NumPy and
     # Moodlens keep their asserts, with docstrings compiled as "" (NumPy's add_docstring refuses
@@ -264,9 +203,6 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
         lock["packages"][package_of[wheel.name]]["sha256"] = sha256(wheel)
         copy(wheel, staging / "pyodide" / wheel.name)
     (staging / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
-    for src in sorted((NODE / "@pyscript" / "core" / "dist").iterdir()):
-        if src.suffix in (".js", ".css") and src.name.startswith(PYSCRIPT_AT_START):
-            copy(src, staging / "pyscript" / src.name)
     for src, name in TFJS_FILES.items():
         copy(NODE / src, staging / "vendor" / "tfjs" / name)
     for src, name in TFLITE_FILES.items():
@@ -280,21 +216,21 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
     (staging / "models" / "index.json").write_text(json.dumps(index, indent=1))
 
     write_site(staging, wheels, models)
-    for name in ("style.css", "main.py", "boot.js", "mediabunny.mjs"):
+    for name in ("style.css", "main.py", "boot.js", "page.js"):
         copy(ROOT / "site" / name, staging / name)
     for icon in sorted((ROOT / "site" / "icons").glob("*.png")):
         copy(icon, staging / "icons" / icon.name)
     (staging / "manifest.webmanifest").write_text(json.dumps(WEB_MANIFEST, indent=1, ensure_ascii=False),
                                                   encoding="utf-8")
-    # NumPy's wheel is unpacked into site-packages by PyScript's "files" (zip.js, in JavaScript)
-    # with our package, instead of by loadPyodide's "packages" (Pyodide's loader unpacks it in
-    # Python, then links every extension module, during the boot): 0.15-0.3 s sooner to the
-    # first emotion on a cold start. Python links NumPy's extension modules when it imports
-    # them. (No "packages" setting at all: PyScript would load micropip and packaging.)
-    files = {"./moodlens.zip": "./*"}
-    files.update({f"./pyodide/{w.name}": site_packages + "*" for w in wheels})
-    pyscript_config = {"interpreter": "./pyodide/pyodide.mjs", "files": files, "plugins": PYSCRIPT_PLUGINS_OFF}
-    (staging / "pyscript.json").write_text(json.dumps(pyscript_config, indent=1))
+    # NumPy's wheel is unpacked into site-packages by worker.js (pyodide.unpackArchive) with our
+    # package, instead of by loadPyodide's "packages" (Pyodide's loader unpacks it in Python,
+    # then links every extension module, during the boot): 0.15-0.3 s sooner to the first
+    # emotion on a cold start. Python links NumPy's extension modules when it imports them.
+    archives = [["moodlens.zip", "/home/pyodide/"]] + [[f"pyodide/{w.name}", site_packages] for w in wheels]
+    worker = (ROOT / "site" / "worker.js").read_text(encoding="utf-8")
+    if "{{archives}}" not in worker:
+        raise BuildError("site/worker.js has no {{archives}} placeholder")
+    (staging / "worker.js").write_text(worker.replace("{{archives}}", json.dumps(archives)), encoding="utf-8")
     (staging / "NOTICE.txt").write_text(notice(models), encoding="utf-8")
 
     sizes = {p.relative_to(staging).as_posix(): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}

@@ -101,7 +101,7 @@ def analyse_one(page, video: Path, out: Path, timeout: float) -> tuple[bool, str
             break
         shown = result["progress"]
         print(f"  {video.name}: {round(shown * 100)}% ({result['frames_analysed']} frames)", flush=True)
-    text = page.run("return window.moodlensVideoExport ? window.moodlensVideoExport() : null")
+    text = page.run_async("return window.moodlensVideoExport ? await window.moodlensVideoExport() : null")
     if result.get("frames_analysed", 0) == 0 and not text:
         return False, f"{video.name}: {result.get('error') or 'nothing analysed'}"
     data = json.loads(text)

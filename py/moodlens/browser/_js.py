@@ -26,7 +26,7 @@ import asyncio
 import traceback
 
 import js
-from pyodide.ffi import JsException, create_once_callable, to_js
+from pyodide.ffi import JsException, to_js
 
 
 class JsError(RuntimeError):
@@ -108,37 +108,29 @@ async def fetch_response(url: str):
 
 
 def stored(key: str) -> str | None:
-    """A setting from localStorage; None where the browser refuses storage."""
-    try:
-        value = js.localStorage.getItem(key)
-    except Exception:  # noqa: BLE001 - SecurityError in sandboxed frames, storage turned off
-        return None
+    """A setting from the page's localStorage, as it was when the app started (page.js sends
+    them); None where the browser refuses storage. The app runs in a worker, which has none."""
+    from . import remote
+
+    value = remote.page.init.get("stored", {}).get(key)
     return None if value is None else str(value)
 
 
 def store(key: str, value: str | None) -> None:
-    """Keep (or, with None, forget) a setting in localStorage; a browser that refuses just forgets."""
-    try:
-        if value is None:
-            js.localStorage.removeItem(key)
-        else:
-            js.localStorage.setItem(key, value)
-    except Exception:  # noqa: BLE001 - SecurityError, quota errors
-        pass
+    """Keep (or, with None, forget) a setting in the page's localStorage; a browser that refuses
+    just forgets."""
+    from . import remote
+
+    remote.page.init.setdefault("stored", {})[key] = value
+    remote.page.op("store", key, value)
 
 
 def download(filename: str, text: str, mime: str) -> None:
-    """Offer ``text`` as a file the person saves (a Blob URL, revoked once the click is handled):
-    made on the device, never uploaded."""
-    blob = js.Blob.new(to_js([text]), obj(type=mime))
-    url = js.URL.createObjectURL(blob)
-    link = js.document.createElement("a")
-    link.href, link.download = url, filename
-    link.hidden = True
-    js.document.body.append(link)
-    link.click()
-    link.remove()
-    js.setTimeout(js.URL.revokeObjectURL.bind(js.URL, url), 60_000)
+    """Offer ``text`` as a file the person saves (the page makes a Blob URL for it, revoked once
+    the click is handled): made on the device, never uploaded."""
+    from . import remote
+
+    remote.page.op("download", filename, js.Blob.new(to_js([text]), obj(type=mime)))
 
 
 def log_error(what: str) -> None:
@@ -166,14 +158,18 @@ def spawn(coro, on_error=None) -> asyncio.Task:
     return task
 
 
-async def load_script(url: str, module: bool = False) -> bool:
-    """Add ``<script src=url>`` to the page; True once it has run, False if it failed to load."""
-    script = js.document.createElement("script")
-    if module:
-        script.type = "module"
-    done = js.Promise.new(create_once_callable(lambda resolve, reject: (
-        script.addEventListener("load", create_once_callable(lambda *_: resolve(True))),
-        script.addEventListener("error", create_once_callable(lambda *_: resolve(False))))))
-    script.src = url
-    js.document.head.appendChild(script)
-    return bool(await done)
+def load_script(url: str) -> bool:
+    """Run the classic script at ``url`` in the worker (``importScripts``); False if it failed."""
+    try:
+        js.moodlensImportScripts(url)
+        return True
+    except Exception:  # noqa: BLE001 - a missing or broken file: the caller names it
+        return False
+
+
+async def load_module(url: str):
+    """The ES module at ``url``, imported in the worker; None if it failed."""
+    try:
+        return await settle(js, "moodlensImport", url)
+    except JsError:
+        return None

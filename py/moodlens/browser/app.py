@@ -8,9 +8,11 @@ the ``Analysis`` (``analysis.py``: the view, the models, the emotion model in us
 more of the app; the live session's timeline (``live_session.py``) records the camera. Beside
 them: model switching (``model_switch.py``), recovery when the backend fails
 (``recovery.py``), what a user action leaves behind (``actions.py``), ``#results.diagnostics``
-(``diagnostics.py``) and the camera boot.js opened before Python was up (``early_camera.py``).
+(``diagnostics.py``) and the camera page.js opened before Python was up (``early_camera.py``).
 
-    await App(js.document).start_up()     # from site/main.py
+The app runs in a Web Worker; ``document`` is the page as ``remote.py`` mirrors it there.
+
+    await App(await remote.start()).start_up()     # from site/main.py, in the worker
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import json
 
 from .. import config
-from . import early_camera, env, tfjs
+from . import early_camera, env, remote, tfjs
 from ._compat import create_proxy, js, pyodide_js
 from ._js import log_error, spawn
 from .actions import Actions
@@ -96,7 +98,7 @@ class App:
         try:
             self.index = index = await fetch_site_json(MODELS_INDEX)
             emotion_ids = [m["id"] for m in index["emotion"]]
-            self.cfg = cfg = config.parse(str(js.location.search), emotion_ids)
+            self.cfg = cfg = config.parse(str(remote.page.init.get("search", "")), emotion_ids)
             view.add_notes(cfg.notes)
             view.set_mirror(cfg.mirror)
             if cfg.autostart:
@@ -113,7 +115,6 @@ class App:
             ids = [cfg.model or emotion_ids[0]] + ([] if self._use_native_detector() else [index["detector"][0]["id"]])
             view.stage("models", done=True)
             view.stage("warmup")
-            await early_camera.hold()
             # While the models download and TF.js compiles its wasm (the network and V8's
             # threads), the app's NumPy modules are imported (~0.1-0.2 s on the main thread on a
             # first visit); a backend trial times nothing until that is done (`quiet`).
@@ -134,7 +135,6 @@ class App:
             finally:
                 starting.cancel()  # NumPy failed: nothing will use these models (a no-op once done)
             view.add_notes(self.registry.notes)
-            await early_camera.hold()
             self._build(loaded[1] if len(loaded) > 1 else None, loaded[0])
             view.stage("warmup", done=True)
         except Exception as exc:  # anything here leaves the app unusable: say why, in the page
@@ -148,10 +148,9 @@ class App:
         self.recovery.watch()
         self._listen()
         # For `python3 build.py evaluate`: analyse a picture by URL, give back its #results entry.
-        js.window.moodlensAnalyse = create_proxy(self.photos.analyse_url)
+        remote.page.expose("moodlensAnalyse", self.photos.analyse_url)
         # For `python3 build.py analyse`: the last video's JSON export, as "Download JSON" gives it.
-        js.window.moodlensVideoExport = create_proxy(
-            lambda: json.dumps(self.videos.export) if self.videos.export is not None else None)
+        remote.page.expose("moodlensVideoExport", self._video_export)
         self.actions.ready = True
         camera_on = early_camera.started()  # Start pressed while Python booted: its camera stays on
         view.set_running(camera_on)  # the button as it was
@@ -171,16 +170,15 @@ class App:
     def _build(self, detector_model: tfjs.Model | None, emotion: tfjs.Model) -> None:
         """The parts, each given what it uses and no more, wired to one another."""
         modules, cfg, caps, doc = self.modules, self.cfg, self.registry.caps, self.doc
-        grab = doc.getElementById("grab")
+        source = modules.CameraSource(direct=detector_model is not None and caps.video_frame_copy,
+                                      interval_ms=cfg.interval_ms,
+                                      paused=lambda: bool(doc.hidden) or analysis.recovering)
         if detector_model is None:
-            detector, detector_name = modules.NativeDetector(grab, cfg.max_faces), "browser FaceDetector"
+            detector = modules.NativeDetector(lambda: source.reader.canvas, cfg.max_faces)
+            detector_name = "browser FaceDetector"
         else:
             detector, detector_name = modules.BlazeFace(detector_model.manifest, detector_model.predict), "BlazeFace"
         self.analysis = analysis = Analysis(self.view, self.registry, cfg, detector, detector_name, modules.Pipeline)
-        source = modules.CameraSource(doc.getElementById("video"), grab,
-                                      direct=detector_model is not None and caps.video_frame_copy,
-                                      video_frame_callback=caps.video_frame_callback, interval_ms=cfg.interval_ms,
-                                      paused=lambda: bool(doc.hidden) or analysis.recovering)
         self.live = live = modules.LiveSession(doc, analysis)
         self.camera = camera = modules.CameraMode(analysis, source, live, Diagnostics(cfg.debug, self.registry))
         self.photos = photos = modules.PhotoMode(analysis, doc, self.index["photo_detectors"])
@@ -216,6 +214,10 @@ class App:
             for name in ("dragenter", "dragover", "dragleave", "drop"):
                 element.addEventListener(name, self._on_drop if name == "drop" else self._on_drag)
         self.doc.addEventListener("visibilitychange", self._on_visibility)
+
+    async def _video_export(self) -> str | None:
+        """For `python3 build.py analyse`: the last video's JSON export, as "Download JSON" gives it."""
+        return json.dumps(self.videos.export) if self.videos.export is not None else None
 
     @staticmethod
     def _wheel(package: str) -> str:

@@ -12,8 +12,9 @@ timeline fed, and the watchdog told (``recovery.py`` acts when results stop comi
 from __future__ import annotations
 
 from ..runner import Runner
+from . import remote
 from ._compat import js
-from ._js import JsError, settle, spawn, store, stored
+from ._js import JsError, spawn, store, stored
 from .recovery import Watchdog
 from .sources.camera import ENDED, CameraError
 
@@ -140,7 +141,7 @@ class CameraMode:
     async def replay(self) -> None:
         """A video the browser paused (a stalled loop may be one) plays again."""
         try:
-            await settle(self.source.video, "play")
+            await self.source.play()
         except JsError:
             pass
 
@@ -167,6 +168,6 @@ class CameraMode:
             view.show_inputs(result.inputs, self.analysis.pipeline.manifest.input, result.faces)
         if not self.shown_first and main is not None:
             self.shown_first = True
-            js.performance.mark("moodlens:first-emotion")
+            remote.page.mark("moodlens:first-emotion")
         live.record(frame, result)
         self.watchdog.result(js.performance.now())

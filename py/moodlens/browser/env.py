@@ -4,8 +4,8 @@
     caps.webgl, caps.wasm_simd     # "webgl2", True ...
     engine_name()                  # "Chromium 156", "Firefox 153", "WebKit 605.1.15" (for notes)
 
-WebGL is probed on a throwaway canvas whose context is released at once (browsers cap live
-contexts). JSPI is read from ``window.moodlensJspi``, which boot.js sets before hiding the
+The app runs in a worker: WebGL is probed there, on a throwaway OffscreenCanvas whose context is released at once (browsers cap live
+contexts). JSPI is read from ``moodlensJspi``, which worker.js sets before hiding the
 feature from Pyodide (see boot.js for why).
 """
 
@@ -23,7 +23,7 @@ _SIMD_MODULE = bytes([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2,
 
 
 def _webgl() -> tuple[str | None, str]:
-    canvas = js.document.createElement("canvas")
+    canvas = js.OffscreenCanvas.new(1, 1)  # in the worker, where TF.js's WebGL backend would run
     kind, gl = "webgl2", canvas.getContext("webgl2")
     if not gl:
         kind, gl = "webgl", canvas.getContext("webgl")
@@ -47,17 +47,20 @@ def _wasm_simd() -> bool:
 
 
 def probe() -> Capabilities:
+    from . import remote
+
+    page = remote.page.init
     webgl, renderer = _webgl()
     return Capabilities(
         webgl=webgl,
         webgl_renderer=renderer,
         wasm=hasattr(js, "WebAssembly"),
         wasm_simd=_wasm_simd(),
-        video_frame_callback=hasattr(js.HTMLVideoElement.prototype, "requestVideoFrameCallback"),
+        video_frame_callback=bool(page.get("videoFrameCallback")),  # the page's <video>
         offscreen_canvas=hasattr(js, "OffscreenCanvas"),
         performance_memory=getattr(js.performance, "memory", None) is not None,
-        jspi=bool(getattr(js.window, "moodlensJspi", False)),
-        face_detector=hasattr(js.window, "FaceDetector"),
+        jspi=bool(getattr(js, "moodlensJspi", False)),  # worker.js hides it (says why)
+        face_detector=hasattr(js, "FaceDetector"),  # in the worker, where it would run
         video_frame_copy=hasattr(js, "VideoFrame"),
         user_agent=str(js.navigator.userAgent),
     )

@@ -3,9 +3,9 @@
 Chrome on macOS, Windows and Android ships ``FaceDetector`` behind a flag or by default;
 Linux, Firefox and Safari do not. Same interface as ``moodlens.detect.BlazeFace``:
 
-    if hasattr(js.window, "FaceDetector"):     # app.py decides
-        detector = NativeDetector(canvas, max_faces=5)
-        faces = await detector.detect(frame, max_faces)   # reads the canvas the frame came from
+    if hasattr(js, "FaceDetector"):            # app.py decides
+        detector = NativeDetector(lambda: reader.canvas, max_faces=5)
+        faces = await detector.detect(frame, max_faces)   # reads the canvas the frame was drawn on
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from ._js import obj, settle
 class NativeDetector:
     def __init__(self, canvas, max_faces: int):
         options = obj(maxDetectedFaces=max_faces, fastMode=True)
-        self.canvas = canvas
+        self.canvas = canvas  # () -> the OffscreenCanvas the camera's frame reader drew on
         self.detector = js.FaceDetector.new(options)
 
     async def detect(self, frame, max_faces: int) -> list[Detection]:
-        # The frame was drawn into self.canvas by FrameGrabber; the browser reads it there.
-        faces = await settle(self.detector, "detect", self.canvas)
+        # The frame was drawn on that canvas by FrameReader (direct=False); the browser reads it there.
+        faces = await settle(self.detector, "detect", self.canvas())
         found = []
         for face in faces.to_py(depth=1)[:max_faces]:
             r = face.boundingBox

@@ -14,6 +14,7 @@ or a video still holds it (``Model.lease``), when the last of them is done.
 from __future__ import annotations
 
 from . import tfjs
+from . import remote
 from ._compat import js
 
 
@@ -29,9 +30,10 @@ class ModelSwitch:
         if self.analysis.emotion is not None and model_id == self.analysis.emotion.manifest.id:
             return
         if await self.switch(model_id, lambda: self.registry.load(model_id)):
-            url = js.URL.new(js.location.href)
+            url = js.URL.new(remote.page.init["href"])
             url.searchParams.set("model", model_id)
-            js.history.replaceState(js.history.state, "", url.href)
+            remote.page.init["href"] = str(url.href)
+            remote.page.op("address", str(url.href))
 
     async def use_own(self) -> None:
         from .own_model import from_files

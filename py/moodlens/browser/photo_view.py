@@ -17,12 +17,8 @@ class PhotoView:
     def __init__(self, document):
         self.doc = document
         self.list = document.getElementById("photo-list")
-        self.urls: list = []  # blob: URLs of the downloads, revoked when the list is cleared
 
     def clear(self) -> None:
-        for url in self.urls:
-            js.URL.revokeObjectURL(url)
-        self.urls.clear()
         self.list.replaceChildren()
 
     def _el(self, tag: str, text: str = "", cls: str = ""):
@@ -60,9 +56,8 @@ class PhotoView:
         link.hidden = True
 
         def ready(blob):
-            url = js.URL.createObjectURL(blob)
-            self.urls.append(url)
-            link.href, link.hidden = url, False
+            link.show_blob("href", blob)  # the page makes its blob: URL
+            link.hidden = False
 
         canvas.toBlob(create_once_callable(ready), "image/png")
         caption.append(link)

@@ -36,45 +36,30 @@ class ModelLoadError(RuntimeError):
 
 
 def _page_url(path: str) -> str:
-    return js.URL.new(path, js.document.baseURI).href
+    return js.URL.new(path, js.location.href).href  # the worker's script sits beside index.html
 
 
 def check_loaded() -> None:
-    """TF.js comes from <script> tags in index.html; say which file did not arrive."""
-    if not hasattr(js.window, "tf") or not hasattr(js.tf, "setBackend"):
+    """TF.js comes from worker.js's importScripts; say which file did not arrive."""
+    if not hasattr(js, "tf") or not hasattr(js.tf, "setBackend"):
         raise RuntimeError("TF.js did not load (vendor/tfjs/tf.min.js)")
     if not hasattr(js.tf, "wasm") or not hasattr(js.tf.wasm, "setWasmPaths"):
         raise RuntimeError("TF.js's WebAssembly backend did not load (vendor/tfjs/tf-backend-wasm.min.js)")
 
 
-async def load_tflite_runtime() -> None:
-    """Add @tensorflow/tfjs-tflite to the page on first use (its runtime is 4 MB nobody else
-    needs). Call it inside ``native_current_script()``: the library finds its wasm files next
-    to the script that loads it, through ``document.currentScript``."""
-    if hasattr(js.window, "tflite"):
+def load_tflite_runtime() -> None:
+    """Load @tensorflow/tfjs-tflite into the worker on first use (its runtime is 4 MB nobody
+    else needs). It finds its wasm files through ``tflite.setWasmPath``."""
+    if hasattr(js, "tflite"):
         return
     url = f"{TFLITE_DIR}tf-tflite.min.js"
-    if not await load_script(url) or not hasattr(js.window, "tflite"):
+    if not load_script(url) or not hasattr(js, "tflite"):
         raise ModelLoadError(f"{url}: the TFLite runtime could not be loaded")
-
-
-class native_current_script:
-    """While Python runs, PyScript makes ``document.currentScript`` return the <script type="py">
-    element, so Emscripten-built libraries (tfjs-tflite) would look for their files next to
-    main.py. This lifts that override for the duration and puts it back afterwards."""
-
-    def __enter__(self):
-        self.saved = js.Object.getOwnPropertyDescriptor(js.document, "currentScript")
-        if self.saved is not None:
-            js.Reflect.deleteProperty(js.document, "currentScript")
-
-    def __exit__(self, *exc):
-        if self.saved is not None:
-            js.Object.defineProperty(js.document, "currentScript", self.saved)
+    js.tflite.setWasmPath(_page_url(TFLITE_DIR))
 
 
 def _tflite():
-    runtime = getattr(js.window, "tflite", None)
+    runtime = getattr(js, "tflite", None)
     if runtime is None or not hasattr(runtime, "loadTFLiteModel"):
         raise ModelLoadError(f"the TFLite runtime ({TFLITE_DIR}tf-tflite.min.js) is not loaded")
     return runtime
@@ -183,9 +168,8 @@ class Model:
         if manifest.format == "tflite":
             buffer, _ = await read(manifest.entry)
             self = cls(manifest, url, buffer)
-            with native_current_script():
-                await load_tflite_runtime()
-                await self.reload()
+            load_tflite_runtime()
+            await self.reload()
             return self
         _, text = await read(manifest.entry)
         try:

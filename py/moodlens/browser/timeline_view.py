@@ -43,7 +43,12 @@ class TimelineView:
         self._proxies = [create_proxy(self._pointer), create_proxy(self._key)]
         self.canvas.addEventListener("pointermove", self._proxies[0])
         self.canvas.addEventListener("pointerdown", self._proxies[0])
-        self.canvas.addEventListener("keydown", self._proxies[1])
+        self.canvas.addEventListener("keydown", self._proxies[1], prevent=["ArrowRight", "ArrowLeft", "Home", "End"])
+        self.canvas.on_resize(self._resized)  # the chart fits its width: redrawn when the page resizes it
+
+    def _resized(self) -> None:
+        if self.timeline is not None:
+            self.draw(self.timeline, *self.window)
 
     def use_labels(self, manifest) -> None:
         self.labels = [label.name for label in manifest.labels]

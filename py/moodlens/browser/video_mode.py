@@ -164,10 +164,7 @@ class VideoMode:
 
     def _show_preview(self, file) -> None:
         """The file in a muted <video> beside the chart, seeked to the moment pointed at."""
-        if self.preview_url is not None:
-            js.URL.revokeObjectURL(self.preview_url)
-        self.preview_url = js.URL.createObjectURL(file)
-        self.preview.src = self.preview_url
+        self.preview.show_blob("src", file)  # the page makes (and later revokes) its blob: URL
 
     def _export(self, info, model, timeline, seconds, every, target_fps, long_tasks, report, error) -> dict:
         metadata = {

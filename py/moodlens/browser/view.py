@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..bars import BAR
 from ..manifest import Manifest
+from . import remote
 from ._compat import js
 
 if TYPE_CHECKING:  # present.py needs NumPy, which arrives after this module is imported
@@ -65,7 +66,7 @@ class View:
         """Mark a loading stage active (or done) in the progress indicator; a finished stage also
         leaves a ``moodlens:<stage>`` performance mark, which the benchmark reads."""
         if done:
-            js.performance.mark(f"moodlens:{name}")
+            remote.page.mark(f"moodlens:{name}")
         item = self.doc.querySelector(f'[data-stage="{name}"]')
         item.classList.toggle("active", not done)
         item.classList.toggle("done", done)
@@ -195,10 +196,10 @@ class View:
         for i, face in enumerate(faces):
             if i == len(figures):
                 figure = self.doc.createElement("figure")
-                figure.innerHTML = "<canvas></canvas><figcaption></figcaption>"
+                figure.append(self.doc.createElement("canvas"), self.doc.createElement("figcaption"))
                 panel.append(figure)
                 figures.append(figure)
-            canvas = figures[i].querySelector("canvas")
+            canvas, caption = figures[i].children
             x = batch[i]
             pixels = (x * np.asarray(spec.std, np.float32) + np.asarray(spec.mean, np.float32)) * np.float32(spec.scale)
             rgb = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
@@ -209,7 +210,7 @@ class View:
             image = js.ImageData.new(js.Uint8ClampedArray.new(rgba.size), spec.width, spec.height)
             image.data.assign(rgba.ravel())
             canvas.getContext("2d").putImageData(image, 0, 0)
-            figures[i].querySelector("figcaption").textContent = (
+            caption.textContent = (
                 f"face {face.track_id}: {spec.width}×{spec.height}×{spec.channels}, "
                 f"values {float(x.min()):.2f} … {float(x.max()):.2f}")
 

@@ -26,10 +26,11 @@ import numpy as np
 
 from ...frames import Frame, SourceInfo, every_nth
 from .._compat import js
-from .._js import JsError, describe, load_script, obj, settle
+from .._js import JsError, describe, load_module, obj, settle
 from .camera import copy_rgba
 
-LOADER = "mediabunny.mjs"
+LIBRARY = "vendor/mediabunny/mediabunny.min.mjs"  # an ES module only (MPL-2.0)
+_MEDIABUNNY = None
 MAX_SIDE = 1920  # a 4K frame is analysed at 1920 px: faces stay findable, decoding stays fast
 FORMATS = "MP4, MOV, WebM or MKV"
 
@@ -39,12 +40,13 @@ class VideoError(Exception):
 
 
 async def load_library():
-    """Mediabunny as ``window.Mediabunny``, added to the page the first time a video is chosen."""
-    if hasattr(js.window, "Mediabunny"):
-        return js.window.Mediabunny
-    if not await load_script(LOADER, module=True) or not hasattr(js.window, "Mediabunny"):
-        raise VideoError(f"the video reader ({LOADER}, vendor/mediabunny/) could not be loaded")
-    return js.window.Mediabunny
+    """Mediabunny, imported into the worker the first time a video is chosen."""
+    global _MEDIABUNNY
+    if _MEDIABUNNY is None:
+        _MEDIABUNNY = await load_module(LIBRARY)
+        if _MEDIABUNNY is None:
+            raise VideoError(f"the video reader ({LIBRARY}) could not be loaded")
+    return _MEDIABUNNY
 
 
 class VideoFile:
@@ -108,7 +110,7 @@ class VideoFile:
 
     async def frames(self):
         """Every frame to analyse, in presentation order, with its media time."""
-        mb = js.window.Mediabunny
+        mb = _MEDIABUNNY
         canvas = self._rotated or self.scale != 1.0
         if canvas:
             w, h = round(self.info.width * self.scale), round(self.info.height * self.scale)
