@@ -27,7 +27,7 @@ import numpy as np
 
 from moodlens import config, manifest
 from moodlens.backends import Capabilities
-from moodlens.browser import tfjs
+from moodlens.browser import remote, tfjs
 from moodlens.browser._compat import js
 from moodlens.browser._js import JsError
 from moodlens.browser.analysis import Analysis
@@ -177,9 +177,27 @@ class Page:
         return [li.textContent for li in self.document.getElementById("notes").children]
 
 
+class RemotePage:
+    """``moodlens.browser.remote.page``, the app's channel to page.js: its updates recorded, its
+    state from the fake page (localStorage's items, the clock's marks)."""
+
+    def __init__(self, page: Page):
+        self.page = page
+        self.init = {"stored": page.storage.items, "search": "", "href": "http://localhost/", "secure": True,
+                     "camera": True}
+        self.ops: list[tuple] = []
+
+    def op(self, name, *args):
+        self.ops.append((name, *args))
+
+    def mark(self, name):
+        self.page.clock.mark(name)
+
+
 def install_page(monkeypatch) -> Page:
     """A fresh page in ``js`` for one test (monkeypatch takes it away afterwards)."""
     page = Page()
+    monkeypatch.setattr(remote, "page", RemotePage(page))
     for name, value in {"document": page.document, "performance": page.clock, "console": page.console,
                         "localStorage": page.storage, "setInterval": page.timers.setInterval,
                         "window": types.SimpleNamespace()}.items():

@@ -101,21 +101,6 @@ def test_every_module_of_the_package_compiles():
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
 
 
-def test_pyscripts_python_files_are_read_from_its_core_chunk_for_bytecode():
-    """PyScript writes its Python files at start; the build reads them from its core chunk
-    (tests/integration/test_dist.py checks the pinned PyScript's, shipped with bytecode)."""
-    chunk = ('x=1;Ao(".",{pyscript:{"__init__.py":"from pyscript.a import b\\n\\tc = \\"q\\\\\\\\n\\"",'
-             '"a.py":"b = 1\\n"}}),y=2')
-    assert site.pyscript_sources(chunk) == {"pyscript/__init__.py": b'from pyscript.a import b\n\tc = "q\\\\n"',
-                                            "pyscript/a.py": b"b = 1\n"}
-    with pytest.raises(BuildError, match="no longer holds"):
-        site.pyscript_sources(chunk.replace("{pyscript:{", "{pyscript2:{"))
-    with pytest.raises(BuildError, match="not all plain strings"):
-        site.pyscript_sources('{pyscript:{"sub":{"x.py":"1"}}}')
-    with pytest.raises(BuildError, match="escapes"):
-        site.pyscript_sources('{pyscript:{"a.py":"\\x41"}}')
-
-
 def test_the_package_zip_holds_every_module_of_the_package(tmp_path):
     """No list of modules to leave out: everything in py/moodlens ships."""
     (tmp_path / "pkg" / "sub").mkdir(parents=True)

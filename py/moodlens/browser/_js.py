@@ -121,7 +121,11 @@ def store(key: str, value: str | None) -> None:
     just forgets."""
     from . import remote
 
-    remote.page.init.setdefault("stored", {})[key] = value
+    stored_now = remote.page.init.setdefault("stored", {})
+    if value is None:
+        stored_now.pop(key, None)
+    else:
+        stored_now[key] = value
     remote.page.op("store", key, value)
 
 
