@@ -229,6 +229,8 @@
   const calls = {
     "camera.open": (constraints) => camera.open(constraints),
     "camera.take": () => camera.take(),
+    "camera.started": () => Boolean(camera.stream || camera.opening),
+    "camera.early": (constraints) => (camera.stream || camera.opening ? null : camera.open(constraints)),
     "camera.close": () => camera.close(),
     "camera.devices": () => camera.devices(),
     "camera.frame": (after) => camera.frame(after),

@@ -1,6 +1,6 @@
 """dist/ itself: the runtime, the compiled stdlib and wheels, the app's zip, the vendored
-libraries, the models, index.html with its CSP and preloads, the headers file, the file list
-boot.js checks and the service worker with its precache."""
+libraries, the models, index.html with its CSP, worker.js with the archives it unpacks, the
+headers file, the file list worker.js checks and the service worker with its precache."""
 
 from __future__ import annotations
 
@@ -53,12 +53,10 @@ MEDIABUNNY_FILES = {
 }
 
 
-def zip_package(src: Path, dest: Path, extra: dict[str, bytes] | None = None) -> None:
-    """py/moodlens, all of it (and ``extra``: name -> bytes) -> a zip PyScript unpacks into
-    Pyodide's working directory. Fixed dates: the same sources give the same bytes (and reuse the
+def zip_package(src: Path, dest: Path) -> None:
+    """py/moodlens, all of it -> a zip worker.js unpacks into Pyodide's working directory. Fixed dates: the same sources give the same bytes (and reuse the
     cached bytecode)."""
     files = {path.relative_to(src.parent).as_posix(): path.read_bytes() for path in sorted(src.rglob("*.py"))}
-    files.update(extra or {})
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
@@ -141,7 +139,7 @@ def write_service_worker(staging: Path, precached: list[str]) -> None:
 
 
 def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifest]) -> None:
-    """index.html with its CSP meta tag and preloads, and the headers file Netlify reads."""
+    """index.html with its CSP meta tag, and the headers file Netlify reads."""
     headers = site_headers()
     html = (ROOT / "site" / "index.html").read_text(encoding="utf-8")
     for placeholder in ("{{csp}}", "{{models}}", "{{bars}}"):
@@ -164,7 +162,7 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
 def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[str, ...] = ()) -> Path:
     """Assemble the site into ``out`` (dist/), with pyproject.toml's models and ``extra_models``,
     each from ``models_folder/<id>/`` (models/). Tests build sites with other models through this
-    same code, so every file list, hash and preload matches what is served."""
+    same code, so every file list and hash matches what is served."""
     conf = settings()["tool"]["moodlens"]
     npm_packages()
     wheels = pyodide_wheels(conf)
@@ -234,7 +232,7 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
     (staging / "NOTICE.txt").write_text(notice(models), encoding="utf-8")
 
     sizes = {p.relative_to(staging).as_posix(): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
-    (staging / "files.json").write_text(json.dumps(sizes, indent=0))  # boot.js names damaged files with it
+    (staging / "files.json").write_text(json.dumps(sizes, indent=0))  # worker.js names damaged files with it
     write_service_worker(staging, precache(staging, wheels, models, conf))
 
     shutil.rmtree(out, ignore_errors=True)

@@ -640,6 +640,14 @@ class TestSite:
 
             def send_head(self):
                 clean = self.path.split("?", 1)[0]
+                if scripts and clean == "/worker.js":  # the worker's recorder first, as the page's
+                    text = "importScripts('./__test__/worker-record.js');\n" + (dist / "worker.js").read_text()
+                    body = text.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/javascript; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()  # with the production headers
+                    return io.BytesIO(body)
                 if scripts and clean in ("/", "/index.html"):
                     html = (dist / "index.html").read_text(encoding="utf-8").replace("<head>", "<head>\n  " + tags, 1)
                     body = html.encode()
@@ -661,10 +669,12 @@ class TestSite:
 
 # Read in every engine alike: every URL the page fetched (resource timing) and every CSP
 # violation and error the recorder saw.
-REQUESTS = """return {
-  urls: [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)],
-  violations: window.__record ? window.__record.violations : null,
-  errors: window.__record ? window.__record.errors : null};"""
+# The app's worker's too (worker-record.js): the page and the worker are one app.
+REQUESTS = """const worker = window.__workerRecord ? await window.__workerRecord() : {urls: [], errors: [], violations: []};
+return {
+  urls: [location.href, ...performance.getEntriesByType('resource').map((e) => e.name), ...worker.urls],
+  violations: window.__record ? [...window.__record.violations, ...worker.violations] : null,
+  errors: window.__record ? [...window.__record.errors, ...worker.errors] : null};"""
 
 
 def foreign(urls: list[str], base: str) -> list[str]:

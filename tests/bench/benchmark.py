@@ -411,7 +411,7 @@ def wasm_code_cache(camera: dict) -> dict:
                     trace = Path(tempfile.mkstemp(suffix=".json")[1])
                     browser.start_tracing(page=page, path=str(trace), categories=["v8.wasm", "disabled-by-default-devtools.timeline", "blink.user_timing"])
                     page.goto(f"{site.base}index.html") if visit == "first visit" else page.reload()
-                    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=120000)
+                    page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=120000)
                     browser.stop_tracing()
                     up = round(page.evaluate("performance.getEntriesByName('moodlens:python')[0].startTime"))
                     events = json.loads(trace.read_text())["traceEvents"]

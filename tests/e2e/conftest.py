@@ -93,6 +93,11 @@ class AppPage(engines.ChromiumPage):
         page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         page.on("pageerror", lambda e: self.console_errors.append(str(e)))
 
+    def worker(self):
+        """The app's worker (Python, NumPy, TF.js), where a script reaches what the app runs on
+        (``worker().evaluate(...)``); page.js starts it from the page's <head>."""
+        return self.page.wait_for_event("worker") if not self.page.workers else self.page.workers[0]
+
     def foreign_requests(self) -> list[str]:
         return engines.foreign(self.requests + self.worker_requests, self.base)
 
@@ -100,6 +105,15 @@ class AppPage(engines.ChromiumPage):
         """A screenshot saved as tests/.artifacts/``name``; ``kwargs`` are Playwright's (full_page)."""
         ARTIFACTS.mkdir(exist_ok=True)
         return self.page.screenshot(path=str(ARTIFACTS / name), **kwargs)
+
+
+def worker_prelude(script: str) -> tuple:
+    """A route that runs ``script`` in the app's worker before worker.js (a worker has no
+    init scripts): for tests that change what the worker's browser APIs do."""
+    def prepend(route):
+        response = route.fetch()
+        route.fulfill(response=response, body=script + "\n" + response.text())
+    return ("**/worker.js", prepend)
 
 
 class HeldRoute:

@@ -16,7 +16,7 @@ from moodlens_build.site import build
 from . import media
 from .test_live import iou
 
-CONTROLLED = "navigator.serviceWorker.controller !== null"
+CONTROLLED = "() => navigator.serviceWorker.controller !== null"
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_after_one_visit_the_app_starts_and_runs_offline(open_app):
     assert result["faces"] and result["faces"][0]["emotion"] == "happy"
     # Photo mode too: its detectors were cached at install.
     app.page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg")])
-    app.page.wait_for_function("document.getElementById('status').textContent.startsWith('Analysed')"
+    app.page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Analysed')"
                                " || document.getElementById('status').textContent.startsWith('Running')")
     app.page.wait_for_selector(".photo table")
     assert not app.console_errors, app.console_errors

@@ -62,7 +62,7 @@ def open_page(engine, face_folder, dist):
     opened = []
 
     def finish(page, site, allow_errors):
-        record = page.run(engines.REQUESTS)
+        record = page.run_async(engines.REQUESTS)
         site.close()
         assert engines.foreign(record["urls"], site.base) == [], record["urls"]
         assert record["violations"] == [], record["violations"]
@@ -130,7 +130,7 @@ def test_a_real_face_through_the_camera_is_boxed_and_labelled(engine, open_page)
     page.wait("navigator.serviceWorker.controller !== null", 60)
     assert page.run("return document.getElementById('update').hidden")
     shot(engine, page, "running")
-    record = page.run(engines.REQUESTS)
+    record = page.run_async(engines.REQUESTS)
     assert engines.foreign(record["urls"], page.site.base) == []
     assert any(u.endswith("pyodide.asm.wasm") for u in record["urls"]), "resource timing saw no runtime download"
 

@@ -16,7 +16,7 @@ from moodlens_build.serve import serve_in_thread
 from moodlens_build.site import build
 
 from . import media
-from .conftest import HeldRoute
+from .conftest import HeldRoute, worker_prelude
 from .windows import animation_frames
 
 STUB_GUM = """
@@ -260,9 +260,9 @@ def test_webgl_context_loss_falls_back_without_reload(open_app):
     assert first["diagnostics"]["backend"] == "webgl"
     page = app.page
     page.evaluate("window.__marker = 'same page'")
-    page.evaluate("tf.backend().gpgpu.gl.getExtension('WEBGL_lose_context').loseContext()")
+    app.worker().evaluate("tf.backend().gpgpu.gl.getExtension('WEBGL_lose_context').loseContext()")
     page.wait_for_function(
-        "JSON.parse(document.getElementById('results').textContent).diagnostics.backend === 'wasm'", timeout=30000
+        "() => JSON.parse(document.getElementById('results').textContent).diagnostics.backend === 'wasm'", timeout=30000
     )
     after = app.wait_frames(app.results()["frame"] + 3)
     assert after["faces"] and after["faces"][0]["emotion"] == "happy"
@@ -284,11 +284,17 @@ def test_video_play_refused_is_explained_and_the_camera_let_go(open_app):
 
 
 def test_an_action_that_fails_unexpectedly_is_said_logged_and_leaves_controls_usable(open_app):
-    """Photo mode with a browser whose OffscreenCanvas throws: nothing in photos.py expects it."""
-    app = open_app("", init_script="window.OffscreenCanvas = class { constructor() { throw new Error('no canvas'); } };")
+    """Photo mode with a browser whose OffscreenCanvas gives no readable context (the kind a picture
+    is decoded on): nothing in photos.py expects it."""
+    app = open_app("", routes=[worker_prelude("""
+      const getContext = OffscreenCanvas.prototype.getContext;
+      OffscreenCanvas.prototype.getContext = function (kind, options) {
+        if (options && options.willReadFrequently) throw new Error('no canvas');
+        return getContext.call(this, kind, options);
+      };""")])
     app.wait_state("ready")
     app.page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg")])
-    app.page.wait_for_function("document.getElementById('status').textContent.includes('did not work')")
+    app.page.wait_for_function("() => document.getElementById('status').textContent.includes('did not work')")
     status = app.status()
     assert "Analysing the pictures did not work" in status and "no canvas" in status, status
     assert not status.endswith("…")
@@ -300,9 +306,9 @@ def test_an_action_that_fails_unexpectedly_is_said_logged_and_leaves_controls_us
 
 STALL_ON_WASM = """() => {
   const data = tf.Tensor.prototype.data;
-  window.__stall = true;
+  self.__stall = true;
   tf.Tensor.prototype.data = function () {
-    return window.__stall && tf.getBackend() === 'wasm' ? new Promise(() => {}) : data.call(this);
+    return self.__stall && tf.getBackend() === 'wasm' ? new Promise(() => {}) : data.call(this);
   };
 }"""
 
@@ -312,11 +318,11 @@ def test_a_stalled_loop_is_restarted_then_moved_to_another_backend(open_app):
     app.wait_state("running")
     app.wait_frames(3)
     page = app.page
-    page.evaluate(STALL_ON_WASM)  # every read-back on wasm now waits forever
-    page.wait_for_function("document.getElementById('notes').textContent.includes('loop was restarted')",
+    app.worker().evaluate(STALL_ON_WASM)  # every read-back on wasm now waits forever
+    page.wait_for_function("() => document.getElementById('notes').textContent.includes('loop was restarted')",
                            timeout=15_000)
     page.wait_for_function(
-        "JSON.parse(document.getElementById('results').textContent).diagnostics.backend !== 'wasm'", timeout=30_000)
+        "() => JSON.parse(document.getElementById('results').textContent).diagnostics.backend !== 'wasm'", timeout=30_000)
     after = app.wait_frames(app.results()["frame"] + 3)
     assert after["faces"] and after["faces"][0]["emotion"] == "happy"
     assert after["diagnostics"]["backend_how"] == "fallback"
@@ -337,7 +343,7 @@ def test_a_lost_frame_callback_is_restarted_and_the_backend_kept(open_app):
         return drop-- > 0 ? 0 : request.call(this, callback);
       };
     }""")
-    page.wait_for_function("document.getElementById('notes').textContent.includes('loop was restarted')",
+    page.wait_for_function("() => document.getElementById('notes').textContent.includes('loop was restarted')",
                            timeout=15_000)
     after = app.wait_frames(app.results()["frame"] + 5)
     assert after["diagnostics"]["backend"] == "wasm"
@@ -351,23 +357,27 @@ def test_switching_the_model_while_photos_are_analysed_keeps_the_old_one_until_t
     app.wait_state("ready")
     page = app.page
     page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg")])  # photo mode's detectors load
-    page.wait_for_function("document.getElementById('status').textContent === 'Analysed 1 picture.'")
-    page.evaluate("""() => {
+    page.wait_for_function("() => document.getElementById('status').textContent === 'Analysed 1 picture.'")
+    worker = app.worker()
+    worker.evaluate("""() => {
       const data = tf.Tensor.prototype.data;
-      const gate = new Promise((resolve) => { window.__release = resolve; });
-      window.__hold = true;
-      window.__held = 0;
+      const gate = new Promise((resolve) => { self.__release = resolve; });
+      self.__hold = true;
+      self.__held = 0;
       tf.Tensor.prototype.data = function () {  // detector outputs are [1, anchors, 17]
-        if (window.__hold && this.shape.length === 3) { window.__held += 1; return gate.then(() => data.call(this)); }
+        if (self.__hold && this.shape.length === 3) { self.__held += 1; return gate.then(() => data.call(this)); }
         return data.call(this);
       };
     }""")
     page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg"), str(media.SAMPLES / "sample2.jpg")])
-    page.wait_for_function("window.__held > 0")
+    worker.evaluate("""() => new Promise((resolve) => {
+      const check = () => (self.__held > 0 ? resolve() : setTimeout(check, 20));  // polled in the worker
+      check();
+    })""")
     page.select_option("#model", "oarriaga-emotion")
-    page.wait_for_function("location.search.includes('model=oarriaga-emotion')")  # switched: the old model retired
-    page.evaluate("window.__hold = false; window.__release()")
-    page.wait_for_function("(() => { try { return JSON.parse(document.getElementById('results').textContent)"
+    page.wait_for_function("() => location.search.includes('model=oarriaga-emotion')")  # switched: the old model retired
+    worker.evaluate("self.__hold = false; self.__release()")
+    page.wait_for_function("() => (() => { try { return JSON.parse(document.getElementById('results').textContent)"
                            ".photos.length === 2; } catch (e) { return false; } })()", timeout=120_000)
     entries = app.results()["photos"]
     assert all("error" not in e and e["faces"] for e in entries), entries
@@ -383,11 +393,11 @@ def test_a_camera_opened_while_python_boots_is_let_go_when_the_start_fails(open_
     page = app.page
     page.wait_for_function("() => { const b = document.getElementById('start'); return !!b && !b.disabled; }")
     page.click("#start")  # before Python is up: boot.js opens the camera
-    page.wait_for_function("document.getElementById('video').srcObject !== null")
+    page.wait_for_function("() => document.getElementById('video').srcObject !== null")
     page.evaluate("window.__stream = document.getElementById('video').srcObject")
     missing.release()
     expect_error(app, "model.json", "HTTP 404")
-    page.wait_for_function("window.__stream.getTracks().every(t => t.readyState === 'ended')", timeout=10000)
+    page.wait_for_function("() => window.__stream.getTracks().every(t => t.readyState === 'ended')", timeout=10000)
     assert page.evaluate("document.getElementById('video').srcObject") is None
     assert page.text_content("#start") == "Start camera"
     assert page.get_attribute("#start", "aria-pressed") == "false"

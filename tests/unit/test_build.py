@@ -106,7 +106,6 @@ def test_the_package_zip_holds_every_module_of_the_package(tmp_path):
     (tmp_path / "pkg" / "sub").mkdir(parents=True)
     for name in ("__init__.py", "a.py", "sub/__init__.py", "sub/b.py", "notes.txt"):
         (tmp_path / "pkg" / name).write_text(f"# {name}\n")
-    site.zip_package(tmp_path / "pkg", tmp_path / "pkg.zip", {"pyscript/__init__.py": b""})
+    site.zip_package(tmp_path / "pkg", tmp_path / "pkg.zip")
     with zipfile.ZipFile(tmp_path / "pkg.zip") as z:
-        assert sorted(z.namelist()) == ["pkg/__init__.py", "pkg/a.py", "pkg/sub/__init__.py", "pkg/sub/b.py",
-                                        "pyscript/__init__.py"]
+        assert sorted(z.namelist()) == ["pkg/__init__.py", "pkg/a.py", "pkg/sub/__init__.py", "pkg/sub/b.py"]

@@ -152,7 +152,7 @@ class App:
         # For `python3 build.py analyse`: the last video's JSON export, as "Download JSON" gives it.
         remote.page.expose("moodlensVideoExport", self._video_export)
         self.actions.ready = True
-        camera_on = early_camera.started()  # Start pressed while Python booted: its camera stays on
+        camera_on = await early_camera.started()  # Start pressed while Python booted: its camera stays on
         view.set_running(camera_on)  # the button as it was
         self.actions.settle()
 

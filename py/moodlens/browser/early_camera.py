@@ -6,7 +6,7 @@ own (``sources/camera.py``: ``camera.take``) and analyses it. A start-up that fa
 camera go (``let_go()``): nothing would analyse it.
 
     open_now()          # ?autostart=1: the camera starts while NumPy and the models load
-    started()           # True: Start was pressed while Python booted, its camera stays on
+    await started()     # True: Start was pressed while Python booted, its camera stays on
     hand_over()         # Start is the app's from now on
 """
 
@@ -20,19 +20,14 @@ FRONT = {"width": {"ideal": WIDTH}, "height": {"ideal": HEIGHT}, "facingMode": "
 
 
 def open_now() -> None:
-    """Start the camera now (``?autostart=1``), unless Start already did."""
-    if not started():
-        remote.page.init["early"] = True
-        spawn(remote.page.call("camera.open", FRONT), on_error=lambda exc: None)  # the app explains a refusal
+    """Start the camera now (``?autostart=1``), unless Start already did (page.js then keeps
+    the stream it has)."""
+    spawn(remote.page.call("camera.early", FRONT), on_error=lambda exc: None)  # the app explains a refusal
 
 
-def started() -> bool:
-    return bool(remote.page.init.get("early"))
-
-
-def forget() -> None:
-    """The app has taken the early camera over: a later Start is the app's own."""
-    remote.page.init["early"] = False
+async def started() -> bool:
+    """True when the page has a camera open or opening (Start pressed while Python booted)."""
+    return bool(await remote.page.call("camera.started"))
 
 
 def hand_over() -> None:

@@ -12,6 +12,16 @@
   addEventListener("unhandledrejection", (e) => {
     record.errors.push(`unhandled rejection: ${e.reason && (e.reason.stack || e.reason.message) || e.reason}`);
   });
+  // The app's worker records the same (worker-record.js): asked for, and answered, by message.
+  window.__workerRecord = () => new Promise((resolve) => {
+    const worker = window.moodlensWorker;
+    if (!worker) return resolve({ urls: [], errors: ["no worker was started"], violations: [] });
+    const listener = ({ data }) => {
+      if (data && data.__record) { worker.removeEventListener("message", listener); resolve(data.__record); }
+    };
+    worker.addEventListener("message", listener);
+    worker.postMessage({ __record: true });
+  });
   const consoleError = console.error.bind(console);
   console.error = (...args) => {
     record.errors.push(args.map(String).join(" "));

@@ -108,9 +108,6 @@ class Camera:
     async def _early(self):
         """The camera Start (or ``?autostart=1``) opened while Python booted; None if there is none.
         Its refusal is explained as one of our own requests would be."""
-        if not early_camera.started():
-            return None
-        early_camera.forget()
         try:
             return await remote.page.call("camera.take")
         except JsError as exc:
