@@ -144,13 +144,17 @@
     latest: null, // [now, captureTime] of the newest frame
     waiter: null, // a frame request waiting for the next frame
     video: null,
-    async open(constraints) {
+    failure: null, // why the camera Start opened before the app was up was refused, for the app to explain
+    async open(constraints, early = false) {
       this.close();
       const promise = navigator.mediaDevices.getUserMedia({audio: false, video: constraints});
       this.opening = promise;
       let stream;
       try {
         stream = await promise;
+      } catch (error) {
+        if (early && this.opening === promise) this.failure = error;
+        throw error;
       } finally {
         if (this.opening === promise) this.opening = null;
       }
@@ -173,9 +177,13 @@
     // The camera Start opened before the app was up, once it is open (null if none).
     async take() {
       if (this.opening) await this.opening.catch(() => {});
+      const failure = this.failure;
+      this.failure = null;
+      if (failure) throw failure; // explained by the app, as its own request's refusal would be
       return this.stream ? {deviceId: this.stream.getVideoTracks()[0].getSettings().deviceId || null} : null;
     },
     close() {
+      this.failure = null;
       if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
       this.stream = null;
       this.opening = null;
@@ -230,7 +238,7 @@
     "camera.open": (constraints) => camera.open(constraints),
     "camera.take": () => camera.take(),
     "camera.started": () => Boolean(camera.stream || camera.opening),
-    "camera.early": (constraints) => (camera.stream || camera.opening ? null : camera.open(constraints)),
+    "camera.early": (constraints) => (camera.stream || camera.opening ? null : camera.open(constraints, true)),
     "camera.close": () => camera.close(),
     "camera.devices": () => camera.devices(),
     "camera.frame": (after) => camera.frame(after),
@@ -313,7 +321,7 @@
       }
       if (camera.stream || camera.opening) { camera.close(); pressed(false); return; }
       pressed(true);
-      camera.open({width: {ideal: 640}, height: {ideal: 480}, facingMode: "user"})
+      camera.open({width: {ideal: 640}, height: {ideal: 480}, facingMode: "user"}, true)
         .catch(() => { if (!camera.handedOver) pressed(false); });
     });
     window.moodlensCamera = camera; // boot.js lets it go when the app cannot start

@@ -40,9 +40,11 @@ const damagedMessage = (files) =>
 
 // Files the boot fetched that came back with an HTTP error, or shorter or longer than build.py
 // wrote them (files.json). Python checks everything under models/ itself.
+let expected = null; // files.json, written by build.py: path -> size in bytes
 async function damaged() {
-  let expected = {};
-  try { expected = await (await fetch("files.json")).json(); } catch { /* named by what failed */ }
+  if (expected === null) {
+    try { expected = await (await fetch("files.json")).json(); } catch { expected = {}; }
+  }
   const found = new Map();
   for (const entry of performance.getEntriesByType("resource")) {
     const path = relative(entry.name.split("?")[0]);
@@ -70,6 +72,17 @@ self.addEventListener("unhandledrejection", (event) => {
   const reason = event.reason && (event.reason.message || event.reason);
   fail(String(reason));
 });
+
+// A runtime file that fails inside Pyodide's loader (a WebAssembly compile error, a missing
+// file) can leave the start waiting forever without an exception: look for such files while
+// loading.
+const watchdog = setInterval(async () => {
+  if (pythonUp) return clearInterval(watchdog);
+  if ((await damaged()).length) {
+    clearInterval(watchdog);
+    fail("");
+  }
+}, 2000);
 
 async function fetchChecked(path) {
   const response = await fetch(path);

@@ -128,7 +128,7 @@ def test_hidden_tab_pauses_and_resumes(open_app):
     page.evaluate("""() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true});
                             Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
                             document.dispatchEvent(new Event('visibilitychange')); }""")
-    assert "Paused" in app.status()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Paused')")
     animation_frames(page, 10)  # an inference already under way may finish
     frozen = app.results()["frame"]
     animation_frames(page, 60)  # about a second on a quiet machine; longer on a busy one
