@@ -85,6 +85,7 @@ def test_a_video_is_analysed_charted_and_downloaded(open_app, videos):
     page.focus("#video-timeline")
     page.keyboard.press("Home")
     page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.getElementById('video-readout').textContent !== ''")  # the worker's answer
     readout = page.text_content("#video-readout")
     assert readout.startswith("0:00") and "Face 1: happy" in readout, readout
     happy = tuple(int(EMOTION.label("happy").color[i:i + 2], 16) for i in (1, 3, 5))
