@@ -230,8 +230,9 @@
       if (!this.stream || !video.videoWidth) return null;
       const [now, captured] = this.latest;
       const picture = typeof VideoFrame === "function" ? new VideoFrame(video) : await createImageBitmap(video);
+      const heap = performance.memory ? performance.memory.usedJSHeapSize : null; // Chrome only: the page's heap
       return {value: {picture, now, captured, presented: this.presented, width: video.videoWidth,
-                      height: video.videoHeight}, transfer: [picture]};
+                      height: video.videoHeight, heap}, transfer: [picture]};
     },
   };
   const calls = {
@@ -294,7 +295,7 @@
       secure: window.isSecureContext, camera: Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia),
       state: document.body.dataset.state, hidden: document.hidden, devicePixelRatio: window.devicePixelRatio,
       userAgent: navigator.userAgent, stored, elements, jspi: Boolean(window.moodlensJspi),
-      faceDetector: "FaceDetector" in window, videoFrameCallback: "requestVideoFrameCallback" in HTMLVideoElement.prototype,
+      faceDetector: "FaceDetector" in window, performanceMemory: Boolean(performance.memory), videoFrameCallback: "requestVideoFrameCallback" in HTMLVideoElement.prototype,
       early: Boolean(camera.stream || camera.opening),
     }});
     document.addEventListener("visibilitychange", () => post({hidden: document.hidden}));

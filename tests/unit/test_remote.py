@@ -83,7 +83,7 @@ def test_writes_go_to_the_page_in_order_as_one_list_per_turn(page):
         assert page.posted == [], "nothing crosses before the turn ends"
         await turn()
     asyncio.run(run())
-    [(message, _)] = page.posted
+    message = page.posted[0][0]
     assert message["ops"][:3] == [["set", "status", "textContent", "Ready."], ["data", "@body", "state", "ready"],
                                   ["class", "start", "busy", True]]
     assert message["ops"][3][0] == "create" and message["ops"][4] == ["append", "status", message["ops"][3][1]]
@@ -160,3 +160,20 @@ def test_a_canvas_drawn_in_a_turn_goes_to_the_page_as_one_transferred_bitmap(pag
     assert bitmap_op[1] == "overlay" and (bitmap.width, bitmap.height) == (640, 480)
     assert bitmap.calls == [("clearRect", 0, 0, 640, 480), ("strokeRect", 1, 2, 3, 4)]
     assert transfer == [bitmap_op[2]], "the bitmap is transferred, not copied"
+
+
+def test_an_element_the_app_lets_go_of_is_forgotten_by_the_page(page):
+    """The page keeps the tree; a cell the app made and dropped costs nothing in the worker."""
+    async def run():
+        row = page.document.createElement("tr")
+        cell = page.document.createElement("td")
+        row.append(cell)
+        page.document.getElementById("status").append(row)
+        refs = row._ref, cell._ref
+        del row, cell
+        await turn()
+        return refs
+    refs = asyncio.run(run())
+    ops = [op for message, _ in page.posted for op in message["ops"]]
+    assert sorted(op[1] for op in ops if op[0] == "forget") == sorted(refs)
+    assert ops.index(["forget", refs[1]]) > ops.index(["append", refs[0], refs[1]]), "made and placed first"

@@ -161,7 +161,7 @@ class CameraMode:
         payload["latency_ms"] = round(js.performance.now() - (frame.captured_ms or frame.time_ms), 2)
         payload["frame_ms"] = round(frame.time_ms, 1)  # when the frame showed, on the page's clock
         rows = len(live.timeline) if live.timeline is not None else 0
-        payload["diagnostics"] = self.diagnostics.snapshot(self.source.dropped_frames, rows)
+        payload["diagnostics"] = self.diagnostics.snapshot(self.source.dropped_frames, rows, self.source.page_heap)
         main = main_face(result.faces)
         view.show(payload, main, announcement(main), frame.time_ms)
         if result.inputs is not None:

@@ -31,13 +31,17 @@ class Diagnostics:
         self._backend_json: tuple = (None, {})
 
     def _py_objects(self) -> int | None:
-        """With ?debug=1, the Python objects the garbage collector tracks (counted at most once
-        a second: walking them all takes a few milliseconds). A leak of Python objects shows
-        here before the wasm heap, which grows in 20% steps and never shrinks."""
+        """With ?debug=1, the Python objects still reachable (counted at most once a second,
+        after a full collection: walking them all takes a few milliseconds). A leak of Python
+        objects shows here before the wasm heap, which grows in 20% steps and never shrinks.
+        The collection first: garbage in reference cycles (asyncio's futures and the page
+        calls' replies make some every frame) waits for the collector's next full pass, and
+        is not a leak."""
         if not self._debug:
             return None
         now = js.performance.now()
         if now - self._objects[0] > 1000:
+            gc.collect()
             self._objects = (now, len(gc.get_objects()))
         return self._objects[1]
 
@@ -54,12 +58,13 @@ class Diagnostics:
                                         "capabilities": registry.caps.to_json()})
         return self._backend_json[1]
 
-    def snapshot(self, dropped_frames: int, timeline_rows: int = 0) -> dict:
-        memory = getattr(js.performance, "memory", None)
+    def snapshot(self, dropped_frames: int, timeline_rows: int = 0, page_heap: int | None = None) -> dict:
+        """``page_heap``: the page's JS heap (Chrome only; the app's worker has no
+        ``performance.memory``), as page.js reported it with the frame."""
         backend = self._backend()
         return {
             "tensors": tfjs.memory()["tensors"],
-            "js_heap_bytes": int(memory.usedJSHeapSize) if memory else None,
+            "js_heap_bytes": page_heap,
             "wasm_heap_bytes": int(self._module.HEAP8.length) if self._module else None,
             "py_proxies": int(self._proxies.size) if self._proxies is not None else None,
             "py_objects": self._py_objects(),

@@ -58,7 +58,7 @@ def probe() -> Capabilities:
         wasm_simd=_wasm_simd(),
         video_frame_callback=bool(page.get("videoFrameCallback")),  # the page's <video>
         offscreen_canvas=hasattr(js, "OffscreenCanvas"),
-        performance_memory=getattr(js.performance, "memory", None) is not None,
+        performance_memory=bool(page.get("performanceMemory")),  # the page's (Chrome's)
         jspi=bool(getattr(js, "moodlensJspi", False)),  # worker.js hides it (says why)
         face_detector=hasattr(js, "FaceDetector"),  # in the worker, where it would run
         video_frame_copy=hasattr(js, "VideoFrame"),

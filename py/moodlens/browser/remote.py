@@ -25,6 +25,7 @@ measures and all); at the end of the turn each canvas drawn on goes to the page 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from types import SimpleNamespace
 
 from ._compat import create_proxy, js, to_js
@@ -163,14 +164,17 @@ class Event:
         pass
 
 
+# ClassList, Style, Dataset and Context2D hold the page and the element's ref, not the element:
+# no reference cycles, so an element the app lets go of (a summary table's cells, redrawn every
+# second) is freed at once, not at the garbage collector's next full pass.
 class ClassList:
-    def __init__(self, element, names: str = ""):
-        self._element, self._names = element, set(names.split())
+    def __init__(self, page, ref, names: str = ""):
+        self._page, self._ref, self._names = page, ref, set(names.split())
 
     def toggle(self, name: str, force: bool | None = None) -> bool:
         on = (name not in self._names) if force is None else bool(force)
         (self._names.add if on else self._names.discard)(name)
-        self._element._page.op("class", self._element._ref, name, on)
+        self._page.op("class", self._ref, name, on)
         return on
 
     def add(self, name: str) -> None:
@@ -184,19 +188,21 @@ class ClassList:
 
 
 class Style:
-    def __init__(self, element):
-        object.__setattr__(self, "_element", element)
+    def __init__(self, page, ref):
+        object.__setattr__(self, "_page", page)
+        object.__setattr__(self, "_ref", ref)
 
     def setProperty(self, name: str, value: str) -> None:  # noqa: N802 - the DOM's name
-        self._element._page.op("style", self._element._ref, name, value)
+        self._page.op("style", self._ref, name, value)
 
     def __setattr__(self, name: str, value) -> None:
         self.setProperty("".join(f"-{c.lower()}" if c.isupper() else c for c in name), value)
 
 
 class Dataset:
-    def __init__(self, element, values: dict | None = None):
-        object.__setattr__(self, "_element", element)
+    def __init__(self, page, ref, values: dict | None = None):
+        object.__setattr__(self, "_page", page)
+        object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_values", dict(values or {}))
 
     def __getattr__(self, name: str):
@@ -204,7 +210,7 @@ class Dataset:
 
     def __setattr__(self, name: str, value) -> None:
         self._values[name] = value
-        self._element._page.op("data", self._element._ref, name, value)
+        self._page.op("data", self._ref, name, value)
 
 
 DEFAULTS = {"textContent": "", "hidden": False, "disabled": False, "value": "", "checked": False, "files": None,
@@ -218,12 +224,14 @@ class Element:
         state = dict(state or {})
         d = self.__dict__
         d["_page"], d["_ref"], d["tagName"] = page, ref, tag.upper()
-        d["classList"] = ClassList(self, state.pop("className", "") or "")
-        d["style"] = Style(self)
-        d["dataset"] = Dataset(self, {"state": state.pop("state")} if state.get("state") else {})
+        d["classList"] = ClassList(page, ref, state.pop("className", "") or "")
+        d["style"] = Style(page, ref)
+        d["dataset"] = Dataset(page, ref, {"state": state.pop("state")} if state.get("state") else {})
         d["_props"] = state
-        d["_children"], d["_parent"], d["_queries"] = [], None, {}
+        d["_queries"] = {}
         d["_size"], d["_on_resize"] = None, []
+        if isinstance(ref, int):  # one the app made or looked up: page.js keeps a handle while the app does
+            weakref.finalize(self, _release, page, ref)
 
     def __getattr__(self, name: str):
         props = self.__dict__["_props"]
@@ -236,7 +244,7 @@ class Element:
     def __setattr__(self, name: str, value) -> None:
         self._props[name] = value
         if name == "className":
-            self.__dict__["classList"] = ClassList(self, value)
+            self.__dict__["classList"] = ClassList(self._page, self._ref, value)
         self._page.op("set", self._ref, name, value)
 
     @property
@@ -244,32 +252,19 @@ class Element:
         return self._ref if isinstance(self._ref, str) else self._props.get("id", "")
 
     # -- the tree ---------------------------------------------------------------------------------
-    @property
-    def children(self) -> list:
-        return list(self._children)
-
+    # The page keeps the tree; the app keeps only the elements it holds on to. A handle the
+    # app lets go of (a summary table's cells, made anew every second) is freed at once, and
+    # page.js is told to forget its own (``_release``).
     def append(self, *children) -> None:
         for child in children:
-            if child._parent is not None and child in child._parent._children:
-                child._parent._children.remove(child)
-            child.__dict__["_parent"] = self
-            self._children.append(child)
             self._page.op("append", self._ref, child._ref)
 
     appendChild = append  # noqa: N815 - the DOM's name
 
     def remove(self) -> None:
-        if self._parent is not None and self in self._parent._children:
-            self._parent._children.remove(self)
-        self.__dict__["_parent"] = None
         self._page.op("remove", self._ref)
 
     def replaceChildren(self) -> None:  # noqa: N802 - the DOM's name
-        for child in self._children:
-            child.__dict__["_parent"] = None
-            if isinstance(child._ref, int):
-                self._page.op("forget", child._ref)
-        self._children.clear()
         self._page.op("clear", self._ref)
 
     def querySelector(self, selector: str):  # noqa: N802 - the DOM's name
@@ -338,15 +333,15 @@ class Context2D:
     """A canvas's real 2D context, in the worker; using it marks the canvas for the page."""
 
     def __init__(self, canvas, context):
-        object.__setattr__(self, "_canvas", canvas)
+        object.__setattr__(self, "_canvas", weakref.ref(canvas))
         object.__setattr__(self, "_context", context)
 
     def __getattr__(self, name: str):
-        self._canvas._touch()
+        self._canvas()._touch()
         return getattr(self._context, name)
 
     def __setattr__(self, name: str, value) -> None:
-        self._canvas._touch()
+        self._canvas()._touch()
         setattr(self._context, name, value)
 
 
@@ -395,6 +390,10 @@ class Canvas(Element):
         bitmap = canvas.transferToImageBitmap()  # leaves the OffscreenCanvas blank: drawn anew each time
         self._page.ops.append(["bitmap", self._ref, bitmap])
         self._page.transfer.append(bitmap)
+
+
+def _release(page, ref: int) -> None:
+    page.op("forget", ref)
 
 
 def _make(page, ref, tag: str, state=None) -> Element:

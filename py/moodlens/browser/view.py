@@ -44,6 +44,7 @@ class View:
         self.progress, self.announcer = el("progress"), el("announce")
         self.ctx = self.overlay.getContext("2d")
         self._bar_fills: list = []
+        self._figures: list = []  # (figure, canvas, caption) per face, in #inputs
         self._bar_values: list = []
         self._mood = None
         self._drawn = None  # the faces the overlay shows now
@@ -190,16 +191,16 @@ class View:
 
         panel = self.doc.getElementById("inputs")
         panel.hidden = False
-        figures = list(panel.children)
+        figures = self._figures
         while len(figures) > len(faces):
-            figures.pop().remove()
+            figures.pop()[0].remove()
         for i, face in enumerate(faces):
             if i == len(figures):
-                figure = self.doc.createElement("figure")
-                figure.append(self.doc.createElement("canvas"), self.doc.createElement("figcaption"))
+                figure, canvas, caption = (self.doc.createElement(tag) for tag in ("figure", "canvas", "figcaption"))
+                figure.append(canvas, caption)
                 panel.append(figure)
-                figures.append(figure)
-            canvas, caption = figures[i].children
+                figures.append((figure, canvas, caption))
+            _, canvas, caption = figures[i]
             x = batch[i]
             pixels = (x * np.asarray(spec.std, np.float32) + np.asarray(spec.mean, np.float32)) * np.float32(spec.scale)
             rgb = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
@@ -216,6 +217,7 @@ class View:
 
     def hide_inputs(self) -> None:
         panel = self.doc.getElementById("inputs")
+        self._figures.clear()
         panel.replaceChildren()
         panel.hidden = True
 

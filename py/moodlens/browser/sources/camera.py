@@ -222,6 +222,7 @@ class CameraSource(Camera):
         self.interval_ms = interval_ms or 0.0
         self.paused = paused
         self.dropped_frames = 0  # shown frames no analysis looked at (not those skipped on purpose)
+        self.page_heap: int | None = None  # the page's JS heap in bytes (Chrome's performance.memory), per frame
         self._taken = None  # the number of the last frame handed out
 
     def reset_counts(self) -> None:
@@ -238,6 +239,7 @@ class CameraSource(Camera):
             if shown is None:
                 continue  # the camera stopped (the loop ends) or has no frame yet
             presented = int(shown.presented)
+            self.page_heap = int(shown.heap) if shown.heap is not None else None
             if self.paused() or not self.is_open:
                 shown.picture.close()
                 self._taken = None
