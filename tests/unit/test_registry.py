@@ -114,7 +114,8 @@ def test_a_forced_backend_that_does_not_initialise_falls_back_with_a_note(page):
     registry = registry_on(engine)
     emotion, _ = start(registry, forced="webgl")
     assert registry.choice.how == "fallback" and registry.choice.backend == "wasm"
-    assert registry.notes == ["The webgl backend is not available here; using wasm."]
+    assert registry.notes == ["The webgl backend is not available in this browser's worker, where the analysis runs; "
+                              "using wasm."]
     assert emotion.timed == [], "a forced start times nothing"
 
 

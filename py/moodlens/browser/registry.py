@@ -90,7 +90,10 @@ class ModelRegistry:
         self.choice = backends.chosen_without_timing(first, forced, remembered, failed)
         if self.choice is not None:
             if self.choice.how == "fallback":
-                self.notes.append(f"The {forced} backend is not available here; using {first}.")
+                # The analysis runs in a worker: a backend the page would have may be missing there
+                # (WebGL in WebKitGTK's workers), and the page says so.
+                self.notes.append(f"The {forced} backend is not available in this browser's worker, where the "
+                                  f"analysis runs; using {first}.")
         else:
             excluded = backends.excluded_from_trial(self.caps)
             rest = backends.to_time_after(first, order, excluded)
