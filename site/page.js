@@ -195,8 +195,10 @@
       const found = await navigator.mediaDevices.enumerateDevices();
       return found.filter((d) => d.kind === "videoinput").map((d) => ({deviceId: d.deviceId, label: d.label}));
     },
+    chain: null, // the current follow() (a browser may drop a callback: the app then follows anew)
     follow() {
       const video = this.video;
+      const chain = this.chain = {};
       const shown = (now, captured) => {
         this.presented += 1;
         this.latest = [now, captured];
@@ -204,7 +206,7 @@
       };
       if (video.requestVideoFrameCallback) {
         const onFrame = (now, meta) => {
-          if (!this.stream) return;
+          if (!this.stream || this.chain !== chain) return;
           video.requestVideoFrameCallback(onFrame);
           shown(now, meta.captureTime || now);
         };
@@ -212,7 +214,7 @@
       } else { // requestVideoFrameCallback's stand-in: a frame counts when the video's time moved
         let last = null;
         const poll = (now) => {
-          if (!this.stream) return;
+          if (!this.stream || this.chain !== chain) return;
           requestAnimationFrame(poll);
           if (video.currentTime !== last) { last = video.currentTime; shown(now, now); }
         };
@@ -244,6 +246,7 @@
     "camera.devices": () => camera.devices(),
     "camera.frame": (after) => camera.frame(after),
     "camera.play": () => camera.video.play(),
+    "camera.follow": () => { if (camera.stream) camera.follow(); },
     "camera.pause": () => camera.video.pause(),
   };
   async function answer({call, name, args}) {

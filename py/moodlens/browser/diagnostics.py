@@ -66,6 +66,7 @@ class Diagnostics:
             "tensors": tfjs.memory()["tensors"],
             "js_heap_bytes": page_heap,
             "wasm_heap_bytes": int(self._module.HEAP8.length) if self._module else None,
+            "tfjs_wasm_heap_bytes": tfjs.wasm_heap_bytes(),
             "py_proxies": int(self._proxies.size) if self._proxies is not None else None,
             "py_objects": self._py_objects(),
             "timeline_rows": timeline_rows,

@@ -103,6 +103,14 @@ def memory() -> dict:
     return {"tensors": int(mem.numTensors), "bytes": int(mem.numBytes)}
 
 
+def wasm_heap_bytes() -> int | None:
+    """TF.js's WebAssembly memory while the wasm backend runs; None on another backend."""
+    try:
+        return int(js.tf.backend().wasm.HEAPU8.length) if str(js.tf.getBackend()) == "wasm" else None
+    except Exception:  # noqa: BLE001 - a backend being replaced
+        return None
+
+
 async def fetch_checked(folder: str, name: str, manifest: Manifest):
     """Fetch ``folder/name`` (as built: site_files); check it against the manifest's sha256;
     return (ArrayBuffer, bytes)."""

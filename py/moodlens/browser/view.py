@@ -1,6 +1,6 @@
 """What a person sees: state, progress, notes, boxes, emoji, bars and the mood colour.
 
-    view = View(js.document)
+    view = View(document)                    # the page, as remote.py mirrors it in the worker
     view.set_state("loading", "Loading NumPy and models…")
     view.use_labels(manifest)                # one bar per label
     view.show(result_json, main_face, spoken, now_ms)  # per inference: bars, emoji, colour

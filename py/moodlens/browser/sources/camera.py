@@ -234,6 +234,7 @@ class CameraSource(Camera):
         # analysed at once, not after the next frame: the first emotion comes a frame sooner.
         self._taken = None
         index, last_ms = 0, -1e12
+        await remote.page.call("camera.follow")  # anew: a loop restarted after a lost frame callback goes on
         while self.is_open:
             shown = await remote.page.call("camera.frame", -1 if self._taken is None else self._taken)
             if shown is None:
