@@ -13,11 +13,13 @@ or a stretch of steady running):
   run between them; its length is a lower bound, short by at most the heartbeat's period.
 - ``frame_interval_p95_ms``: the 95th percentile of the intervals between consecutive
   requestAnimationFrame callbacks (16.7 ms when the page renders every frame at 60 Hz).
-- ``input_delay_p95_ms``: the 95th percentile of real input events' delay (the first listener's
-  ``performance.now()`` minus ``event.timeStamp``), where the benchmark dispatched some (Chromium:
-  clicks through CDP, one every ~100 ms, each sent when the previous one was handled;
+- ``input_delay_p95_ms``: the 95th percentile of real input events' delay, where the benchmark sent
+  some (Chromium: a click through CDP every 100 ms, at a steady pace whatever the page does, each
+  at its own point of the page's bare top right corner; the delay runs from when the benchmark
+  sent it to when the page's first listener ran, on the shared wall clock;
   ``input_from: "CDP clicks"``); elsewhere the heartbeat messages' delay, a proxy for it: how long
-  anything arriving from outside the page's thread waited (``input_from: "heartbeat"``).
+  anything arriving from outside the page's thread waited (``input_from: "heartbeat"``). Both
+  sample time evenly, so the p95 is what a click at a random moment waits at worst 1 time in 20.
 
 ``heartbeat`` holds the heartbeat's own figures in every engine (also in Chromium, beside the
 Long Tasks API's, to compare engines by one method).
@@ -35,8 +37,8 @@ READ = """const [t0, t1] = arguments; const m = window.__main;
     frames: m.frames.filter((t) => t >= t0 && t <= t1).map(r),
     longtasks: m.longtasks && m.longtasks.filter(([s, d]) => s <= t1 && s + d >= t0).map(([s, d]) => [r(s), r(d)]),
     beats: m.beats.filter(([s, e]) => e >= t0 && s <= t1).map(([s, e]) => [r(s), r(e)]),
-    inputs: m.inputs.filter(([, ts]) => ts >= t0 && ts <= t1).map(([k, ts, h]) => [k, r(ts), r(h)]),
-    heartbeat: m.heartbeat, heartbeat_ms: m.heartbeat_ms,
+    inputs: m.inputs.filter(([, , h]) => h >= t0 && h <= t1).map(([k, ts, h, x, y]) => [k, r(ts), r(h), x, y]),
+    heartbeat: m.heartbeat, heartbeat_ms: m.heartbeat_ms, time_origin: performance.timeOrigin,
     first_frame: m.frames.length ? r(m.frames[0]) : null,
     paint: performance.getEntriesByType('paint').map((e) => [e.name, r(e.startTime)]),
   });"""
@@ -78,8 +80,24 @@ def heartbeat_figures(beats: list, t0: float, t1: float) -> dict:
     }
 
 
-def figures(data: dict, t0: float, t1: float) -> dict:
-    """The main-thread figures for [t0, t1] from ``READ``'s answer (see the module's doc)."""
+def click_delays(inputs: list, time_origin: float, sent: dict) -> list[float]:
+    """Each click's delay: from when it was sent (``sent``: its point (x, y) -> the wall-clock
+    ms it was sent at, every time) to its pointerdown listener (the page's clock + its
+    ``time_origin``), matched by point: the last click sent at that point before the listener ran."""
+    out = []
+    for kind, _, handled, x, y in inputs:
+        if kind != "pointerdown":
+            continue
+        at = time_origin + handled
+        times = [t for t in sent.get((round(x), round(y)), ()) if t <= at + 2.0]  # 2 ms: clocks' rounding
+        if times:
+            out.append(max(0.0, at - max(times)))
+    return out
+
+
+def figures(data: dict, t0: float, t1: float, sent: dict | None = None) -> dict:
+    """The main-thread figures for [t0, t1] from ``READ``'s answer (see the module's doc);
+    ``sent``: the clicks the benchmark sent (``click_delays``)."""
     window = t1 - t0
     frames = [t for t in data["frames"] if t0 <= t <= t1]
     intervals = [b - a for a, b in zip(frames, frames[1:])]
@@ -96,7 +114,7 @@ def figures(data: dict, t0: float, t1: float) -> dict:
                    blocked_share=beat["blocked_share"])
     else:
         out.update(tasks_from=None, long_tasks=None, longest_task_ms=None, blocked_share=None)
-    inputs = [h - ts for kind, ts, h in data["inputs"] if kind == "pointerdown"]
+    inputs = click_delays(data["inputs"], data["time_origin"], sent) if sent else []
     if inputs:
         out.update(input_from="CDP clicks", inputs=len(inputs), input_delay_p95_ms=p95(inputs))
     else:

@@ -38,6 +38,7 @@ import shutil
 import signal
 import statistics
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -73,6 +74,12 @@ class Device:
 
     def __init__(self, throttle: float | None = None, cap: cpucap.CpuCap | None = None):
         self.throttle, self.cap = throttle, cap
+        self.clickers: list[Clicker] = []
+
+    def stop_clicks(self) -> None:
+        """Stop every page's clicks (before its engine closes)."""
+        while self.clickers:
+            self.clickers.pop().stop()
 
     @property
     def label(self) -> str:
@@ -85,13 +92,17 @@ class Device:
 
     def open(self, engine: engines.Engine, url: str, camera: str = "face") -> engines.Page:
         """``url`` in a new page. Chromium: the page gets a CDP session (``page.cdp``), throttled
-        before it navigates, and is handed back once the navigation commits (the caller measures
-        the load)."""
+        before it navigates, and a ``Clicker`` (``page.clicker``; stop it when done), and is
+        handed back once the navigation commits (the caller measures the load)."""
         if not isinstance(engine, engines.Chromium):
             return engine.open(url, camera=camera)
-        page = engine.new_page(camera)
+        if not hasattr(engine, "debugging_port"):  # the Clicker's own DevTools connection
+            engine.debugging_port = engines._free_port()
+        page = engine.new_page(camera, flags=(f"--remote-debugging-port={engine.debugging_port}",))
         page.cdp = page.context.new_cdp_session(page.page)
         self.throttle_page(page.cdp)
+        page.clicker = Clicker(engine.debugging_port, page.cdp.send("Target.getTargetInfo")["targetInfo"]["targetId"])
+        self.clickers.append(page.clicker)
         page.page.goto(url, wait_until="commit")
         return page
 
@@ -139,42 +150,64 @@ def marks(page) -> dict:
 
 
 FIRST_EMOTION = "performance.getEntriesByName('moodlens:first-emotion', 'mark').length > 0"
-# Where the benchmark clicks (Chromium): the top right corner, the page's bare background in both
-# systems' pages at 1280×800, so a click starts nothing.
-CLICK_AT = (1275, 5)
+
+
+class Clicker:
+    """Real clicks into a Chromium page at a steady pace, whatever the page is doing: a thread with
+    its own DevTools connection to the page sends a press and a release (CDP
+    ``Input.dispatchMouseEvent``) every CLICK_EVERY s without waiting for the answers, each click
+    at its own point of the page's top right corner (bare background in both systems' pages at
+    1280×800, so a click starts nothing), and keeps when it sent each. ``page/mainthread.js``
+    records when the page's first pointerdown listener ran and where; ``mainthread.click_delays``
+    pairs them. Sent through Playwright's own session instead, each click would wait for the
+    previous one's answer, so it would land just after each long task instead of in it."""
+
+    X, Y = range(1200, 1280), (1, 4, 7)  # 240 points: a point comes round again after 24 s
+
+    def __init__(self, port: int, target: str):
+        import websocket  # websocket-client, which Selenium brings
+
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/devtools/page/{target}", suppress_origin=True)
+        self.sent: dict[tuple[int, int], list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        points = [(x, y) for y in self.Y for x in self.X]
+        n, slot = 0, time.monotonic()
+        while not self._stop.is_set():
+            x, y = points[n // 2 % len(points)]
+            self.sent.setdefault((x, y), []).append(time.time() * 1000)
+            try:
+                for kind in ("mousePressed", "mouseReleased"):
+                    n += 1
+                    self.ws.send(json.dumps({"id": n, "method": "Input.dispatchMouseEvent", "params": {
+                        "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}}))
+            except Exception:  # the browser went away
+                return
+            self.ws.settimeout(0.001)
+            try:
+                while True:  # the answers: read and dropped
+                    self.ws.recv()
+            except Exception:
+                pass
+            slot += CLICK_EVERY
+            self._stop.wait(max(0.0, slot - time.monotonic()))
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join(5)
+            self.ws.close()
+
+
 CLICK_EVERY = 0.1  # s
 
 
-def click(page) -> None:
-    """A real click through Chromium's input pipeline (CDP), at CLICK_AT; CDP answers once the
-    page has handled it, so a click waits for a busy main thread like a person's would.
-    ``page/mainthread.js`` times its delay (the listener's now minus the event's timeStamp)."""
-    for kind in ("mousePressed", "mouseReleased"):
-        page.cdp.send("Input.dispatchMouseEvent",
-                      {"type": kind, "x": CLICK_AT[0], "y": CLICK_AT[1], "button": "left", "clickCount": 1})
-
-
-def clicking(page) -> bool:
-    return getattr(page, "cdp", None) is not None
-
-
 def wait_first_emotion(page, timeout: float = 120.0) -> dict:
-    """The page's marks once the first emotion is on screen. In Chromium the benchmark clicks
-    every CLICK_EVERY s while it waits (the input delay of the boot)."""
     try:
-        if clicking(page):
-            end = time.monotonic() + timeout
-            while True:
-                next_click = time.monotonic() + CLICK_EVERY
-                click(page)
-                done, state = page.run(f"return [{FIRST_EMOTION}, document.body ? document.body.dataset.state : null]")
-                if done:
-                    break
-                if state == "error" or time.monotonic() > end:
-                    raise AssertionError
-                time.sleep(max(0.0, next_click - time.monotonic()))
-        else:
-            page.wait(FIRST_EMOTION, timeout, fail=engines.IN_ERROR)
+        page.wait(FIRST_EMOTION, timeout, fail=engines.IN_ERROR)
     except AssertionError:
         if page.state() == "error":
             raise RuntimeError(page.run("return (document.getElementById('status') || "
@@ -192,7 +225,8 @@ def main_thread(page, t0: float | None, t1: float) -> dict | None:
     start = data["first_frame"] if t0 is None else t0
     if start is None:
         return None
-    out = mainthread.figures(data, start, t1)
+    clicker = getattr(page, "clicker", None)
+    out = mainthread.figures(data, start, t1, clicker.sent if clicker else None)
     if t0 is None:
         out.update(first_frame_ms=data["first_frame"], paint_ms=dict(data["paint"]))
     return out
@@ -279,6 +313,7 @@ def cold_start(browser: str, name: str, query: str, folder: Path, camera: dict) 
     try:
         return boot(DEVICE.open(engine, f"{site.base}index.html{query}", camera="face"))
     finally:
+        DEVICE.stop_clicks()
         engine.close()
         site.close()
 
@@ -296,22 +331,17 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
         urls = page.run("return [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]")
         bytes_cold = transfer(urls, site.base, folder)
 
-        # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile
-        # (every 0.5 s) and, in Chromium, a click every CLICK_EVERY s; the main thread meanwhile.
+        # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile;
+        # the main thread meanwhile.
         cdp = getattr(page, "cdp", None)
         t0 = page.run("window.__bench = []; return performance.now()")
         peak_heap, peak_wasm = (0 if cdp else None), 0
         end = time.monotonic() + seconds
-        next_sample = 0.0
         while time.monotonic() < end:
             if cdp:
-                click(page)
-            if time.monotonic() >= next_sample:
-                next_sample = time.monotonic() + 0.5
-                if cdp:
-                    peak_heap = max(peak_heap, cdp.send("Runtime.getHeapUsage")["usedSize"])
-                peak_wasm = max(peak_wasm, page.run(WASM_HEAP))
-            time.sleep(CLICK_EVERY if cdp else 0.5)
+                peak_heap = max(peak_heap, cdp.send("Runtime.getHeapUsage")["usedSize"])
+            peak_wasm = max(peak_wasm, page.run(WASM_HEAP))
+            time.sleep(0.5)
         samples, t1 = page.run("return [window.__bench, performance.now()]")
         running = main_thread(page, t0, t1)
         if len(samples) < 2:
@@ -332,6 +362,7 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
             reload(page)
             warms.append(boot(page))
         warm, warm_main = median_start(warms)
+        DEVICE.stop_clicks()  # the sweep below is measured as before, without the benchmark's clicks
         clicks = None
         if sweep and name == "moodlens" and browser == "chromium":  # its fake camera is a device, showing the face
             clicks = click_to_video(page, f"{site.base}index.html", face=True)
@@ -364,6 +395,7 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
             "last_faces": [{"box": f["box"], "emotion": f["emotion"], "scores": f["scores"]} for f in last["faces"]],
         }
     finally:
+        DEVICE.stop_clicks()
         engine.close()
         site.close()
 
@@ -386,7 +418,8 @@ def mb(value):
 
 
 def ratio(ours, theirs):
-    return round(ours / theirs, 2) if ours and theirs else None
+    numbers = isinstance(ours, (int, float)) and isinstance(theirs, (int, float))
+    return round(ours / theirs, 2) if numbers and ours and theirs else None
 
 
 MAIN_THREAD = (  # (the table's words, the figure's key, scale)
@@ -397,10 +430,15 @@ PHASES = (("boot", "boot_cold"), ("running", "running"))  # boot: the cold start
 
 
 def main_thread_metrics(o: dict | None, h: dict | None) -> list[tuple]:
-    """(metric, ours, theirs) for the main-thread figures of the boot and while running."""
+    """(metric, ours, theirs) for the main-thread figures of the boot and while running; None
+    where a system was not measured, "≤50" for the longest task where none was over 50 ms."""
     def value(r, key, figure, scale):
-        f = (r or {}).get("main_thread", {}).get(key) or {}
+        f = (r or {}).get("main_thread", {}).get(key)
+        if not f:
+            return None
         v = f.get(figure)
+        if v is None and figure == "longest_task_ms" and f.get("long_tasks") == 0:
+            return "≤50"
         return round(v * scale, 1) if v is not None and scale != 1 else v
 
     return [(f"{phase}: {words}", value(o, key, figure, scale), value(h, key, figure, scale))
@@ -441,10 +479,8 @@ def summary(results: dict) -> list[tuple]:
     return rows
 
 
-def shown(metric: str, value) -> str:
-    if value is None:
-        return "≤50" if "longest task" in metric else "—"
-    return str(value)
+def shown(value) -> str:
+    return "—" if value is None else str(value)
 
 
 def print_table(rows, results) -> None:
@@ -452,8 +488,7 @@ def print_table(rows, results) -> None:
     wm = max([len("metric")] + [len(r[1]) for r in rows])
     print(f"\n{'video':<{wv}} {'metric':<{wm}} {'moodlens':>10} {'human':>10} {'ours/theirs':>12}  slowed")
     for video, metric, ours, theirs, r, device in rows:
-        print(f"{video:<{wv}} {metric:<{wm}} {shown(metric, ours):>10} {shown(metric, theirs):>10} "
-              f"{shown('', r):>12}  {device}")
+        print(f"{video:<{wv}} {metric:<{wm}} {shown(ours):>10} {shown(theirs):>10} {shown(r):>12}  {device}")
     sources = {(r["engine"], f.get("tasks_from"), f.get("input_from"))
                for pair in results.values() for r in pair.values()
                for f in r.get("main_thread", {}).values() if isinstance(f, dict)}
@@ -571,6 +606,7 @@ def video_files(args) -> dict:
             }
             print(f"{args.browser} video, {name}: {out[name]}", flush=True)
     finally:
+        DEVICE.stop_clicks()
         engine.close()
         site.close()
     return out
@@ -653,6 +689,7 @@ def calibrate(browser: str) -> dict:
         out = {k: round(v) for k, v in page.run_async(CALIBRATE).items()}
         out.update(engine=engine.label, device=DEVICE.label)
     finally:
+        DEVICE.stop_clicks()
         engine.close()
         site.close()
     print(f"{browser}, slowed: {DEVICE.label}: {out}", flush=True)

@@ -49,16 +49,25 @@ def test_the_long_tasks_api_wins_where_there_is_one_and_is_clipped_to_the_window
 
 def test_frame_interval_p95_and_real_input_delay():
     frames = [i * 16.7 for i in range(40)] + [40 * 16.7 + 200]
-    inputs = [["pointerdown", 100.0 * i, 100.0 * i + (300 if i == 5 else 2)] for i in range(10)]
-    inputs.append(["keydown", 50.0, 900.0])  # only clicks count
-    figures = mainthread.figures(data(frames=frames, inputs=inputs), 0, 1000)
+    origin = 1_700_000_000_000.0
+    # Ten clicks sent 100 ms apart at points (1200 + i, 1); the sixth waited 300 ms, the others 2.
+    sent = {(1200 + i, 1): [origin + 100.0 * i] for i in range(10)}
+    sent[(1200, 1)].insert(0, origin - 24_000.0)  # the same point 24 s earlier: not this click
+    inputs = [["pointerdown", 0.0, 100.0 * i + (300 if i == 5 else 2), 1200 + i, 1] for i in range(10)]
+    inputs.append(["keydown", 50.0, 900.0, 0, 0])  # only clicks count
+    inputs.append(["pointerdown", 50.0, 950.0, 5, 5])  # a click the benchmark did not send
+    base = data(frames=frames, inputs=inputs, time_origin=origin)
+    figures = mainthread.figures(base, 0, 1000, sent)
     assert figures["frames"] == 41
     assert figures["frame_interval_p95_ms"] == pytest.approx(16.7)
-    figures = mainthread.figures(data(frames=frames[::2], inputs=inputs), 0, 1000)
-    assert figures["frame_interval_p95_ms"] == pytest.approx(33.4)
     assert figures["input_from"] == "CDP clicks" and figures["inputs"] == 10
     assert figures["input_delay_p95_ms"] == 2  # rank 0.95 × 9 = 8: one slow click in ten is not the p95
+    assert max(mainthread.click_delays(inputs, origin, sent)) == 300
+    figures = mainthread.figures({**base, "frames": frames[::2]}, 0, 1000, sent)
+    assert figures["frame_interval_p95_ms"] == pytest.approx(33.4)
     assert mainthread.p95([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 300]) == 19
+    # Without clicks sent, the heartbeat stands in (none here).
+    assert mainthread.figures(base, 0, 1000)["input_from"] is None
 
 
 def test_no_heartbeat_and_no_api_give_no_task_figures():

@@ -11,8 +11,9 @@
 //               every HEARTBEAT_MS from its own thread: `received - sent` is how long a task arriving
 //               from outside (an input event, a network response) waited for the main thread, in
 //               every engine; a run of late messages spans one long task or several back to back
-//   inputs      [type, event.timeStamp, performance.now() in the first listener]: input delay of
-//               real input events (the benchmark dispatches them through CDP in Chromium)
+//   inputs      [type, event.timeStamp, performance.now() in the first listener, clientX, clientY]:
+//               real input events (the benchmark sends clicks through CDP in Chromium, each at its
+//               own point, and times them from when it sent them)
 // Only the page's main thread is watched: work the page moves into a worker does not show.
 (() => {
   const HEARTBEAT_MS = 10;
@@ -48,6 +49,7 @@
   }
 
   for (const type of ["pointerdown", "keydown"]) {
-    addEventListener(type, (e) => main.inputs.push([type, e.timeStamp, performance.now()]), { capture: true });
+    addEventListener(type, (e) => main.inputs.push([type, e.timeStamp, performance.now(), e.clientX, e.clientY]),
+                     { capture: true });
   }
 })();
