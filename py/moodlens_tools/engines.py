@@ -50,7 +50,7 @@ from moodlens_build.steps import BuildError, log, run
 
 ENGINES = ("chromium", "firefox", "webkit")
 CAMERAS = ("face", "none", "denied")
-PAGE_SCRIPTS = Path(__file__).resolve().parent / "page"  # camera.js, record.js
+PAGE_SCRIPTS = Path(__file__).resolve().parent / "page"  # camera.js, record.js, the benchmark's
 MINIBROWSER = "/usr/lib/{arch}-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 # Headless Chromium as the tests, the benchmark and the evaluation run it.
 CHROMIUM_FLAGS = [
@@ -346,12 +346,14 @@ class Chromium(Engine):
 
     name = "chromium"
 
-    def __init__(self, face_video: Path | None = None, playwright=None):
+    def __init__(self, face_video: Path | None = None, playwright=None, wrap=None):
         from playwright.sync_api import sync_playwright
 
         self.executable = find_chromium()
         if not self.executable:
             raise EngineMissing("Chromium is not installed (Debian: apt-get install chromium)")
+        if wrap:
+            self.executable = wrap(self.executable)
         self.face_video = face_video
         self._own = playwright is None
         self._pw = sync_playwright().start() if self._own else playwright
@@ -476,7 +478,7 @@ class Firefox(Engine):
                    "permissions.default.camera": 2},
     }
 
-    def __init__(self):
+    def __init__(self, wrap=None):
         from marionette_driver.marionette import Marionette
         from mozprofile import Profile
         from mozrunner import FirefoxRunner
@@ -484,6 +486,8 @@ class Firefox(Engine):
         binary = shutil.which("firefox-esr") or shutil.which("firefox")
         if not binary:
             raise EngineMissing("Firefox is not installed (Debian: apt-get install firefox-esr)")
+        if wrap:
+            binary = wrap(binary)
         port = _free_port()
         self._profile = Profile(preferences={**FIREFOX_PREFS, "marionette.port": port})
         self._log = tempfile.NamedTemporaryFile(prefix="moodlens-firefox-", suffix=".log", delete=False)
@@ -543,10 +547,11 @@ class WebKit(Engine):
 
     name = "webkit"
 
-    def __init__(self):
+    def __init__(self, wrap=None):
         problem = missing("webkit")
         if problem:
             raise EngineMissing(f"WebKit is not installed (Debian: apt-get install {problem})")
+        self._wrap = wrap
         read, write = os.pipe()
         self._xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1920x1080x24", "-nolisten",
                                        "tcp"], pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -564,7 +569,7 @@ class WebKit(Engine):
             from selenium.webdriver.webkitgtk.service import Service
 
             options = Options()
-            options.binary_location = minibrowser()
+            options.binary_location = self._wrap(minibrowser()) if self._wrap else minibrowser()
             for arg in ("--automation", "--enable-media-stream=true",
                         f"--enable-mock-capture-devices={'true' if camera != 'none' else 'false'}"):
                 options.add_argument(arg)
@@ -589,15 +594,17 @@ class WebKit(Engine):
         self._xvfb.wait(10)
 
 
-def launch(name: str, face_video: Path | None = None, playwright=None) -> Engine:
+def launch(name: str, face_video: Path | None = None, playwright=None, wrap=None) -> Engine:
     """Start an engine; EngineMissing says what to install when it is not there. ``face_video``
-    (y4m) is Chromium's fake camera; ``playwright`` a running sync Playwright to share."""
+    (y4m) is Chromium's fake camera; ``playwright`` a running sync Playwright to share; ``wrap``
+    maps the browser binary's path to a launcher to run instead (the benchmark's CPU cap:
+    ``cpucap.CpuCap.wrap``; the engine's driver and display are not wrapped)."""
     if name == "chromium":
-        return Chromium(face_video, playwright)
+        return Chromium(face_video, playwright, wrap)
     if name == "firefox":
-        return Firefox()
+        return Firefox(wrap)
     if name == "webkit":
-        return WebKit()
+        return WebKit(wrap)
     raise ValueError(f"unknown engine {name!r} (choose {', '.join(ENGINES)})")
 
 

@@ -2,14 +2,24 @@
 
     python3 build.py bench [--browser chromium|firefox|webkit] [--seconds 15] [--backend auto|wasm|webgl|cpu]
                            [--fps 60] [--video "one face"] [--system moodlens] [--compare-backends]
+                           [--throttle 4] [--cpu-cap 0.5] [--calibrate]
 
 For each system and each camera video (one face; a group of four), in one engine: cold start
 (empty cache) and warm start (reload) to the first emotion on screen with its breakdown (the
 median of ``--starts``, 3 by default, each cold one in a fresh engine, the systems in turns),
 steady-state results per second, per-stage p50/p95, end-to-end latency (camera capture to
 results on screen), bytes per asset (as served, gzip, brotli), peak JS heap (Chromium only)
-and wasm memory. The camera: Chromium's file-backed fake camera; in Firefox and WebKit (whose
-fake cameras show a pattern) ``canvas.captureStream()`` of the same picture, for both systems.
+and wasm memory, and the page's main thread from its first frame to the first emotion (the
+boot) and while running: long tasks, the longest, the share of time blocked, the frame interval
+p95 and the input delay p95 (``moodlens_tools.mainthread``; a third video, two faces with
+``?landmarks=1``, measures Moodlens alone while running). The camera: Chromium's file-backed fake
+camera; in Firefox and WebKit (whose fake cameras show a pattern) ``canvas.captureStream()`` of
+the same picture, for both systems.
+A slow device: ``--throttle N`` (Chromium: CDP CPU throttling, the page's main thread only, for
+main-thread figures) and ``--cpu-cap F`` (any engine: the whole browser in a cgroup CPU quota of
+F CPUs, every process and thread alike, for first emotion and results per second); every number
+printed and written is labelled with the device it was measured on. ``--calibrate`` times a CPU
+loop on the page's main thread and in a worker on that device.
 ``--backend auto`` (the default) lets Moodlens choose and gives human the backend Moodlens
 chose; ``--compare-backends`` runs Moodlens alone with its own choice and with each backend
 forced, to check the choice against the fastest. Writes tests/.artifacts/bench/results.json
@@ -23,9 +33,12 @@ import gzip
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import statistics
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -35,14 +48,70 @@ from PIL import Image, ImageDraw
 
 from moodlens import config
 from moodlens_build.paths import DIST, NODE, ROOT
-from moodlens_tools import engines
+from moodlens_tools import cpucap, engines, mainthread
 from tests.e2e import media  # run as `python -m tests.bench.benchmark` from the project (build.py does)
 
 OUT = ROOT / "tests" / ".artifacts" / "bench"
 HUMAN = NODE / "@vladmandic" / "human"
 HUMAN_MODELS = ("blazeface.json", "blazeface.bin", "emotion.json", "emotion.bin")
 VIDEOS = {"one face": (media.one_face_video, "sample1.jpg", media.ONE_FACE_CROP),
-          "group of 4": (media.group_video, "sample6.jpg", media.GROUP_CROP)}
+          "group of 4": (media.group_video, "sample6.jpg", media.GROUP_CROP),
+          "two faces + landmarks": (media.two_faces_video, "sample6.jpg", media.TWO_FACES_CROP)}
+# Moodlens's heaviest live mode, measured while running: Moodlens alone (the peer is set up for
+# detection and emotion only), one cold and the warm starts, no click sweep.
+VIDEO_QUERY = {"two faces + landmarks": "landmarks=1"}
+MOODLENS_ONLY = {"two faces + landmarks"}
+
+
+class Device:
+    """How the benchmark makes this machine a slow device (by default it does not).
+
+    ``throttle``: Chromium's CPU throttling (CDP ``Emulation.setCPUThrottlingRate``), set on every
+    page the benchmark opens before it navigates; it slows the page's main thread only (a loop in
+    a worker runs at full speed), so it is for main-thread figures. ``cap``: a
+    ``cpucap.CpuCap`` every browser the benchmark launches runs in (every process and thread
+    alike), for first emotion and results per second."""
+
+    def __init__(self, throttle: float | None = None, cap: cpucap.CpuCap | None = None):
+        self.throttle, self.cap = throttle, cap
+        self.clickers: list[Clicker] = []
+
+    def stop_clicks(self) -> None:
+        """Stop every page's clicks (before its engine closes)."""
+        while self.clickers:
+            self.clickers.pop().stop()
+
+    @property
+    def label(self) -> str:
+        parts = ([f"throttle {self.throttle:g}× (main thread only)"] if self.throttle else []) + (
+            [self.cap.label] if self.cap else [])
+        return " + ".join(parts) or "none"
+
+    def launch(self, browser: str, face_video: Path | None = None) -> engines.Engine:
+        return engines.launch(browser, face_video=face_video, wrap=self.cap.wrap if self.cap else None)
+
+    def open(self, engine: engines.Engine, url: str, camera: str = "face") -> engines.Page:
+        """``url`` in a new page. Chromium: the page gets a CDP session (``page.cdp``), throttled
+        before it navigates, and a ``Clicker`` (``page.clicker``; stop it when done), and is
+        handed back once the navigation commits (the caller measures the load)."""
+        if not isinstance(engine, engines.Chromium):
+            return engine.open(url, camera=camera)
+        if not hasattr(engine, "debugging_port"):  # the Clicker's own DevTools connection
+            engine.debugging_port = engines._free_port()
+        page = engine.new_page(camera, flags=(f"--remote-debugging-port={engine.debugging_port}",))
+        page.cdp = page.context.new_cdp_session(page.page)
+        self.throttle_page(page.cdp)
+        page.clicker = Clicker(engine.debugging_port, page.cdp.send("Target.getTargetInfo")["targetInfo"]["targetId"])
+        self.clickers.append(page.clicker)
+        page.page.goto(url, wait_until="commit")
+        return page
+
+    def throttle_page(self, cdp) -> None:
+        if self.throttle:
+            cdp.send("Emulation.setCPUThrottlingRate", {"rate": self.throttle})
+
+
+DEVICE = Device()  # main() sets it from --throttle and --cpu-cap
 
 # All WebAssembly memory: TF.js's wasm heap (a global `tf` on our page) plus what the page
 # reports in #results.diagnostics (Pyodide's heap for us; TF.js's heap for the peer, whose
@@ -80,16 +149,103 @@ def marks(page) -> dict:
         .filter(m => m.name.startsWith('moodlens:')).map(m => [m.name.slice(9), Math.round(m.startTime)]))""")
 
 
+FIRST_EMOTION = "performance.getEntriesByName('moodlens:first-emotion', 'mark').length > 0"
+
+
+class Clicker:
+    """Real clicks into a Chromium page at a steady pace, whatever the page is doing: a thread with
+    its own DevTools connection to the page sends a press and a release (CDP
+    ``Input.dispatchMouseEvent``) every CLICK_EVERY s without waiting for the answers, each click
+    at its own point of the page's top right corner (bare background in both systems' pages at
+    1280×800, so a click starts nothing), and keeps when it sent each. ``page/mainthread.js``
+    records when the page's first pointerdown listener ran and where; ``mainthread.click_delays``
+    pairs them. Sent through Playwright's own session instead, each click would wait for the
+    previous one's answer, so it would land just after each long task instead of in it."""
+
+    X, Y = range(1200, 1280), (1, 4, 7)  # 240 points: a point comes round again after 24 s
+
+    def __init__(self, port: int, target: str):
+        import websocket  # websocket-client, which Selenium brings
+
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/devtools/page/{target}", suppress_origin=True)
+        self.sent: dict[tuple[int, int], list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        points = [(x, y) for y in self.Y for x in self.X]
+        n, slot = 0, time.monotonic()
+        while not self._stop.is_set():
+            x, y = points[n // 2 % len(points)]
+            self.sent.setdefault((x, y), []).append(time.time() * 1000)
+            try:
+                for kind in ("mousePressed", "mouseReleased"):
+                    n += 1
+                    self.ws.send(json.dumps({"id": n, "method": "Input.dispatchMouseEvent", "params": {
+                        "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}}))
+            except Exception:  # the browser went away
+                return
+            self.ws.settimeout(0.001)
+            try:
+                while True:  # the answers: read and dropped
+                    self.ws.recv()
+            except Exception:
+                pass
+            slot += CLICK_EVERY
+            self._stop.wait(max(0.0, slot - time.monotonic()))
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join(5)
+            self.ws.close()
+
+
+CLICK_EVERY = 0.1  # s
+
+
 def wait_first_emotion(page, timeout: float = 120.0) -> dict:
     try:
-        page.wait("performance.getEntriesByName('moodlens:first-emotion', 'mark').length > 0", timeout,
-                  fail=engines.IN_ERROR)
+        page.wait(FIRST_EMOTION, timeout, fail=engines.IN_ERROR)
     except AssertionError:
         if page.state() == "error":
             raise RuntimeError(page.run("return (document.getElementById('status') || "
                                         "document.getElementById('results')).textContent")) from None
         raise RuntimeError("no emotion on screen in time") from None
     return marks(page)
+
+
+def main_thread(page, t0: float | None, t1: float) -> dict | None:
+    """``mainthread.figures`` for [t0, t1] of the page's clock (t0 None: from its first frame)."""
+    raw = page.run(mainthread.READ, t0 or 0, t1)
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    start = data["first_frame"] if t0 is None else t0
+    if start is None:
+        return None
+    clicker = getattr(page, "clicker", None)
+    out = mainthread.figures(data, start, t1, clicker.sent if clicker else None)
+    if t0 is None:
+        out.update(first_frame_ms=data["first_frame"], paint_ms=dict(data["paint"]))
+    return out
+
+
+def boot(page, timeout: float = 120.0) -> dict:
+    """A visit measured to its first emotion: its marks, and under ``main_thread`` the page's
+    main thread from its first frame to the first emotion."""
+    m = wait_first_emotion(page, timeout)
+    first = page.run("return performance.getEntriesByName('moodlens:first-emotion', 'mark')[0].startTime")
+    return {**m, "main_thread": main_thread(page, None, first)}
+
+
+def reload(page) -> None:
+    """Reload; in Chromium return once the new document commits (the caller measures the load)."""
+    if isinstance(page, engines.ChromiumPage):
+        page.page.reload(wait_until="commit")
+    else:
+        page.reload()
 
 
 def transfer(urls: list[str], base: str, folder: Path) -> dict:
@@ -133,45 +289,52 @@ def click_to_video(page, url: str, face: bool) -> dict:
 
 
 def serve(browser: str, name: str, folder: Path, camera: dict) -> engines.TestSite:
-    scripts = ["__test__/collect.js"] + [s for s in engines.page_scripts(browser, "face", camera["photo"], camera["fps"])
-                                         if "record.js" not in s]
+    """The system's page with the benchmark's scripts first in its <head>, the same for both
+    systems: the main-thread probe, the results collector, the engine's camera."""
+    scripts = ["__test__/mainthread.js", "__test__/collect.js"] + [
+        s for s in engines.page_scripts(browser, "face", camera["photo"], camera["fps"]) if "record.js" not in s]
     return engines.TestSite(folder, scripts, extra=camera["folder"], headers=None if name == "moodlens" else {})
 
 
-def median_start(starts: list[dict]) -> dict:
+def median_start(starts: list[dict]) -> tuple[dict, dict | None]:
     """The start whose first emotion is the median one (its whole breakdown), with every start's
-    first emotion beside it: one start on this shared machine swings by up to a second."""
+    first emotion beside it: one start on this shared machine swings by up to a second; and
+    that start's main-thread figures."""
     ordered = sorted(starts, key=lambda m: m["first-emotion"])
-    marks = {k: v for k, v in ordered[len(ordered) // 2].items() if k != "all"}
-    return {**marks, "all": [m["first-emotion"] for m in starts]}
+    median = ordered[len(ordered) // 2]
+    marks = {k: v for k, v in median.items() if k not in ("all", "main_thread")}
+    return {**marks, "all": [m["first-emotion"] for m in starts]}, median.get("main_thread")
 
 
 def cold_start(browser: str, name: str, query: str, folder: Path, camera: dict) -> dict:
-    """One more cold start (a fresh engine, an empty profile): its marks."""
-    engine = engines.launch(browser, face_video=camera["y4m"])
+    """One more cold start (a fresh engine, an empty profile): its marks and main thread."""
+    engine = DEVICE.launch(browser, face_video=camera["y4m"])
     site = serve(browser, name, folder, camera)
     try:
-        return wait_first_emotion(engine.open(f"{site.base}index.html{query}", camera="face"))
+        return boot(DEVICE.open(engine, f"{site.base}index.html{query}", camera="face"))
     finally:
+        DEVICE.stop_clicks()
         engine.close()
         site.close()
 
 
 def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, seconds: float,
-               warm_starts: int = 1) -> dict:
+               warm_starts: int = 1, sweep: bool = True) -> dict:
     """One system on one video in a fresh engine (an empty profile: the first load is cold;
-    the caller adds its other cold starts) and ``warm_starts`` reloads."""
-    engine = engines.launch(browser, face_video=camera["y4m"])
+    the caller adds its other cold starts) and ``warm_starts`` reloads; ``sweep``: Moodlens's
+    click-to-video sweep too."""
+    engine = DEVICE.launch(browser, face_video=camera["y4m"])
     site = serve(browser, name, folder, camera)
     try:
-        page = engine.open(f"{site.base}index.html{query}", camera="face")
-        cold = wait_first_emotion(page)
+        page = DEVICE.open(engine, f"{site.base}index.html{query}", camera="face")
+        cold = boot(page)
         urls = page.run("return [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]")
         bytes_cold = transfer(urls, site.base, folder)
 
-        # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile.
-        cdp = page.context.new_cdp_session(page.page) if isinstance(page, engines.ChromiumPage) else None
-        page.run("window.__bench = []")
+        # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile;
+        # the main thread meanwhile.
+        cdp = getattr(page, "cdp", None)
+        t0 = page.run("window.__bench = []; return performance.now()")
         peak_heap, peak_wasm = (0 if cdp else None), 0
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -179,7 +342,8 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
                 peak_heap = max(peak_heap, cdp.send("Runtime.getHeapUsage")["usedSize"])
             peak_wasm = max(peak_wasm, page.run(WASM_HEAP))
             time.sleep(0.5)
-        samples = page.run("return window.__bench")
+        samples, t1 = page.run("return [window.__bench, performance.now()]")
+        running = main_thread(page, t0, t1)
         if len(samples) < 2:
             raise RuntimeError(f"{name} in {browser}: {len(samples)} results in {seconds} s")
         first_t, first = samples[0]
@@ -195,28 +359,32 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
 
         warms = []
         for _ in range(warm_starts):
-            page.reload()
-            warms.append(wait_first_emotion(page))
-        warm = median_start(warms)
-        click = None
-        if name == "moodlens" and browser == "chromium":  # its fake camera is a device, showing the face
-            click = click_to_video(page, f"{site.base}index.html", face=True)
-        elif name == "moodlens":
+            reload(page)
+            warms.append(boot(page))
+        warm, warm_main = median_start(warms)
+        DEVICE.stop_clicks()  # the sweep below is measured as before, without the benchmark's clicks
+        clicks = None
+        if sweep and name == "moodlens" and browser == "chromium":  # its fake camera is a device, showing the face
+            clicks = click_to_video(page, f"{site.base}index.html", face=True)
+        elif sweep and name == "moodlens":
             # The engine's own fake camera (a test pattern, through the engine's capture path), not
             # the page script standing in for a camera with a face: that script draws its frames
             # on the main thread the boot keeps busy, so it would time the script, not the page.
             own = engines.TestSite(folder, ["__test__/collect.js"])
             try:
-                click = click_to_video(page, f"{own.base}index.html", face=False)
+                clicks = click_to_video(page, f"{own.base}index.html", face=False)
             finally:
                 own.close()
         return {
-            "click_to_video": click,
+            "click_to_video": clicks,
             "system": name,
             "engine": engine.label,
             "backend": last.get("diagnostics", {}).get("backend"),
             "backend_reason": last.get("diagnostics", {}).get("backend_reason"),
             "cold_ms": cold, "warm_ms": warm,
+            "device": DEVICE.label,
+            "main_thread": {"boot_cold": cold.get("main_thread"), "boot_warm": warm_main, "running": running,
+                            "boot_warm_starts": [w.get("main_thread") for w in warms]},
             "results_per_s": round(rate, 2),
             "faces_per_result": round(faces, 2),
             "stages_ms": {k: percentiles(v) for k, v in stages.items()},
@@ -227,6 +395,7 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
             "last_faces": [{"box": f["box"], "emotion": f["emotion"], "scores": f["scores"]} for f in last["faces"]],
         }
     finally:
+        DEVICE.stop_clicks()
         engine.close()
         site.close()
 
@@ -237,7 +406,7 @@ def cameras(fps: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for video, (make, photo, crop) in VIDEOS.items():
-        stem = video.replace(" ", "_")
+        stem = re.sub(r"[^a-z0-9]+", "_", video).strip("_")  # "two_faces_landmarks"
         media.photo(photo, crop).save(folder / f"{stem}.png")
         out[video] = {"y4m": make(folder / f"{stem}_{fps}fps.y4m", fps=fps), "photo": f"__test__/{stem}.png",
                       "fps": fps, "folder": folder}
@@ -249,13 +418,45 @@ def mb(value):
 
 
 def ratio(ours, theirs):
-    return round(ours / theirs, 2) if ours and theirs else None
+    numbers = isinstance(ours, (int, float)) and isinstance(theirs, (int, float))
+    return round(ours / theirs, 2) if numbers and ours and theirs else None
+
+
+MAIN_THREAD = (  # (the table's words, the figure's key, scale)
+    ("long tasks >50 ms", "long_tasks", 1), ("longest task ms", "longest_task_ms", 1),
+    ("blocked %", "blocked_share", 100), ("frame interval p95 ms", "frame_interval_p95_ms", 1),
+    ("input delay p95 ms", "input_delay_p95_ms", 1))
+PHASES = (("boot", "boot_cold"), ("running", "running"))  # boot: the cold start (the median one)
+
+
+def main_thread_metrics(o: dict | None, h: dict | None) -> list[tuple]:
+    """(metric, ours, theirs) for the main-thread figures of the boot and while running; None
+    where a system was not measured, "≤50" for the longest task where none was over 50 ms."""
+    def value(r, key, figure, scale):
+        f = (r or {}).get("main_thread", {}).get(key)
+        if not f:
+            return None
+        v = f.get(figure)
+        if v is None and figure == "longest_task_ms" and f.get("long_tasks") == 0:
+            return "≤50"
+        return round(v * scale, 1) if v is not None and scale != 1 else v
+
+    return [(f"{phase}: {words}", value(o, key, figure, scale), value(h, key, figure, scale))
+            for phase, key in PHASES for words, figure, scale in MAIN_THREAD
+            if (o or h) and any((r or {}).get("main_thread", {}).get(key) for r in (o, h))]
 
 
 def summary(results: dict) -> list[tuple]:
+    """Rows (video, metric, Moodlens, human, ours/theirs, device)."""
     rows = []
     for video, pair in results.items():
-        if len(pair) < 2:
+        if len(pair) < 2:  # one system: what it has
+            name, r = next(iter(pair.items()))
+            o, h = (r, None) if name == "moodlens" else (None, r)
+            metrics = [("results/s", o and o["results_per_s"], h and h["results_per_s"]),
+                       ("faces per result", o and o["faces_per_result"], h and h["faces_per_result"]),
+                       *main_thread_metrics(o, h)]
+            rows += [(video, m, ours, theirs, None, r["device"]) for m, ours, theirs in metrics]
             continue
         o, h = pair["moodlens"], pair["human"]
         metrics = [
@@ -272,19 +473,36 @@ def summary(results: dict) -> list[tuple]:
              round(h["transfer"]["total"]["gzip"] / 1e6, 2)),
             ("peak JS heap MB", mb(o["peak_js_heap_bytes"]), mb(h["peak_js_heap_bytes"])),
             ("peak wasm MB", round(o["peak_wasm_bytes"] / 1e6, 1), round(h["peak_wasm_bytes"] / 1e6, 1)),
+            *main_thread_metrics(o, h),
         ]
-        rows += [(video, m, ours, theirs, ratio(ours, theirs)) for m, ours, theirs in metrics]
+        rows += [(video, m, ours, theirs, ratio(ours, theirs), o["device"]) for m, ours, theirs in metrics]
     return rows
 
 
+def shown(value) -> str:
+    return "—" if value is None else str(value)
+
+
 def print_table(rows, results) -> None:
-    print(f"\n{'video':<11} {'metric':<24} {'moodlens':>10} {'human':>10} {'ours/theirs':>12}")
-    for video, metric, ours, theirs, r in rows:
-        print(f"{video:<11} {metric:<24} {ours!s:>10} {theirs!s:>10} {r!s:>12}")
+    wv = max([len("video")] + [len(r[0]) for r in rows])
+    wm = max([len("metric")] + [len(r[1]) for r in rows])
+    print(f"\n{'video':<{wv}} {'metric':<{wm}} {'moodlens':>10} {'human':>10} {'ours/theirs':>12}  slowed")
+    for video, metric, ours, theirs, r, device in rows:
+        print(f"{video:<{wv}} {metric:<{wm}} {shown(ours):>10} {shown(theirs):>10} {shown(r):>12}  {device}")
+    sources = {(r["engine"], f.get("tasks_from"), f.get("input_from"))
+               for pair in results.values() for r in pair.values()
+               for f in r.get("main_thread", {}).values() if isinstance(f, dict)}
+    for engine, tasks, inputs in sorted(sources, key=str):
+        print(f"main thread in {engine}: long tasks from the {tasks}, input delay from {inputs} "
+              "(see moodlens_tools/mainthread.py); boot: first frame to first emotion, cold (the median start); "
+              "longest task ≤50: none over 50 ms")
     for video, pair in results.items():
         for name, r in pair.items():
             print(f"\n{video}: {name} in {r['engine']} on TF.js {r['backend']}"
-                  + (f" ({r['backend_reason']})" if r.get("backend_reason") else ""))
+                  + (f" ({r['backend_reason']})" if r.get("backend_reason") else "") + f"; slowed: {r['device']}")
+            for key, f in r.get("main_thread", {}).items():
+                if isinstance(f, dict):
+                    print(f"{video}: {name} main thread, {key}: {f}")
             print(f"{video}: {name}: {r['results_per_s']} results/s, {r['faces_per_result']} faces per result")
             print(f"{video}: {name} cold breakdown (ms from navigation; the median of {len(r['cold_ms']['all'])} "
                   f"starts): {r['cold_ms']}")
@@ -305,13 +523,15 @@ def chart(rows, path: Path) -> None:
     """Ours/theirs per metric as bars from 0 with a line at 1.0; green where Moodlens does
     better (more results, less time, fewer bytes), red where it does worse."""
     rows = [r for r in rows if r[4]]
+    if not rows:
+        return
     width, bar_h, left = 900, 22, 330
     image = Image.new("RGB", (width, 40 + bar_h * len(rows)), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((10, 8), "Moodlens / human 3.3.6, same run and backend: ours/theirs (green: Moodlens better)",
-              fill="black")
+    draw.text((10, 8), "Moodlens / human 3.3.6, same run and backend: ours/theirs (green: Moodlens better); "
+              f"slowed: {rows[0][5]}", fill="black")
     scale = (width - left - 60) / max(3.0, max(r[4] for r in rows))
-    for i, (video, metric, ours, theirs, r) in enumerate(rows):
+    for i, (video, metric, ours, theirs, r, _) in enumerate(rows):
         y = 34 + i * bar_h
         draw.text((10, y + 4), f"{video}: {metric}", fill="black")
         better = r >= 1 if metric in HIGHER_IS_BETTER else r <= 1
@@ -355,13 +575,13 @@ def video_files(args) -> dict:
                                                  seconds=args.clip_seconds),
              "group of 4": VIDEO_CLIPS["group of 4"](folder / f"group_{args.clip_seconds:g}s.mp4", "libx264",
                                                      seconds=args.clip_seconds)}
-    engine = engines.launch(args.browser)
+    engine = DEVICE.launch(args.browser)
     site = engines.TestSite(DIST, [])
-    out = {"engine": engine.label}
+    out = {"engine": engine.label, "device": DEVICE.label}
     try:
-        page = engine.open(f"{site.base}index.html", camera="none")
+        page = DEVICE.open(engine, f"{site.base}index.html", camera="none")
         page.wait("document.body.dataset.state === 'ready'", 180)
-        cdp = page.context.new_cdp_session(page.page) if isinstance(page, engines.ChromiumPage) else None
+        cdp = getattr(page, "cdp", None)
         for name, path in clips.items():
             heap_before = cdp.send("Runtime.getHeapUsage")["usedSize"] if cdp else None
             wasm_before = page.run(WASM_HEAP)
@@ -386,6 +606,7 @@ def video_files(args) -> dict:
             }
             print(f"{args.browser} video, {name}: {out[name]}", flush=True)
     finally:
+        DEVICE.stop_clicks()
         engine.close()
         site.close()
     return out
@@ -404,8 +625,10 @@ def wasm_code_cache(camera: dict) -> dict:
     out = {}
     try:
         for label, workers in (("service worker", "allow"), ("HTTP cache only", "block")):
-            with engines.Chromium() as engine:  # a fresh browser each: no code cache from the other
+            # A fresh browser each: no code cache from the other.
+            with engines.Chromium(wrap=DEVICE.cap.wrap if DEVICE.cap else None) as engine:
                 browser, page = engine.browser(), engine.new_page(service_workers=workers).page
+                DEVICE.throttle_page(page.context.new_cdp_session(page))
                 visits = []
                 for visit in ("first visit", "reload"):
                     trace = Path(tempfile.mkstemp(suffix=".json")[1])
@@ -433,6 +656,46 @@ def wasm_code_cache(camera: dict) -> dict:
     return out
 
 
+# A fixed amount of arithmetic, timed on the page's main thread and in a dedicated worker, alone
+# and both at once (the median of five runs each): what --throttle and --cpu-cap do to each thread.
+CALIBRATE = """
+const source = `const loop = (n) => { let x = 0; for (let i = 0; i < n; i++) x = (x + i * 7) % 1000003; return x; };
+  const time = (n) => { const t = performance.now(); loop(n); return performance.now() - t; };
+  const times = (k) => { const out = []; for (let i = 0; i < k; i++) out.push(time(2e7)); return out; };`;
+const { times } = new Function(source + "return { times };")();
+const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
+const worker = new Worker(URL.createObjectURL(new Blob([source + "onmessage = (e) => postMessage(times(e.data));"])));
+const inWorker = (k) => new Promise((resolve) => { worker.onmessage = (e) => resolve(e.data); worker.postMessage(k); });
+const mainAlone = times(5);
+const workerAlone = await inWorker(5);
+const pending = inWorker(7);  // longer, so the worker is busy throughout the main thread's runs
+const mainWithWorker = times(5);
+const workerWithMain = await pending;
+worker.terminate();
+return { main_alone_ms: median(mainAlone), worker_alone_ms: median(workerAlone),
+         main_with_worker_ms: median(mainWithWorker), worker_with_main_ms: median(workerWithMain) };"""
+
+
+def calibrate(browser: str) -> dict:
+    """CALIBRATE on a blank page of this origin, in a browser launched on DEVICE."""
+    folder = OUT / "calibrate"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "index.html").write_text('<!doctype html><meta charset="utf-8"><title>calibrate</title><p>calibrate')
+    site = engines.TestSite(folder, [], headers={})
+    engine = DEVICE.launch(browser)
+    try:
+        page = DEVICE.open(engine, f"{site.base}index.html", camera="none")
+        page.wait("document.readyState === 'complete'", 30)
+        out = {k: round(v) for k, v in page.run_async(CALIBRATE).items()}
+        out.update(engine=engine.label, device=DEVICE.label)
+    finally:
+        DEVICE.stop_clicks()
+        engine.close()
+        site.close()
+    print(f"{browser}, slowed: {DEVICE.label}: {out}", flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--browser", default="chromium", choices=engines.ENGINES)
@@ -457,11 +720,63 @@ def main(argv=None) -> int:
     parser.add_argument("--wasm-cache", action="store_true",
                         help="Chromium only: does the WebAssembly code cache hold pyodide.asm.wasm, with and "
                              "without the service worker (read from a performance trace)")
+    parser.add_argument("--throttle", type=float, metavar="N",
+                        help="Chromium only: slow every page's main thread N times (CDP CPU throttling; "
+                             "workers run at full speed), for main-thread figures")
+    parser.add_argument("--cpu-cap", type=float, metavar="F",
+                        help="run the whole browser (every process and thread) in a cgroup v1 CPU quota of F CPUs "
+                             "(0.5: a quarter of a 2-core machine); Linux, as root")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="time a CPU loop on a blank page's main thread and in a worker, alone and together, "
+                             "on the device --throttle/--cpu-cap make (what the slowing does)")
     args = parser.parse_args(argv)
     problem = engines.missing(args.browser)
     if problem:
         print(f"{args.browser} is not installed: apt-get install {problem}", file=sys.stderr)
         return 2
+    if args.throttle is not None and args.browser != "chromium":
+        print(f"--throttle is Chromium's CPU throttling (CDP); {args.browser} has none. "
+              "Use --cpu-cap to slow any engine (the whole browser).", file=sys.stderr)
+        return 2
+    if args.throttle is not None and args.throttle < 1:
+        print("--throttle N: N is a slow-down factor, 1 or more", file=sys.stderr)
+        return 2
+    cap = None
+    if args.cpu_cap is not None:
+        try:
+            cap = cpucap.CpuCap(args.cpu_cap)
+        except cpucap.CpuCapError as exc:
+            print(f"--cpu-cap: {exc}", file=sys.stderr)
+            return 2
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the group is removed (atexit)
+    global DEVICE
+    DEVICE = Device(args.throttle, cap)
+    try:
+        return run(args)
+    finally:
+        if cap:
+            left = cap.close()
+            if left:
+                print(f"--cpu-cap: processes {left} were still in the group at exit; moved out of it",
+                      file=sys.stderr)
+
+
+def write(report: dict, name: str) -> Path:
+    """results.json and the like, with how the device was slowed (and what the cap did)."""
+    report["device"] = {"slowed": DEVICE.label, "throttle": DEVICE.throttle,
+                        "cpu_cap": DEVICE.cap.cpus if DEVICE.cap else None,
+                        "cgroup": DEVICE.cap.stats() if DEVICE.cap else None}
+    path = OUT / name
+    path.write_text(json.dumps(report, indent=1))
+    if DEVICE.cap:
+        c = report["device"]["cgroup"]
+        print(f"\ncpu cap {c['cpus']:g}: the browsers used {c['cpu_seconds']} CPU s; the quota ran out in "
+              f"{c['throttled_periods']} of {c['periods']} periods of {c['period_us'] / 1000:g} ms "
+              f"({c['throttled_seconds']} s waited)")
+    return path
+
+
+def run(args) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     camera = cameras(args.fps)
     report = {
@@ -470,25 +785,26 @@ def main(argv=None) -> int:
         "browser": args.browser, "backend": args.backend, "seconds": args.seconds, "camera_fps": args.fps,
         "query": args.query,
     }
+    if args.calibrate:
+        report["calibrate"] = calibrate(args.browser)
+        print(f"\nwrote {write(report, f'calibrate-{args.browser}.json')}")
+        return 0
     if args.video_files:
         report["video_files"] = video_files(args)
-        (OUT / f"video-{args.browser}.json").write_text(json.dumps(report, indent=1))
-        print(f"\nwrote {OUT / f'video-{args.browser}.json'}")
+        print(f"\nwrote {write(report, f'video-{args.browser}.json')}")
         return 0
     if args.wasm_cache:
         report["wasm_code_cache"] = wasm_code_cache(camera["one face"])
-        (OUT / "wasm-cache.json").write_text(json.dumps(report, indent=1))
-        print(f"\nwrote {OUT / 'wasm-cache.json'}")
+        print(f"\nwrote {write(report, 'wasm-cache.json')}")
         return 0
     if args.compare_backends:
         report["backends"] = compare_backends(args, camera["one face"])
-        (OUT / f"backends-{args.browser}.json").write_text(json.dumps(report, indent=1))
-        print(f"\nwrote {OUT / f'backends-{args.browser}.json'}")
+        print(f"\nwrote {write(report, f'backends-{args.browser}.json')}")
         return 0
     peer = human_site(OUT / "human-site")
     # One throwaway launch first: the first system measured must not be the one that pays for
     # reading the browser itself from disk (every measured run still gets a fresh, empty profile).
-    with engines.launch(args.browser, face_video=camera["one face"]["y4m"]) as engine:
+    with DEVICE.launch(args.browser, face_video=camera["one face"]["y4m"]) as engine:
         engine.open("about:blank", camera="none").close()
     extra = f"&{args.query.lstrip('?&')}" if args.query else ""
     results = {}
@@ -497,8 +813,16 @@ def main(argv=None) -> int:
             continue
         results[video] = {}
         backend = None if args.backend == "auto" else args.backend
-        ours_query = "?autostart=1" + (f"&backend={backend}" if backend else "") + extra
+        ours_query = ("?autostart=1" + (f"&backend={backend}" if backend else "") + extra
+                      + (f"&{VIDEO_QUERY[video]}" if video in VIDEO_QUERY else ""))
         systems = [s for s in ("moodlens", "human") if not args.system or s in args.system]
+        if video in MOODLENS_ONLY:
+            if "moodlens" in systems:
+                results[video]["moodlens"] = run_system(args.browser, "moodlens", ours_query, DIST, camera[video],
+                                                        args.seconds, args.starts, sweep=False)
+                r = results[video]["moodlens"]
+                r["cold_ms"], r["main_thread"]["boot_cold"] = median_start([r["cold_ms"]])
+            continue
         if "moodlens" in systems:
             ours = results[video]["moodlens"] = run_system(args.browser, "moodlens", ours_query, DIST,
                                                            camera[video], args.seconds, args.starts)
@@ -515,14 +839,18 @@ def main(argv=None) -> int:
                                                  args.seconds, args.starts)
         for system in systems:
             r = results[video][system]
-            r["cold_ms"] = median_start([r["cold_ms"], *colds[system]])
+            starts = [r["cold_ms"], *colds[system]]
+            r["cold_ms"], r["main_thread"]["boot_cold"] = median_start(starts)
+            r["main_thread"]["boot_cold_starts"] = [s.get("main_thread") for s in starts]
+        if not results[video]:
+            del results[video]
     rows = summary(results)
     report.update(results=results, table=rows)
-    (OUT / "results.json").write_text(json.dumps(report, indent=1))
+    path = write(report, "results.json")
     if rows:
         chart(rows, OUT / "chart.png")
     print_table(rows, results)
-    print(f"\nwrote {OUT / 'results.json'} and {OUT / 'chart.png'}")
+    print(f"\nwrote {path} and {OUT / 'chart.png'}")
     return 0
 
 

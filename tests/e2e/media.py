@@ -69,6 +69,15 @@ def group_video(path: Path, fps: int = 30) -> Path:
     return write_y4m(path, [photo("sample6.jpg", GROUP_CROP)] * 10, fps=fps)
 
 
+# The two middle people of the group, close up: sample6.jpg cropped to 950x712 (the first person's
+# hair at the left edge, no third face).
+TWO_FACES_CROP = (510, 40, 1460, 752)
+
+
+def two_faces_video(path: Path, fps: int = 30) -> Path:
+    return write_y4m(path, [photo("sample6.jpg", TWO_FACES_CROP)] * 10, fps=fps)
+
+
 def coming_and_going_video(path: Path) -> Path:
     """A face for two seconds, then two seconds of no face, looping (15 frames a second)."""
     face, empty = photo("sample1.jpg", ONE_FACE_CROP), photo("sample5.jpg", NO_FACE_CROP)
