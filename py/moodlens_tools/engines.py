@@ -632,6 +632,7 @@ class TestSite:
     def __init__(self, dist: Path, scripts: list[str], extra: Path | None = None, headers: dict | None = None):
         tags = "".join(f'<script src="./{s}"></script>' for s in scripts)
         test_dirs = [PAGE_SCRIPTS] + ([Path(extra)] if extra else [])
+        recording = any(s.endswith("/record.js") for s in scripts)
 
         class Handler(SiteHandler):  # the project's server: its MIME types and production headers
             site_headers = production_headers() if headers is None else headers
@@ -647,7 +648,7 @@ class TestSite:
 
             def send_head(self):
                 clean = self.path.split("?", 1)[0]
-                if scripts and clean == "/worker.js":  # the worker's recorder first, as the page's
+                if recording and clean == "/worker.js":  # the worker's recorder, where the page has record.js
                     text = "importScripts('./__test__/worker-record.js');\n" + (dist / "worker.js").read_text()
                     body = text.encode()
                     self.send_response(200)

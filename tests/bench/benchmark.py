@@ -8,7 +8,7 @@ For each system and each camera video (one face; a group of four), in one engine
 (empty cache) and warm start (reload) to the first emotion on screen with its breakdown (the
 median of ``--starts``, 3 by default, each cold one in a fresh engine, the systems in turns),
 steady-state results per second, per-stage p50/p95, end-to-end latency (camera capture to
-results on screen), bytes per asset (as served, gzip, brotli), peak JS heap (Chromium only)
+results on screen), bytes per asset (as served, gzip, brotli), peak browser memory (PSS, all processes)
 and wasm memory, and the page's main thread from its first frame to the first emotion (the
 boot) and while running: long tasks, the longest, the share of time blocked, the frame interval
 p95 and the input delay p95 (``moodlens_tools.mainthread``; a third video, two faces with
@@ -113,15 +113,45 @@ class Device:
 
 DEVICE = Device()  # main() sets it from --throttle and --cpu-cap
 
-# All WebAssembly memory: TF.js's wasm heap (a global `tf` on our page) plus what the page
-# reports in #results.diagnostics (Pyodide's heap for us; TF.js's heap for the peer, whose
-# bundled TF.js is not global, so nothing is counted twice).
+# All WebAssembly memory as the page reports it in #results.diagnostics: Pyodide's heap and
+# TF.js's wasm heap for us (both in the app's worker), TF.js's heap for the peer.
 WASM_HEAP = """
-  let bytes = 0;
-  try { if (window.tf && tf.getBackend() === 'wasm') bytes += Number(tf.backend().wasm.HEAPU8.length) || 0; } catch (e) {}
-  try { bytes += Number(JSON.parse(document.getElementById('results').textContent).diagnostics.wasm_heap_bytes) || 0; }
-  catch (e) {}
-  return bytes;"""
+  try {
+    const d = JSON.parse(document.getElementById('results').textContent).diagnostics;
+    return (Number(d.wasm_heap_bytes) || 0) + (Number(d.tfjs_wasm_heap_bytes) || 0);
+  } catch (e) { return 0; }"""
+
+# Processes under the benchmark that are not the browser: drivers, the display, ourselves.
+NOT_BROWSER = {"python", "python3", "node", "Xvfb", "geckodriver", "WebKitWebDriver", "chromedriver"}
+
+
+def browser_memory() -> int:
+    """The browser's memory: the proportional set size (PSS: shared pages split between the
+    processes sharing them) summed over every browser process under this one, from /proc. The
+    same figure for every engine and both systems, whatever thread or process holds the heap
+    (the main thread's JS heap alone misses a worker's); one engine runs at a time."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        pid, rest = int(text[:text.index(" ")]), text[text.rindex(")") + 2:].split()
+        names[pid] = text[text.index("(") + 1:text.rindex(")")]
+        children.setdefault(int(rest[1]), []).append(pid)
+    total, todo = 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        if names.get(pid) in NOT_BROWSER:
+            continue
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1)) * 1024
+    return total
 
 
 def human_site(dest: Path) -> Path:
@@ -333,13 +363,11 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
 
         # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile;
         # the main thread meanwhile.
-        cdp = getattr(page, "cdp", None)
         t0 = page.run("window.__bench = []; return performance.now()")
-        peak_heap, peak_wasm = (0 if cdp else None), 0
+        peak_memory, peak_wasm = 0, 0
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            if cdp:
-                peak_heap = max(peak_heap, cdp.send("Runtime.getHeapUsage")["usedSize"])
+            peak_memory = max(peak_memory, browser_memory())
             peak_wasm = max(peak_wasm, page.run(WASM_HEAP))
             time.sleep(0.5)
         samples, t1 = page.run("return [window.__bench, performance.now()]")
@@ -389,7 +417,7 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
             "faces_per_result": round(faces, 2),
             "stages_ms": {k: percentiles(v) for k, v in stages.items()},
             "transfer": bytes_cold,
-            "peak_js_heap_bytes": peak_heap,
+            "peak_browser_bytes": peak_memory,
             "peak_wasm_bytes": peak_wasm,
             "inferences": len(samples),
             "last_faces": [{"box": f["box"], "emotion": f["emotion"], "scores": f["scores"]} for f in last["faces"]],
@@ -471,7 +499,7 @@ def summary(results: dict) -> list[tuple]:
              round(h["transfer"]["total"]["brotli"] / 1e6, 2)),
             ("transfer MB (gzip)", round(o["transfer"]["total"]["gzip"] / 1e6, 2),
              round(h["transfer"]["total"]["gzip"] / 1e6, 2)),
-            ("peak JS heap MB", mb(o["peak_js_heap_bytes"]), mb(h["peak_js_heap_bytes"])),
+            ("peak browser memory MB (PSS)", mb(o["peak_browser_bytes"]), mb(h["peak_browser_bytes"])),
             ("peak wasm MB", round(o["peak_wasm_bytes"] / 1e6, 1), round(h["peak_wasm_bytes"] / 1e6, 1)),
             *main_thread_metrics(o, h),
         ]
@@ -581,26 +609,22 @@ def video_files(args) -> dict:
     try:
         page = DEVICE.open(engine, f"{site.base}index.html", camera="none")
         page.wait("document.body.dataset.state === 'ready'", 180)
-        cdp = getattr(page, "cdp", None)
         for name, path in clips.items():
-            heap_before = cdp.send("Runtime.getHeapUsage")["usedSize"] if cdp else None
+            memory_before = browser_memory()
             wasm_before = page.run(WASM_HEAP)
             page.set_files("#video-file", [path])
             page.wait("(() => { try { const r = JSON.parse(document.getElementById('results').textContent);"
                       " return r.source === 'video' && r.file === arguments[0] && r.done; } catch (e) { return false; } })()",
                       args.clip_seconds * 10 + 60, path.name)
-            data = json.loads(page.run("return window.moodlensVideoExport()"))
+            data = json.loads(page.run_async("return await window.moodlensVideoExport()"))
             summary = data["summary"]
-            if cdp:
-                cdp.send("HeapProfiler.collectGarbage")
             out[name] = {
                 "frames": summary["analysed_frames"], "seconds": summary["seconds"],
                 "frames_per_second": summary["frames_per_second"],
                 "times_real_time": round(summary["frames_per_second"] / 30.0, 2),
                 "time_ms_per_frame": summary.get("time_ms_per_frame"),
                 "long_tasks": data["metadata"].get("long_tasks"),
-                "js_heap_growth_mb": round((cdp.send("Runtime.getHeapUsage")["usedSize"] - heap_before) / 1e6, 1)
-                if cdp else None,
+                "browser_memory_growth_mb": round((browser_memory() - memory_before) / 1e6, 1),
                 "wasm_growth_mb": round((page.run(WASM_HEAP) - wasm_before) / 1e6, 1),
                 "faces": len(summary["faces"]),
             }
