@@ -9,7 +9,7 @@ build (``moodlens_build``) and the CPython tools (``moodlens_tools``: the conver
 analyse, the headless-browser drivers) import from it, never the other way round.
 ``config`` and ``manifest`` need only the standard library (the build uses them);
 ``detect``, ``preprocess``, ``track``, ``present`` and ``pipeline`` need NumPy and run under
-plain CPython for tests. Everything that touches ``js``, ``pyodide`` or ``pyscript`` lives in
+plain CPython for tests. Everything that touches ``js`` or ``pyodide`` lives in
 ``moodlens.browser``. This package imports none of them eagerly: in the page, NumPy is
 loaded while the models download, after this package is imported.
 """
