@@ -113,6 +113,9 @@ const ARCHIVES = {{archives}};
     const starting = loadPyodide({indexURL: new URL("./pyodide/", base).href,
                                   stdout: (line) => console.log(line), stderr: (line) => console.warn(line)});
     starting.catch(() => {});
+    // TF.js is imported once the loader has asked for the runtime's files (a turn later), so
+    // they download and compile while TF.js is parsed, instead of after it (0.13 s here).
+    await new Promise((resolve) => setTimeout(resolve, 0));
     for (const script of ["tf.min.js", "tf-backend-wasm.min.js"]) {
       try { importScripts(`./vendor/tfjs/${script}`); } catch { /* moodlens.browser.tfjs names the file */ }
     }
