@@ -40,7 +40,7 @@ def _page_url(path: str) -> str:
 
 
 def check_loaded() -> None:
-    """TF.js comes from worker.js's importScripts; say which file did not arrive."""
+    """TF.js comes from worker.js (imported as modules); say which file did not arrive."""
     if not hasattr(js, "tf") or not hasattr(js.tf, "setBackend"):
         raise RuntimeError("TF.js did not load (vendor/tfjs/tf.min.js)")
     if not hasattr(js.tf, "wasm") or not hasattr(js.tf.wasm, "setWasmPaths"):
