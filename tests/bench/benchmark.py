@@ -623,7 +623,6 @@ def video_files(args) -> dict:
                 "frames_per_second": summary["frames_per_second"],
                 "times_real_time": round(summary["frames_per_second"] / 30.0, 2),
                 "time_ms_per_frame": summary.get("time_ms_per_frame"),
-                "long_tasks": data["metadata"].get("long_tasks"),
                 "browser_memory_growth_mb": round((browser_memory() - memory_before) / 1e6, 1),
                 "wasm_growth_mb": round((page.run(WASM_HEAP) - wasm_before) / 1e6, 1),
                 "faces": len(summary["faces"]),

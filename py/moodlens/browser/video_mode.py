@@ -23,36 +23,11 @@ from .. import __version__
 from ..runner import Runner
 from ..timeline import Timeline, clock
 from ._compat import create_proxy, js
-from ._js import download, obj
+from ._js import download
 from .sources.video_file import VideoError, VideoFile, describe_error
 from .timeline_view import TimelineView
 
 UPDATE_EVERY_S = 0.1  # progress text and #results at most ten times a second
-
-
-class LongTasks:
-    """Main-thread tasks over 50 ms while it is on (None where the browser cannot tell)."""
-
-    def __init__(self):
-        self.durations: list[float] = []
-        self.supported = "longtask" in list(getattr(js.PerformanceObserver, "supportedEntryTypes", []) or [])
-        self._proxy = create_proxy(self._seen)
-        self._observer = js.PerformanceObserver.new(self._proxy) if self.supported else None
-
-    def _seen(self, entries, *_):
-        self.durations.extend(float(e.duration) for e in entries.getEntries())
-
-    def start(self) -> None:
-        self.durations.clear()
-        if self._observer is not None:
-            self._observer.observe(obj(type="longtask"))
-
-    def stop(self) -> dict | None:
-        if self._observer is None:
-            return None
-        self._observer.disconnect()
-        return {"count": len(self.durations), "max_ms": round(max(self.durations, default=0.0), 1),
-                "total_ms": round(sum(self.durations), 1)}
 
 
 class VideoMode:
@@ -69,7 +44,6 @@ class VideoMode:
         self.timeline: Timeline | None = None
         self.export: dict | None = None
         self.preview_url = None
-        self.long_tasks = LongTasks()
         self._proxies = [create_proxy(lambda e: self.cancel()), create_proxy(lambda e: self._download("csv")),
                          create_proxy(lambda e: self._download("json"))]
         self.cancel_button.addEventListener("click", self._proxies[0])
@@ -121,7 +95,6 @@ class VideoMode:
         self.panel.hidden = False
         self.input.disabled = True
         self.status.textContent = " ".join(info.notes)
-        self.long_tasks.start()
         started = time.perf_counter()
         error = None
         try:
@@ -138,8 +111,7 @@ class VideoMode:
             self.panel.hidden = True
             await source.close()
         seconds = time.perf_counter() - started
-        long_tasks = self.long_tasks.stop()
-        self.export = self._export(info, model, timeline, seconds, every, target_fps, long_tasks, report, error)
+        self.export = self._export(info, model, timeline, seconds, every, target_fps, report, error)
         self.export["summary"]["time_ms_per_frame"] = sink.timing()
         sink.finish(report, error)
         self.section.hidden = False
@@ -166,7 +138,7 @@ class VideoMode:
         """The file in a muted <video> beside the chart, seeked to the moment pointed at."""
         self.preview.show_blob("src", file)  # the page makes (and later revokes) its blob: URL
 
-    def _export(self, info, model, timeline, seconds, every, target_fps, long_tasks, report, error) -> dict:
+    def _export(self, info, model, timeline, seconds, every, target_fps, report, error) -> dict:
         metadata = {
             "moodlens": __version__,
             "file": info.name, "duration_s": info.duration_s, "frame_rate": info.frame_rate,
@@ -177,7 +149,6 @@ class VideoMode:
             "settings": {"every": every, "target_fps": target_fps, **self.analysis.settings()},
             "analysed_at": js.Date.new().toISOString(),
             "cancelled": report.cancelled, "error": error, "notes": list(info.notes),
-            "long_tasks": long_tasks,
         }
         return timeline.to_json(metadata, frames_total=metadata["frames"], seconds=seconds)
 
