@@ -260,8 +260,10 @@
     }
   }
 
+  const kept = []; // the worker's compiled WebAssembly modules, for the next visit (worker.js)
   worker.onmessage = ({data}) => {
-    if (data.ops) whenParsed(() => apply(data.ops));
+    if (data.keep) kept.push(data.keep);
+    else if (data.ops) whenParsed(() => apply(data.ops));
     else if (data.call !== undefined) answer(data);
     else if (data.fatal) whenParsed(() => fail(data.fatal));
     else if (data.answer !== undefined) {

@@ -15,6 +15,21 @@ if (typeof WebAssembly === "object") {
   delete WebAssembly.promising;
 }
 
+// Every WebAssembly module compiled here (Pyodide's, TF.js's) goes to the page, which holds it.
+// V8 shares a compiled module within the browser's process while anything still holds it, and
+// the page's thread outlives this worker across a reload: the next worker then finds the
+// modules' machine code ready instead of compiling most of it again (the browser's disk cache
+// keeps only about 1 MB of Pyodide's). Measured in Chromium: first emotion after a reload
+// 1.04-1.14 s against 1.67-1.87 s without. Where a browser cannot pass a module, nothing changes.
+if (typeof WebAssembly === "object" && WebAssembly.instantiateStreaming) {
+  const instantiateStreaming = WebAssembly.instantiateStreaming;
+  WebAssembly.instantiateStreaming = async (source, imports) => {
+    const result = await instantiateStreaming(source, imports);
+    try { self.postMessage({keep: result.module}); } catch { /* this browser cannot pass it */ }
+    return result;
+  };
+}
+
 // Messages from the page wait here until Python listens (moodlens.browser.remote).
 const early = [];
 self.onmessage = (event) => early.push(event.data);
