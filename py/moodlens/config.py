@@ -43,6 +43,9 @@ PARAMS = (
     Param("interval", None, "Least milliseconds between inferences (default: as often as the machine sustains).", 10, 1000),
     Param("mirror", True, "`0` shows the video unmirrored.",),
     Param("landmarks", False, "`1` draws facial landmarks (MediaPipe Face Mesh, 468 points) on every face."),
+    Param("people", True, "`0` leaves faces unlinked: no face descriptors, no person ids (docs/people.md)."),
+    Param("match", 0.32, "How alike two faces must be to be one person: the largest cosine distance between "
+          "face descriptors that still links them (docs/people.md). Lower splits people more readily.", 0.05, 0.8),
     Param("debug", False, "`1` shows, per face, the exact input the emotion model receives, and counts live "
           "Pyodide proxies (`py_proxies` in `#results`)."),
 )
@@ -61,6 +64,8 @@ class Config:
     interval_ms: int | None = None
     mirror: bool = True
     landmarks: bool = False
+    people: bool = True
+    match: float = 0.32
     debug: bool = False
     notes: tuple[str, ...] = field(default=())
 
@@ -71,7 +76,7 @@ def parse(query: str, models: list[str] | tuple[str, ...] = ()) -> Config:
     notes: list[str] = []
     values: dict[str, object] = {}
 
-    for name in ("autostart", "mirror", "landmarks", "debug"):
+    for name in ("autostart", "mirror", "landmarks", "people", "debug"):
         if name in raw:
             flag = _flag(raw[name])
             if flag is None:
@@ -91,6 +96,7 @@ def parse(query: str, models: list[str] | tuple[str, ...] = ()) -> Config:
         ("smoothing", "smoothing", float),
         ("detect_every", "detect_every", int),
         ("interval", "interval_ms", int),
+        ("match", "match", float),
     ):
         if name in raw:
             value = _number(raw[name], _BY_NAME[name], notes, cast)

@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-KINDS = ("emotion", "detector", "landmarks")
+KINDS = ("emotion", "detector", "landmarks", "descriptor")
 FORMATS = ("tfjs-graph", "tfjs-layers", "tflite")
 REGISTRIES = ("npm", "pypi")
 CONVERTERS = ("keras-h5",)
@@ -123,6 +123,7 @@ class Manifest:
     crop_margin: float = 0.0
     decode: Decode | None = None
     points: int = 0  # landmarks: points per face (x, y, z each, in input pixels)
+    size: int = 0  # descriptor: values per face (the output with this many is the descriptor)
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -159,6 +160,9 @@ def parse(data: object, where: str = "manifest") -> Manifest:
     if kind == "landmarks":
         margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
         return replace(manifest, points=f.integer("points", 1, 10000), crop_margin=margin)
+    if kind == "descriptor":
+        margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
+        return replace(manifest, size=f.integer("size", 2, 100000), crop_margin=margin)
     return replace(manifest, decode=_decode(f.sub("decode")))
 
 

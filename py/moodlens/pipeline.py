@@ -1,6 +1,6 @@
 """One inference step: frame in, results out. Reads top to bottom like the data flow:
 
-    frame -> detect faces -> crop + preprocess -> classify -> track + smooth -> present
+    frame -> detect faces -> crop + preprocess -> classify -> track + smooth -> people -> present
 
 Contract: ``await Pipeline.step(frame, now_ms)`` with an (H, W, 4) uint8 RGBA frame ->
 :class:`Result`, whose ``to_json()`` is the ``#results`` contract documented in docs/url-parameters.md.
@@ -17,6 +17,7 @@ from typing import Awaitable, Callable, Protocol
 import numpy as np
 
 from . import preprocess, present
+from .describe import Describer
 from .detect import Detection
 from .landmarks import Landmarks
 from .manifest import Manifest
@@ -48,6 +49,8 @@ class Result:
             "faces": [
                 {
                     "id": f.track_id,
+                    "person_id": f.person_id,
+                    "person": f.person,
                     "box": [round(v, 1) for v in f.box],
                     "emotion": f.emotion,
                     "scores": {bar.label: round(bar.value, 5) for bar in f.bars},
@@ -87,6 +90,8 @@ class Pipeline:
         self.frames = 0
         self.landmarks: Landmarks | None = None  # set to find landmarks on every face
         self.keep_inputs = False  # keep the classifier's input batch in the result (debug view)
+        self.describer: Describer | None = None  # set to link faces into people (moodlens.people)
+        self.namespace = "camera"  # whose tracks these are, for the people (a video file: its own)
         self._found: list[Detection] = []  # the last detection's faces (boxes and keypoints)
         self._since_detection = 0
 
@@ -127,8 +132,13 @@ class Pipeline:
             clock.lap("landmarks")
 
         tracks = self.tracker.update(boxes, probs, now_ms)
-        faces = [present.face_view(self.manifest, t.id, t.box, t.scores, p) for t, p in zip(tracks, points)]
         clock.lap("track")
+        persons = [None] * len(tracks)
+        if self.describer is not None and tracks:
+            persons = await self.describer.update(frame, self.namespace, found, tracks, now_ms)
+            clock.lap("people")
+        faces = [present.face_view(self.manifest, t.id, t.box, t.scores, p, person)
+                 for t, p, person in zip(tracks, points, persons)]
 
         self.frames += 1
         inputs = batch if self.keep_inputs else None

@@ -31,18 +31,21 @@ class FaceView:
     color: str
     bars: tuple[Bar, ...]
     points: np.ndarray | None = None  # (P, 2) landmarks in frame pixels, when turned on
+    person_id: int | None = None  # the person this face is (moodlens.people), once known
+    person: str = ""  # their name, or "Person 2"; "" while unknown or with people off
 
     @property
     def caption(self) -> str:
-        return f"{self.emotion} {round(self.confidence * 100)}%"
+        emotion = f"{self.emotion} {round(self.confidence * 100)}%"
+        return f"{self.person} · {emotion}" if self.person else emotion
 
 
-def face_view(manifest: Manifest, track_id: int, box, scores: np.ndarray, points=None) -> FaceView:
+def face_view(manifest: Manifest, track_id: int, box, scores: np.ndarray, points=None, person=None) -> FaceView:
     top = int(np.argmax(scores))
     label = manifest.labels[top]
     bars = tuple(Bar(lab.name, float(scores[i]), lab.color) for i, lab in enumerate(manifest.labels))
     return FaceView(track_id, tuple(float(v) for v in box), label.name, float(scores[top]), label.emoji, label.color,
-                    bars, points)
+                    bars, points, person.id if person is not None else None, person.label if person is not None else "")
 
 
 def main_face(faces: list[FaceView]) -> FaceView | None:

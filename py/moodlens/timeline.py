@@ -1,8 +1,11 @@
 """Every analysed frame's faces over time, their summary, and the CSV/JSON export.
 
 Contract: rows of (time in seconds, frame number, face id, box in source pixels, scores in the
-manifest's label order) -> CSV, JSON, a per-face summary, and per-lane chart data. Frames with
-no face add no row but are counted. Rows live in typed arrays (about 60 bytes each with seven
+manifest's label order) -> CSV, JSON, a per-face and per-person summary, and per-lane chart data.
+Frames with no face add no row but are counted. Faces (tracks) are linked to people with
+``link({face_id: (person_id, name)})`` (from ``moodlens.people``): the CSV and the rows get a
+``person_id``, the metadata lists the people, and the chart has one lane per person (a face not
+linked to anyone, yet, keeps a lane of its own). Rows live in typed arrays (about 60 bytes each with seven
 labels), not Python objects: a 30-minute, 30 fps video with one face is 54,000 rows, ~3 MB.
 
     >>> t = Timeline(["happy", "sad"])
@@ -11,7 +14,10 @@ labels), not Python objects: a 30-minute, 30 fps video with one face is 54,000 r
     >>> t.frames_analysed, len(t)
     (2, 1)
     >>> t.csv().splitlines()[1]
-    '0.000,0,1,10.0,20.0,30.0,30.0,happy,0.90000,0.10000'
+    '0.000,0,1,,10.0,20.0,30.0,30.0,happy,0.90000,0.10000'
+    >>> t.link({1: (4, "Alice")})
+    >>> t.csv().splitlines()[1]
+    '0.000,0,1,4,10.0,20.0,30.0,30.0,happy,0.90000,0.10000'
 
 The JSON is the same rows plus ``metadata`` (what was analysed, with which model and settings)
 and a ``summary``; ``Timeline.from_json`` reads it back (``build.py analyse`` writes the CSV and
@@ -26,16 +32,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CSV_FIXED = ("time_s", "frame", "face_id", "x", "y", "w", "h", "emotion")
+CSV_FIXED = ("time_s", "frame", "face_id", "person_id", "x", "y", "w", "h", "emotion")
 EMPTY = (37, 39, 48)  # a chart lane where the face was not seen (the page's panel colour)
 
 
 @dataclass(frozen=True)
 class Lane:
-    """One face's chart data: ``probs`` (labels, columns) holds the mean probability of each
-    label in each time column, NaN where the face was not seen."""
+    """One person's (or one unlinked face's) chart data: ``probs`` (labels, columns) holds the
+    mean probability of each label in each time column, NaN where they were not seen."""
 
-    face_id: int
+    key: tuple[str, int]  # ("person", id) or ("face", id)
+    label: str  # "Alice", "Person 2", "Face 3"
     probs: np.ndarray
 
 
@@ -49,6 +56,22 @@ class Timeline:
         self._scores = array("f")  # len(labels) per row
         self.frames_analysed = 0
         self.last_time_s = 0.0
+        self.persons: dict[int, tuple[int, str]] = {}  # face id -> (person id, name or "")
+
+    def link(self, persons: dict) -> None:
+        """Which person each face (track) is: {face_id: (person_id, name)}; replaces the last."""
+        self.persons = {int(face): (int(pid), str(name or "")) for face, (pid, name) in persons.items()}
+
+    def person_of(self, face_id: int) -> int | None:
+        found = self.persons.get(int(face_id))
+        return found[0] if found else None
+
+    def lane_of(self, face_id: int) -> tuple[tuple[str, int], str]:
+        """The lane a face's rows go to: its person's, or its own while it is linked to nobody."""
+        found = self.persons.get(int(face_id))
+        if found is None:
+            return ("face", int(face_id)), f"Face {face_id}"
+        return ("person", found[0]), found[1] or f"Person {found[0]}"
 
     def __len__(self) -> int:
         return len(self._time)
@@ -103,7 +126,8 @@ class Timeline:
 
     # -- export ------------------------------------------------------------------------
     def csv(self) -> str:
-        """``time_s,frame,face_id,x,y,w,h,emotion,<label>...``, one row per face per frame."""
+        """``time_s,frame,face_id,person_id,x,y,w,h,emotion,<label>...``, one row per face per
+        frame; ``person_id`` is empty for a face linked to nobody."""
         out = io.StringIO()
         out.write(",".join(CSV_FIXED + tuple(_csv_field(label) for label in self.labels)) + "\n")
         names = [_csv_field(label) for label in self.labels]
@@ -111,43 +135,64 @@ class Timeline:
         for i in range(len(self)):
             x, y, w, h = boxes[i]
             scores = ",".join(f"{v:.5f}" for v in all_scores[i])
-            out.write(f"{self._time[i]:.3f},{self._frame[i]},{self._face[i]},{x:.1f},{y:.1f},{w:.1f},{h:.1f},"
+            person = self.person_of(self._face[i])
+            out.write(f"{self._time[i]:.3f},{self._frame[i]},{self._face[i]},{'' if person is None else person},"
+                      f"{x:.1f},{y:.1f},{w:.1f},{h:.1f},"
                       f"{names[dominant[i]]},{scores}\n")
         return out.getvalue()
 
     def rows(self) -> list[dict]:
         boxes, all_scores, dominant = self.boxes.tolist(), self.scores.tolist(), self.dominant().tolist()
         return [{"time_s": round(self._time[i], 3), "frame": self._frame[i], "face_id": self._face[i],
-                 "x": round(boxes[i][0], 1), "y": round(boxes[i][1], 1),
+                 "person_id": self.person_of(self._face[i]), "x": round(boxes[i][0], 1), "y": round(boxes[i][1], 1),
                  "w": round(boxes[i][2], 1), "h": round(boxes[i][3], 1),
                  "emotion": self.labels[dominant[i]],
                  "scores": {label: round(v, 5) for label, v in zip(self.labels, all_scores[i])}}
                 for i in range(len(self))]
 
     def summary(self, frames_total: int | None = None, seconds: float | None = None) -> dict:
-        """Per face: first and last time seen, rows, share of rows per dominant emotion, mean
-        probability per label; and for the whole: frames, analysed frames, time spent."""
-        faces = {}
-        ids, dominant, scores, times = self.face_ids, self.dominant(), self.scores, self.times
-        for face_id in sorted(set(ids.tolist())):
-            mine = ids == face_id
-            counts = np.bincount(dominant[mine], minlength=len(self.labels))
-            faces[str(face_id)] = {
-                "first_s": round(float(times[mine].min()), 3),
-                "last_s": round(float(times[mine].max()), 3),
-                "frames": int(mine.sum()),
-                "share": {label: round(float(c) / int(mine.sum()), 4) for label, c in zip(self.labels, counts)},
-                "mean": {label: round(float(v), 5) for label, v in zip(self.labels, scores[mine].mean(axis=0))},
-            }
+        """Per face and per person: first and last time seen, rows, share of rows per dominant
+        emotion, mean probability per label (a person's faces: the tracks linked to them); and
+        for the whole: frames, analysed frames, time spent."""
+        ids = self.face_ids
+        faces = {str(face_id): self._describe(ids == face_id) for face_id in sorted(set(ids.tolist()))}
+        people = {}
+        for pid in sorted({p for p, _ in self.persons.values()}):
+            linked = [face for face, (p, _) in self.persons.items() if p == pid]
+            mine = np.isin(ids, linked)
+            if mine.any():
+                name = next(n for face, (p, n) in self.persons.items() if p == pid)
+                people[str(pid)] = {"name": name, "faces": sorted(set(ids[mine].tolist()))} | self._describe(mine)
         out = {"frames": frames_total if frames_total is not None else self.frames_analysed,
                "analysed_frames": self.frames_analysed}
         if seconds is not None:
             out["seconds"] = round(seconds, 3)
             out["frames_per_second"] = round(self.frames_analysed / seconds, 2) if seconds > 0 else None
         out["faces"] = faces
+        if self.persons:
+            out["people"] = people
         return out
 
+    def _describe(self, mine: np.ndarray) -> dict:
+        times, scores = self.times[mine], self.scores[mine]
+        counts = np.bincount(self.dominant()[mine], minlength=len(self.labels))
+        return {
+            "first_s": round(float(times.min()), 3),
+            "last_s": round(float(times.max()), 3),
+            "frames": int(mine.sum()),
+            "share": {label: round(float(c) / int(mine.sum()), 4) for label, c in zip(self.labels, counts)},
+            "mean": {label: round(float(v), 5) for label, v in zip(self.labels, scores.mean(axis=0))},
+        }
+
+    def people(self) -> list[dict]:
+        """The people seen, for the metadata: id, name, first and last seen, rows."""
+        summary = self.summary()["people"] if self.persons else {}
+        return [{"id": int(pid), "name": p["name"], "first_s": p["first_s"], "last_s": p["last_s"],
+                 "frames": p["frames"], "faces": p["faces"]} for pid, p in summary.items()]
+
     def to_json(self, metadata: dict, frames_total: int | None = None, seconds: float | None = None) -> dict:
+        if self.persons:
+            metadata = metadata | {"people": self.people()}
         return {"metadata": metadata, "labels": self.labels, "rows": self.rows(),
                 "summary": self.summary(frames_total, seconds)}
 
@@ -156,25 +201,34 @@ class Timeline:
         """The rows of a JSON export, back as a Timeline (frames without faces are not in the
         rows: ``frames_analysed`` comes from the summary)."""
         timeline = cls(data["labels"])
+        names = {p["id"]: p.get("name", "") for p in data.get("metadata", {}).get("people", [])}
+        persons = {}
         for row in data["rows"]:
             box = (row["x"], row["y"], row["w"], row["h"])
             timeline.add(row["time_s"], row["frame"], [(row["face_id"], box, [row["scores"][k] for k in data["labels"]])])
+            if row.get("person_id") is not None:
+                persons[row["face_id"]] = (row["person_id"], names.get(row["person_id"], ""))
+        timeline.link(persons)
         timeline.frames_analysed = int(data.get("summary", {}).get("analysed_frames", timeline.frames_analysed))
         return timeline
 
     # -- the chart --------------------------------------------------------------------------
     def lanes(self, start_s: float, end_s: float, columns: int, hold_s: float = 0.5) -> list[Lane]:
-        """Per face seen in [start_s, end_s): mean probabilities in ``columns`` equal time
-        slices, faces in order of first appearance. A slice without a row of its own holds the
-        face's last values when that row is at most ``hold_s`` older (frames are further apart
-        than slices on a long chart); otherwise it is NaN: the face was absent."""
+        """Per person (or unlinked face) seen in [start_s, end_s): mean probabilities in
+        ``columns`` equal time slices, lanes in order of first appearance. A slice without a row
+        of its own holds the lane's last values when that row is at most ``hold_s`` older
+        (frames are further apart than slices on a long chart); otherwise it is NaN: absent."""
         times, ids, scores = self.times, self.face_ids, self.scores
         inside = (times >= start_s) & (times < end_s) if end_s > start_s else np.zeros(len(times), bool)
         span = max(end_s - start_s, 1e-9)
         column = np.clip(((times[inside] - start_s) / span * columns).astype(int), 0, columns - 1)
         lanes = []
+        groups: dict[tuple[str, int], tuple[str, list[int]]] = {}
         for face_id in dict.fromkeys(ids[inside].tolist()):
-            mine = ids[inside] == face_id
+            key, label = self.lane_of(face_id)
+            groups.setdefault(key, (label, []))[1].append(face_id)
+        for key, (label, faces) in groups.items():
+            mine = np.isin(ids[inside], faces)
             sums = np.zeros((len(self.labels), columns))
             counts = np.zeros(columns)
             np.add.at(sums.T, column[mine], scores[inside][mine])
@@ -185,19 +239,23 @@ class Timeline:
             last = np.maximum.accumulate(np.where(has, np.arange(columns), -1))
             fill = ~has & (last >= 0) & ((np.arange(columns) - last) * span / columns <= hold_s)
             probs[:, fill] = probs[:, last[fill]]
-            lanes.append(Lane(int(face_id), probs))
+            lanes.append(Lane(key, label, probs))
         return lanes
 
-    def at(self, time_s: float, window_s: float) -> list[tuple[int, float, np.ndarray]]:
-        """The rows nearest ``time_s`` (within ``window_s``), one per face: (face id, its time,
+    def at(self, time_s: float, window_s: float) -> list[tuple[str, float, np.ndarray]]:
+        """The rows nearest ``time_s`` (within ``window_s``), one per lane: (its label, its time,
         scores) — what the chart shows for the moment a person points at."""
         times, ids = self.times, self.face_ids
-        out = []
+        groups: dict[tuple[str, int], tuple[str, list[int]]] = {}
         for face_id in dict.fromkeys(ids.tolist()):
-            mine = np.flatnonzero(ids == face_id)
+            key, label = self.lane_of(face_id)
+            groups.setdefault(key, (label, []))[1].append(face_id)
+        out = []
+        for label, faces in groups.values():
+            mine = np.flatnonzero(np.isin(ids, faces))
             nearest = mine[np.argmin(np.abs(times[mine] - time_s))]
             if abs(times[nearest] - time_s) <= window_s:
-                out.append((int(face_id), float(times[nearest]), self.scores[nearest]))
+                out.append((label, float(times[nearest]), self.scores[nearest]))
         return out
 
 

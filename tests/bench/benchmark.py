@@ -180,6 +180,9 @@ def marks(page) -> dict:
 
 
 FIRST_EMOTION = "performance.getEntriesByName('moodlens:first-emotion', 'mark').length > 0"
+# A face linked to a person in #results (the descriptor model loads after the first emotion).
+A_PERSON = ("(() => { try { return JSON.parse(document.getElementById('results').textContent).faces"
+            ".some((f) => f.person_id != null); } catch (e) { return false; } })()")
 
 
 class Clicker:
@@ -244,6 +247,17 @@ def wait_first_emotion(page, timeout: float = 120.0) -> dict:
                                         "document.getElementById('results')).textContent")) from None
         raise RuntimeError("no emotion on screen in time") from None
     return marks(page)
+
+
+def wait_person(page, timeout: float = 60.0) -> float | None:
+    """Ms from the first emotion until a face has its person (the descriptor model fetched, built
+    and run once): a one-off cost of each start, kept out of the steady state measured after it."""
+    try:
+        page.wait(A_PERSON, timeout)
+    except AssertionError:
+        return None
+    return round(page.run("return performance.now() - "
+                          "performance.getEntriesByName('moodlens:first-emotion', 'mark')[0].startTime"), 1)
 
 
 def main_thread(page, t0: float | None, t1: float) -> dict | None:
@@ -358,6 +372,8 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
     try:
         page = DEVICE.open(engine, f"{site.base}index.html{query}", camera="face")
         cold = boot(page)
+        if name == "moodlens" and "people=0" not in query:
+            cold["person_after_ms"] = wait_person(page)
         urls = page.run("return [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]")
         bytes_cold = transfer(urls, site.base, folder)
 
@@ -595,6 +611,55 @@ def compare_backends(args, camera: dict) -> dict:
 VIDEO_CLIPS = {"one face": media.face_then_empty, "group of 4": media.group_clip}
 
 
+def clip_fps(browser: str, query: str, path: Path, seconds: float) -> dict:
+    """One video clip analysed in a fresh page of Moodlens with ``query``: frames per second."""
+    engine = DEVICE.launch(browser)
+    site = engines.TestSite(DIST, [])
+    try:
+        page = DEVICE.open(engine, f"{site.base}index.html{query}", camera="none")
+        page.wait("document.body.dataset.state === 'ready'", 180)
+        page.set_files("#video-file", [path])
+        page.wait("(() => { try { const r = JSON.parse(document.getElementById('results').textContent);"
+                  " return r.source === 'video' && r.file === arguments[0] && r.done; } catch (e) { return false; } })()",
+                  seconds * 10 + 60, path.name)
+        summary = json.loads(page.run_async("return await window.moodlensVideoExport()"))["summary"]
+        return {"frames_per_second": summary["frames_per_second"], "people": len(summary.get("people", {})),
+                "people_ms_per_frame": (summary.get("time_ms_per_frame") or {}).get("people")}
+    finally:
+        DEVICE.stop_clicks()
+        engine.close()
+        site.close()
+
+
+def people_cost(args, camera: dict) -> dict:
+    """What linking faces into people costs: Moodlens with people (the default) and without
+    (``?people=0``), in turns, ``--starts`` rounds: live results per second with one face (the
+    steady state after the face got its person), the time from the first emotion to the first
+    person, and a one-face video clip's frames per second (against real time: 30)."""
+    clip = VIDEO_CLIPS["one face"](OUT / "clips" / f"one_face_{args.clip_seconds:g}s.mp4", "libx264",
+                                   seconds=args.clip_seconds)
+    out: dict = {"live_results_per_s": {"with": [], "without": []}, "video_frames_per_s": {"with": [], "without": []},
+                 "first_person_after_first_emotion_ms": []}
+    for _ in range(max(1, args.starts)):
+        for label, extra in (("without", "&people=0"), ("with", "")):
+            r = run_system(args.browser, "moodlens", "?autostart=1" + extra, DIST, camera, args.seconds, sweep=False)
+            out["live_results_per_s"][label].append(r["results_per_s"])
+            if label == "with":
+                out["first_person_after_first_emotion_ms"].append(r["cold_ms"].get("person_after_ms"))
+            v = clip_fps(args.browser, "?people=0" if label == "without" else "", clip, args.clip_seconds)
+            out["video_frames_per_s"][label].append(v["frames_per_second"])
+            print(f"{args.browser} people {label}: live {r['results_per_s']} results/s, video {v}", flush=True)
+    for key in ("live_results_per_s", "video_frames_per_s"):
+        with_, without = (statistics.median(out[key][k]) for k in ("with", "without"))
+        out[key]["ratio_with_to_without"] = round(with_ / without, 3) if without else None
+    out["video_times_real_time_with_people"] = round(statistics.median(out["video_frames_per_s"]["with"]) / 30.0, 2)
+    print(f"{args.browser}: with people, live results per second x{out['live_results_per_s']['ratio_with_to_without']}"
+          f" of without; video x{out['video_frames_per_s']['ratio_with_to_without']} "
+          f"({out['video_times_real_time_with_people']}x real time); first person "
+          f"{out['first_person_after_first_emotion_ms']} ms after the first emotion", flush=True)
+    return out
+
+
 def video_files(args) -> dict:
     """Video mode: 640×480, 30 fps clips (H.264 MP4) analysed frame by frame in one page; frames
     per second of wall time, against real time, where the time goes, long tasks, memory."""
@@ -735,6 +800,9 @@ def main(argv=None) -> int:
     parser.add_argument("--query", default="", help="extra URL parameters for Moodlens, e.g. model=fer-mini-xception")
     parser.add_argument("--system", choices=("moodlens", "human"), action="append",
                         help="only these systems (repeatable); ratios need both")
+    parser.add_argument("--people-cost", action="store_true",
+                        help="Moodlens with and without people (?people=0), in turns: live results per second, "
+                             "a video clip's frames per second, the time to the first person")
     parser.add_argument("--compare-backends", action="store_true",
                         help="Moodlens alone on one face: its own choice against each backend forced")
     parser.add_argument("--video-files", action="store_true",
@@ -819,6 +887,10 @@ def run(args) -> int:
     if args.wasm_cache:
         report["wasm_code_cache"] = wasm_code_cache(camera["one face"])
         print(f"\nwrote {write(report, 'wasm-cache.json')}")
+        return 0
+    if args.people_cost:
+        report["people_cost"] = people_cost(args, camera["one face"])
+        print(f"\nwrote {write(report, f'people-{args.browser}.json')}")
         return 0
     if args.compare_backends:
         report["backends"] = compare_backends(args, camera["one face"])

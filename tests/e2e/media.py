@@ -121,3 +121,31 @@ def group_clip(path: Path, codec: str = "libx264", fps: int = 30, seconds: float
 def big_face_clip(path: Path, size=(3840, 2880), frames: int = 6) -> Path:
     """The one-face picture at 4K width (4:3, so its boxes are ONE_FACE_BOX × 6)."""
     return write_video(path, [photo("sample1.jpg", ONE_FACE_CROP, size=size)] * frames, "libvpx", 30)
+
+
+# -- people: the same person before and after a gap, and someone else between --------------------
+# Person A is the smiling face of ONE_FACE_CROP (sample1.jpg); A_AGAIN shows her closer up, the
+# way she would come back nearer the camera. Person B is another woman (sample3.jpg, the left
+# face, cropped clear of the others). Boxes read off the pictures by eye.
+A_AGAIN_CROP = (1250, 110, 1810, 530)
+B_CROP = (300, 175, 990, 693)
+GAP_SECONDS = 3
+
+
+def person(name: str) -> Image.Image:
+    crops = {"a": ("sample1.jpg", ONE_FACE_CROP), "a-again": ("sample1.jpg", A_AGAIN_CROP),
+             "b": ("sample3.jpg", B_CROP)}
+    return photo(*crops[name])
+
+
+def people_video(path: Path, order=("a", "b", "a-again"), codec: str = "libvpx", fps: int = 15,
+                 seconds: float = 2.0, gap: float = GAP_SECONDS) -> Path:
+    """Each person of ``order`` for ``seconds``, with ``gap`` seconds of nobody (the staircase)
+    between them: longer than the tracker keeps a face (1.5 s), so each comes back a new track."""
+    empty = photo("sample5.jpg", NO_FACE_CROP)
+    frames: list[Image.Image] = []
+    for k, name in enumerate(order):
+        if k:
+            frames += [empty] * round(gap * fps)
+        frames += [person(name)] * round(seconds * fps)
+    return write_video(path, frames, codec, fps)

@@ -153,7 +153,10 @@ def wait_model(app, model_id, timeout=60.0) -> dict:
 def test_switching_models_keeps_running_and_frees_their_tensors(open_app):
     app = open_app("?autostart=1")
     app.wait_state("running")
-    before = app.wait_frames(3)["diagnostics"]["tensors"]
+    # The face-descriptor model comes after the first emotion (kept for the page's life): the
+    # count to return to is the one once the face has its person.
+    app.wait_result("r.faces && r.faces.some((f) => f.person_id !== null)", 60)
+    before = app.wait_frames(app.results()["frame"] + 3)["diagnostics"]["tensors"]
     assert app.results()["model"] == "fer-mini-xception"  # the default
     app.page.select_option("#model", "oarriaga-emotion")
     result = wait_model(app, "oarriaga-emotion")

@@ -87,19 +87,20 @@ def test_a_video_is_analysed_charted_and_downloaded(open_app, videos):
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => document.getElementById('video-readout').textContent !== ''")  # the worker's answer
     readout = page.text_content("#video-readout")
-    assert readout.startswith("0:00") and "Face 1: happy" in readout, readout
+    assert readout.startswith("0:00") and "Person 1: happy" in readout, readout
     happy = tuple(int(EMOTION.label("happy").color[i:i + 2], 16) for i in (1, 3, 5))
     painted = page.evaluate("""() => { const c = document.getElementById('video-timeline');
         const d = c.getContext('2d').getImageData(Math.round(c.width * 0.3), 2, 1, 1).data; return [d[0], d[1], d[2]]; }""")
     assert max(abs(a - b) for a, b in zip(painted, happy)) < 30, painted
-    assert "Face 1" in page.text_content("#video-summary")
+    assert "Person 1" in page.text_content("#video-summary")
     page.evaluate("document.getElementById('video-section').scrollIntoView()")
     app.screenshot("video.png")
 
     # The CSV: the face segment labelled, nothing in the face-free segment.
     rows = list(csv.DictReader(io.StringIO(download(app, "#video-csv").decode())))
-    assert list(rows[0])[:8] == ["time_s", "frame", "face_id", "x", "y", "w", "h", "emotion"]
-    assert list(rows[0])[8:] == list(EMOTION.label_names)
+    assert list(rows[0])[:9] == ["time_s", "frame", "face_id", "person_id", "x", "y", "w", "h", "emotion"]
+    assert list(rows[0])[9:] == list(EMOTION.label_names)
+    assert {r["person_id"] for r in rows} == {"1"}
     assert len(rows) == media.FACE_SECONDS * fps
     assert all(float(r["time_s"]) < media.FACE_SECONDS for r in rows)
     assert {r["emotion"] for r in rows} == {"happy"} and {r["face_id"] for r in rows} == {"1"}
@@ -122,6 +123,8 @@ def test_an_mp4_every_fifth_frame_and_a_group(open_app, videos):
     assert result["frames_analysed"] == 90 // 5 and result["summary"]["faces"]["1"]["share"]["happy"] > 0.9
     result = analyse(app, videos["group"], every="1")
     assert len(result["summary"]["faces"]) == len(media.GROUP_FACE_CENTRES), result["summary"]["faces"].keys()
+    people = result["summary"]["people"]
+    assert len(people) == len(media.GROUP_FACE_CENTRES), "four women, four people: none merged"
     assert all(f["frames"] == 60 for f in result["summary"]["faces"].values()), "each face keeps its id"
 
 
@@ -201,7 +204,7 @@ def test_build_py_analyse_writes_three_files_per_video_and_reports_a_broken_one(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAILED notes.mp4" in done.stdout and "not a video this browser can read" in done.stdout, done.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "smile-h264-timeline.png", "smile-h264.csv", "smile-h264.json", "smile-timeline.png", "smile.csv", "smile.json"]
+        "people.json", "smile-h264-timeline.png", "smile-h264.csv", "smile-h264.json", "smile-timeline.png", "smile.csv", "smile.json"]
     for stem, file in (("smile", "smile.webm"), ("smile-h264", "smile-h264.mp4")):
         data = json.loads((out / f"{stem}.json").read_text())
         assert data["metadata"]["file"] == file and data["summary"]["analysed_frames"] == 90

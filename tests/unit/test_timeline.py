@@ -1,4 +1,4 @@
-"""The recorded timeline: rows, CSV and JSON export, the per-face summary and chart lanes."""
+"""The recorded timeline: rows, CSV and JSON export, the per-face and per-person summary, chart lanes."""
 
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ def test_frames_without_faces_are_counted_but_give_no_row():
 
 def test_csv_has_the_contract_header_and_one_row_per_face_per_frame():
     rows = list(csv.reader(io.StringIO(recorded().csv())))
-    assert rows[0] == ["time_s", "frame", "face_id", "x", "y", "w", "h", "emotion", *LABELS]
-    assert rows[1] == ["0.000", "0", "1", "10.0", "20.0", "30.0", "40.0", "happy", "0.10000", "0.80000", "0.10000"]
-    assert [r[7] for r in rows[1:]] == ["happy", "happy", "happy", "neutral", "angry"]
-    assert rows[-1][:7] == ["0.400", "4", "2", "100.0", "5.0", "20.0", "20.0"]
+    assert rows[0] == ["time_s", "frame", "face_id", "person_id", "x", "y", "w", "h", "emotion", *LABELS]
+    assert rows[1] == ["0.000", "0", "1", "", "10.0", "20.0", "30.0", "40.0", "happy", "0.10000", "0.80000",
+                       "0.10000"]
+    assert [r[8] for r in rows[1:]] == ["happy", "happy", "happy", "neutral", "angry"]
+    assert rows[-1][:8] == ["0.400", "4", "2", "", "100.0", "5.0", "20.0", "20.0"]
     assert len(rows) == 6
 
 
@@ -61,7 +62,7 @@ def test_json_round_trips_through_from_json():
     t = recorded()
     data = json.loads(json.dumps(t.to_json({"file": "a.webm"}, frames_total=9, seconds=1.0)))
     assert data["metadata"] == {"file": "a.webm"} and data["labels"] == LABELS
-    assert data["rows"][0] == {"time_s": 0.0, "frame": 0, "face_id": 1, "x": 10.0, "y": 20.0, "w": 30.0, "h": 40.0,
+    assert data["rows"][0] == {"time_s": 0.0, "frame": 0, "face_id": 1, "person_id": None, "x": 10.0, "y": 20.0, "w": 30.0, "h": 40.0,
                                "emotion": "happy", "scores": {"angry": 0.1, "happy": 0.8, "neutral": 0.1}}
     again = Timeline.from_json(data)
     assert again.csv() == t.csv()
@@ -70,7 +71,7 @@ def test_json_round_trips_through_from_json():
 
 def test_lanes_average_each_column_and_leave_absent_columns_empty():
     lanes = recorded().lanes(0.0, 0.5, columns=5, hold_s=0.05)
-    assert [lane.face_id for lane in lanes] == [1, 2]
+    assert [(lane.key, lane.label) for lane in lanes] == [(("face", 1), "Face 1"), (("face", 2), "Face 2")]
     one = lanes[0].probs
     assert one.shape == (3, 5)
     assert one[:, 0] == pytest.approx([0.1, 0.8, 0.1])
@@ -81,7 +82,7 @@ def test_lanes_average_each_column_and_leave_absent_columns_empty():
 
 def test_the_moment_pointed_at_gives_each_face_nearest_row():
     found = recorded().at(0.38, window_s=0.05)
-    assert [(face, time) for face, time, _ in found] == [(1, 0.4), (2, 0.4)]
+    assert [(who, time) for who, time, _ in found] == [("Face 1", 0.4), ("Face 2", 0.4)]
     assert recorded().at(10.0, window_s=0.05) == []
 
 
@@ -107,7 +108,7 @@ def test_lanes_paint_each_label_band_in_its_colour_and_absent_columns_empty():
 
     colors = np.array([rgb("#ff0000"), rgb("#00ff00"), rgb("#0000ff"), EMPTY], np.uint8)
     probs = np.array([[0.25, np.nan], [0.75, np.nan], [0.0, np.nan]])  # column 0: angry 25%, happy 75%
-    image = paint_lanes([Lane(1, probs)], colors, width=2, lane_h=8)
+    image = paint_lanes([Lane(("face", 1), "Face 1", probs)], colors, width=2, lane_h=8)
     assert image.shape == (8, 2, 4)
     column = [tuple(int(v) for v in p) for p in image[:8, 0, :3]]  # 7 rows: green on top of red, then the gap
     assert column == [(0, 255, 0)] * 5 + [(255, 0, 0)] * 2 + [EMPTY]
@@ -125,3 +126,38 @@ def test_slices_between_frames_hold_the_last_values_for_a_short_while_only():
     assert probs[:, 4] == pytest.approx([0.1, 0.8, 0.1])  # 0.4 s after the first row: held
     assert np.isnan(probs[:, 6]).all()  # 0.6 s after: absent
     assert probs[:, 20] == pytest.approx([0.7, 0.2, 0.1])
+
+
+def people_recorded() -> Timeline:
+    """Face 1 (Alice), gone, face 2 (person 2), gone, face 3: Alice again; face 4 linked to nobody."""
+    t = Timeline(LABELS)
+    t.add(0.0, 0, [(1, (10, 20, 30, 40), (0.1, 0.8, 0.1))])
+    t.add(1.0, 30, [(2, (10, 20, 30, 40), (0.8, 0.1, 0.1))])
+    t.add(5.0, 150, [(3, (10, 20, 30, 40), (0.1, 0.2, 0.7)), (4, (90, 20, 30, 40), (0.3, 0.3, 0.4))])
+    t.link({1: (1, "Alice"), 2: (2, ""), 3: (1, "Alice")})
+    return t
+
+
+def test_rows_name_their_person_and_the_metadata_lists_the_people():
+    t = people_recorded()
+    rows = list(csv.reader(io.StringIO(t.csv())))
+    assert [r[2:4] for r in rows[1:]] == [["1", "1"], ["2", "2"], ["3", "1"], ["4", ""]]
+    data = json.loads(json.dumps(t.to_json({"file": "a.webm"})))
+    assert [r["person_id"] for r in data["rows"]] == [1, 2, 1, None]
+    assert data["metadata"]["people"] == [
+        {"id": 1, "name": "Alice", "first_s": 0.0, "last_s": 5.0, "frames": 2, "faces": [1, 3]},
+        {"id": 2, "name": "", "first_s": 1.0, "last_s": 1.0, "frames": 1, "faces": [2]}]
+    alice = data["summary"]["people"]["1"]
+    assert alice["share"] == {"angry": 0.0, "happy": 0.5, "neutral": 0.5}
+    again = Timeline.from_json(data)
+    assert again.csv() == t.csv() and again.persons == t.persons
+
+
+def test_one_lane_per_person_and_one_per_unlinked_face():
+    lanes = people_recorded().lanes(0.0, 6.0, columns=6, hold_s=0.1)
+    assert [(lane.key, lane.label) for lane in lanes] == [(("person", 1), "Alice"), (("person", 2), "Person 2"),
+                                                          (("face", 4), "Face 4")]
+    alice = lanes[0].probs
+    assert alice[:, 0] == pytest.approx([0.1, 0.8, 0.1]) and alice[:, 5] == pytest.approx([0.1, 0.2, 0.7])
+    assert np.isnan(alice[:, 1:5]).all()
+    assert [who for who, _, _ in people_recorded().at(5.0, 0.1)] == ["Alice", "Face 4"]

@@ -151,6 +151,12 @@ class App:
         remote.page.expose("moodlensAnalyse", self.photos.analyse_url)
         # For `python3 build.py analyse`: the last video's JSON export, as "Download JSON" gives it.
         remote.page.expose("moodlensVideoExport", self._video_export)
+        # For `python3 build.py analyse --people DIR`: a named person from reference pictures.
+        remote.page.expose("moodlensAddPerson", self.photos.add_person)
+        # For `python3 build.py analyse --include-descriptors` (and --shard, --jobs): the people's
+        # mean descriptors. Only that command asks; nothing in the page shows or sends them.
+        remote.page.expose("moodlensPeopleDescriptors", self._people_descriptors)
+        remote.page.expose("moodlensPeopleNames", self._people_names)
         self.actions.ready = True
         camera_on = await early_camera.started()  # Start pressed while Python booted: its camera stays on
         view.set_running(camera_on)  # the button as it was
@@ -179,6 +185,8 @@ class App:
         else:
             detector, detector_name = modules.BlazeFace(detector_model.manifest, detector_model.predict), "BlazeFace"
         self.analysis = analysis = Analysis(self.view, self.registry, cfg, detector, detector_name, modules.Pipeline)
+        analysis.descriptor_ids = [m["id"] for m in self.index.get("descriptor", [])]
+        analysis.make_people()
         self.live = live = modules.LiveSession(doc, analysis)
         self.camera = camera = modules.CameraMode(analysis, source, live, Diagnostics(cfg.debug, self.registry))
         self.photos = photos = modules.PhotoMode(analysis, doc, self.index["photo_detectors"])
@@ -214,6 +222,16 @@ class App:
             for name in ("dragenter", "dragover", "dragleave", "drop"):
                 element.addEventListener(name, self._on_drop if name == "drop" else self._on_drag)
         self.doc.addEventListener("visibilitychange", self._on_visibility)
+
+    async def _people_descriptors(self) -> str:
+        people = self.analysis.people
+        if people is None or self.analysis.describer is None:
+            return json.dumps({})
+        return json.dumps({str(p.id): [round(float(v), 6) for v in p.mean()] for p in people.people.values()})
+
+    async def _people_names(self) -> str:
+        people = self.analysis.people
+        return json.dumps([{"id": p.id, "name": p.name} for p in people.people.values()] if people else [])
 
     async def _video_export(self) -> str | None:
         """For `python3 build.py analyse`: the last video's JSON export, as "Download JSON" gives it."""

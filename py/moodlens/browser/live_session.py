@@ -17,7 +17,7 @@ import json
 from .. import __version__
 from ..timeline import Timeline
 from ._compat import create_proxy, js
-from ._js import download
+from ._js import download, spawn
 from .timeline_view import TimelineView
 
 WINDOW_S = 180.0
@@ -28,7 +28,8 @@ class LiveSession:
     def __init__(self, document, analysis):
         self.analysis = analysis
         self.section = document.getElementById("live-result")
-        self.view = TimelineView(document, "live")
+        self.view = TimelineView(document, "live", on_name=analysis.name_person)
+        analysis.on_people_change(self.relink)
         self.timeline: Timeline | None = None
         self.start_ms: float | None = None
         self.started_at = None
@@ -55,6 +56,10 @@ class LiveSession:
             self.start_ms = frame.time_ms
         time_s = (frame.time_ms - self.start_ms) / 1000.0
         self.timeline.add(time_s, frame.index, [(f.track_id, f.box, [b.value for b in f.bars]) for f in result.faces])
+        if self.analysis.people_pending():
+            spawn(self.analysis.ensure_people())  # after the first emotion: the start is not slowed
+        if result.faces and any(f.person_id is not None for f in result.faces):
+            self.timeline.link(self.analysis.persons("camera"))
         if time_s - self.last_draw >= REDRAW_S or time_s < self.last_draw:
             self.last_draw = time_s
             self.section.hidden = False
@@ -62,6 +67,14 @@ class LiveSession:
         if time_s - self.last_summary >= 2.0 or time_s < self.last_summary:
             self.last_summary = time_s
             self.view.summary(self.timeline.summary())
+
+    def relink(self) -> None:
+        """People renamed: the rows' people, the chart's lanes and the table follow."""
+        if self.timeline is None:
+            return
+        self.timeline.link(self.analysis.persons("camera"))
+        self.view.redraw()
+        self.view.summary(self.timeline.summary())
 
     def export(self) -> dict:
         t, analysis = self.timeline, self.analysis

@@ -33,6 +33,8 @@ class PhotoMode:
             analysis = self.analysis
             detectors = [await analysis.registry.shared(model_id) for model_id in self.detector_ids]
             self.photos = Photos(detectors, analysis.emotion)
+        await self.analysis.ensure_people()
+        self.photos.describer = self.analysis.describer
         return self.photos
 
     def use_emotion(self, model) -> None:
@@ -72,6 +74,38 @@ class PhotoMode:
             self.busy = False
             self.input.value = ""
         return f"Analysed {len(entries)} picture{'s' if len(entries) != 1 else ''}."
+
+    async def add_person(self, name: str, urls: list) -> str:
+        """For `build.py analyse --people DIR`: a named person from reference pictures (one face
+        each), by URL. Returns JSON: {"id", "name", "pictures"} or {"error"} naming each bad picture."""
+        from .sources.photos import read
+
+        photos = await self.pipeline()
+        describer, people = self.analysis.describer, self.analysis.people
+        if describer is None:
+            return json.dumps({"error": f"people are not available: {self.analysis.people_error or 'turned off'}"})
+        descriptors, problems = [], []
+        for url in urls:
+            file = str(url).rsplit("/", 1)[-1]
+            try:
+                blob = await settle(await fetch_response(url), "blob")
+            except (FetchError, JsError) as exc:
+                problems.append(f"{file}: {exc}")
+                continue
+            frame = await read(blob, file, 0)
+            if frame.error is not None:
+                problems.append(frame.error)
+                continue
+            found = await photos.faces(frame)
+            if len(found) != 1:
+                problems.append(f"{file}: {'no face found' if not found else f'{len(found)} faces'}; a reference "
+                                "picture must show the person's face alone")
+                continue
+            descriptors.append((await describer.describe(frame.pixels, found))[0])
+        if problems:
+            return json.dumps({"error": "; ".join(problems)})
+        person = people.add_reference(name, descriptors)
+        return json.dumps({"id": person.id, "name": person.name, "pictures": len(descriptors)})
 
     async def analyse_url(self, url: str, name: str, cropped: bool = False) -> str:
         photos = await self.pipeline()

@@ -1,4 +1,4 @@
-"""The timeline on the page: one lane per face, its emotions over time, a cursor, a summary.
+"""The timeline on the page: one lane per person (or per face not linked to one), its emotions over time, a cursor, a summary.
 
     view = TimelineView(document, "live")      # the elements with ids live-timeline, live-readout, ...
     view.use_labels(manifest)                  # colours and names, in the manifest's order
@@ -6,7 +6,8 @@
     view.summary(timeline.summary())           # share of time per emotion, mean probabilities
 
 Each lane stacks every label's probability in the label's colour, so the dominant emotion is
-the widest band; the lane's name says which face. The lanes are painted as one image made in
+the widest band; the lane's name says who ("Alice", "Person 2", or "Face 3" before a face is
+linked to a person). The lanes are painted as one image made in
 NumPy (``putImageData``), not thousands of canvas calls, so a long video draws at once and a
 live session redraws cheaply. Pointing at the chart, or moving the cursor with the arrow keys
 (Home/End, Shift for bigger steps) once it has focus, shows that moment's scores per face in
@@ -15,20 +16,27 @@ the readout (an ``aria-live`` region) and, for a video, seeks a preview of the f
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 
 from ..timeline import EMPTY, Timeline, clock, paint_lanes, rgb
 from ._compat import create_proxy, js
 
-LANE_PX = 34  # CSS pixels per face lane
-GUTTER_PX = 58  # room for the lane's name
+LANE_PX = 34  # CSS pixels per lane
+GUTTER_PX = 72  # room for the lane's name
 AXIS_PX = 18
 
 
 class TimelineView:
-    def __init__(self, document, prefix: str, preview=None):
+    def __init__(self, document, prefix: str, preview=None, on_name=None):
         self.doc, self.prefix = document, prefix
         el = document.getElementById
+        # Naming people: a form under the table (person, name, Save), shown once there are people.
+        self.naming, self.person_pick, self.person_name = el(f"{prefix}-naming"), el(f"{prefix}-person"), \
+            el(f"{prefix}-person-name")
+        self.on_name = on_name  # (person id, name) -> None
+        self._people_shown: tuple = ()
         self.canvas = el(f"{prefix}-timeline")
         self.readout = el(f"{prefix}-readout")
         self.table = el(f"{prefix}-summary")
@@ -40,7 +48,8 @@ class TimelineView:
         self.window = (0.0, 1.0)
         self.cursor_s: float | None = None
         self._lanes: list = []
-        self._proxies = [create_proxy(self._pointer), create_proxy(self._key)]
+        self._proxies = [create_proxy(self._pointer), create_proxy(self._key), create_proxy(self._named)]
+        self.naming.addEventListener("submit", self._proxies[2], prevent=True)
         self.canvas.addEventListener("pointermove", self._proxies[0])
         self.canvas.addEventListener("pointerdown", self._proxies[0])
         self.canvas.addEventListener("keydown", self._proxies[1], prevent=["ArrowRight", "ArrowLeft", "Home", "End"])
@@ -80,7 +89,7 @@ class TimelineView:
         ctx.font = f"{round(12 * ratio)}px system-ui, sans-serif"
         ctx.textBaseline = "middle"
         for k, lane in enumerate(self._lanes):
-            ctx.fillText(f"Face {lane.face_id}", 4 * ratio, k * lane_h + lane_h / 2)
+            ctx.fillText(_fit(lane.label), 4 * ratio, k * lane_h + lane_h / 2)
         if not self._lanes:
             ctx.fillText("No face yet", gutter, lane_h / 2)
         ctx.textBaseline = "alphabetic"
@@ -95,27 +104,40 @@ class TimelineView:
             ctx.fillStyle = "#ffffff"
             ctx.fillRect(x - ratio, 0, 2 * ratio, lanes_h)
         count = len(self._lanes)
-        self.canvas.setAttribute("aria-label", f"Timeline of {count} face{'s' if count != 1 else ''} from "
+        who = "person" if all(lane.key[0] == "person" for lane in self._lanes) and count else "face"
+        self.canvas.setAttribute("aria-label", f"Timeline of {count} {who}{'s' if count != 1 else ''} from "
                                                f"{clock(start_s)} to {clock(self.window[1])}; use the arrow keys "
                                                "to read a moment")
 
+    def redraw(self) -> None:
+        """Draw again what is shown (its people renamed, say), the readout with it."""
+        if self.timeline is None:
+            return
+        if self.cursor_s is not None:
+            self.point_at(self.cursor_s)
+        else:
+            self.draw(self.timeline, *self.window)
+
     def summary(self, summary: dict) -> None:
-        """A table: a row per face, a column per label with its share of time as the dominant
-        emotion and its mean probability."""
+        """A table: a row per person (per face when nobody was linked), a column per label with
+        its share of time as the dominant emotion and its mean probability."""
         table = self.table
         table.replaceChildren()
+        people = summary.get("people")
+        rows = ({f"{p['name'] or 'Person ' + pid}": p for pid, p in people.items()} if people
+                else {f"Face {face_id}": face for face_id, face in summary.get("faces", {}).items()})
         head = self.doc.createElement("tr")
-        for text in ["Face", "Seen", *self.labels]:
+        for text in ["Person" if people else "Face", "Seen", *self.labels]:
             th = self.doc.createElement("th")
             th.textContent = text
             th.scope = "col"
             head.append(th)
         table.append(head)
-        for face_id, face in summary.get("faces", {}).items():
+        for name, face in rows.items():
             row = self.doc.createElement("tr")
             th = self.doc.createElement("th")
             th.scope = "row"
-            th.textContent = f"Face {face_id}"
+            th.textContent = name
             row.append(th)
             seen = self.doc.createElement("td")
             seen.textContent = f"{clock(face['first_s'])}–{clock(face['last_s'])}"
@@ -127,7 +149,27 @@ class TimelineView:
                 cell.title = f"{label}: dominant {round(share * 100)}% of the time, mean probability {mean:.3f}"
                 row.append(cell)
             table.append(row)
-        table.hidden = not summary.get("faces")
+        table.hidden = not rows
+        self._show_naming(people or {})
+
+    def _show_naming(self, people: dict) -> None:
+        """The person picker lists the people of the table (kept as it is while they are the same)."""
+        shown = tuple((pid, p["name"]) for pid, p in people.items())
+        if shown == self._people_shown:
+            return
+        chosen = str(self.person_pick.value or "")
+        self._people_shown = shown
+        self.person_pick.innerHTML = "".join(
+            f'<option value="{pid}">{escape(name or "Person " + pid)}</option>' for pid, name in shown)
+        if chosen in {pid for pid, _ in shown}:
+            self.person_pick.value = chosen
+        self.naming.hidden = not shown or self.on_name is None
+
+    def _named(self, event) -> None:
+        pid = str(self.person_pick.value or (self._people_shown[0][0] if self._people_shown else ""))
+        if pid and self.on_name is not None:
+            self.on_name(int(pid), str(self.person_name.value or ""))
+            self.person_name.value = ""
 
     # -- the cursor ---------------------------------------------------------------------------
     def _pointer(self, event) -> None:
@@ -157,13 +199,18 @@ class TimelineView:
         found = timeline.at(time_s, window_s=max(0.25, (self.window[1] - self.window[0]) / 200))
         if found:
             parts = []
-            for face_id, _, scores in found:
+            for who, _, scores in found:
                 order = np.argsort(-scores)
                 top = ", ".join(f"{self.labels[i]} {round(float(scores[i]) * 100)}%" for i in order[:3])
-                parts.append(f"Face {face_id}: {top}")
+                parts.append(f"{who}: {top}")
             self.readout.textContent = f"{clock(time_s)} — " + "; ".join(parts)
         else:
             self.readout.textContent = f"{clock(time_s)} — no face"
         if self.preview is not None:
             self.preview.currentTime = time_s
         self.draw(timeline, *self.window)
+
+
+def _fit(label: str, most: int = 10) -> str:
+    """A lane's name cut to fit the gutter ("Alexandrina" -> "Alexandri…")."""
+    return label if len(label) <= most else label[: most - 1] + "…"

@@ -38,8 +38,10 @@ class VideoMode:
         self.panel, self.bar, self.text = el("video-progress"), el("video-bar"), el("video-progress-text")
         self.cancel_button, self.status, self.results = el("video-cancel"), el("video-status"), el("results")
         self.section, self.preview = el("video-result"), el("video-preview")
-        self.view = TimelineView(document, "video", preview=self.preview)
+        self.view = TimelineView(document, "video", preview=self.preview, on_name=analysis.name_person)
         self.analysis = analysis
+        self.namespace: str | None = None  # the last video's tracks, for the people
+        analysis.on_people_change(self.relink)
         self.runner: Runner | None = None
         self.timeline: Timeline | None = None
         self.export: dict | None = None
@@ -82,8 +84,12 @@ class VideoMode:
             await source.close()
             self._failed(source.name, str(exc))
             return
+        if self.analysis.cfg.people and self.analysis.describer is None:
+            self.status.textContent = "Loading the face-descriptor model, to tell people apart…"
+            await self.analysis.ensure_people()
         model, pipeline = self.analysis.video_pipeline()
         timeline = self.timeline = Timeline(model.manifest.label_names)
+        self.namespace = pipeline.namespace
         self.view.use_labels(model.manifest)
 
         async def analyse(frame):
@@ -111,6 +117,7 @@ class VideoMode:
             self.panel.hidden = True
             await source.close()
         seconds = time.perf_counter() - started
+        timeline.link(self.analysis.persons(self.namespace))
         self.export = self._export(info, model, timeline, seconds, every, target_fps, report, error)
         self.export["summary"]["time_ms_per_frame"] = sink.timing()
         sink.finish(report, error)
@@ -127,6 +134,16 @@ class VideoMode:
             if not report.cancelled:
                 done += f" in {seconds:.1f} s ({report.analysed / seconds if seconds else 0:.0f} frames a second)"
             self.status.textContent = f"{done}. Download the numbers below.{notes}"
+
+    def relink(self) -> None:
+        """People renamed: the last video's rows, chart, table and export follow."""
+        if self.timeline is None or self.export is None or self.namespace is None:
+            return
+        self.timeline.link(self.analysis.persons(self.namespace))
+        self.export["metadata"]["people"] = self.timeline.people()
+        self.export["summary"]["people"] = self.timeline.summary().get("people", {})
+        self.view.redraw()
+        self.view.summary(self.export["summary"])
 
     def _failed(self, name: str, message: str) -> None:
         self.status.textContent = message
@@ -213,7 +230,8 @@ class _Progress:
         mode.text.textContent = (f"Frame {decoded} of {'~' + str(total) if total else '?'} · {rate:.0f} frames/s"
                                  + (f" · {clock(left)} left" if left is not None else ""))
         faces, scale = self.latest
-        faces = [{"id": f.track_id, "box": [round(v / scale, 1) for v in f.box], "emotion": f.emotion,
+        faces = [{"id": f.track_id, "person_id": f.person_id, "person": f.person,
+                  "box": [round(v / scale, 1) for v in f.box], "emotion": f.emotion,
                   "scores": {b.label: round(b.value, 5) for b in f.bars}} for f in faces]
         payload = {"source": "video", "file": self.info.name, "progress": round(progress, 4), "done": done,
                    "frames_analysed": self.analysed, "faces": faces}

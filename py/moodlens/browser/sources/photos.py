@@ -72,11 +72,17 @@ class Photos:
         ranges = [SHORT_RANGE, FULL_RANGE] if len(detectors) == 2 else [(0.0, float("inf"))] * len(detectors)
         self.detector = Detectors((BlazeFace(m.manifest, m.predict), lo, hi)
                                   for m, (lo, hi) in zip(detectors, ranges))
+        self.describer = None  # moodlens.describe.Describer: faces linked into the session's people
+        self.pictures = 0  # pictures analysed: each is a namespace of its own for the people
         self.use_emotion(emotion)
 
     def use_emotion(self, emotion: tfjs.Model) -> None:
         self.emotion = emotion
         self.pipeline = Pipeline(self.detector, emotion.predict, emotion.manifest, MAX_FACES, smoothing=0.0)
+
+    async def faces(self, frame: Frame) -> list:
+        """The faces the photo detectors find in a picture (no classification)."""
+        return list(await self.detector.detect(frame.pixels, MAX_FACES))
 
     async def analyse(self, blob, name: str, cropped: bool = False) -> tuple[dict, np.ndarray | None, list]:
         """-> (the #results entry, the analysed RGBA pixels or None, the FaceViews to draw).
@@ -92,6 +98,9 @@ class Photos:
         pixels, (width, height), scale, notes = frame.pixels, frame.original, frame.scale, list(frame.notes)
         pipeline = self.pipeline
         pipeline.reset()
+        self.pictures += 1
+        pipeline.namespace = f"photo {self.pictures}"
+        pipeline.describer = None if cropped else self.describer  # a face crop to score (evaluate): no person
         with self.emotion.lease():  # a model switch meanwhile frees this model only afterwards
             if cropped:
                 h, w = pixels.shape[:2]
@@ -101,7 +110,8 @@ class Photos:
         faces = sorted(result.faces, key=lambda f: f.box[0])
         entry = {
             "file": name, "width": width, "height": height, "model": pipeline.manifest.id,
-            "faces": [{"box": [round(v / scale, 1) for v in f.box], "emotion": f.emotion,
+            "faces": [{"box": [round(v / scale, 1) for v in f.box], "person_id": f.person_id, "person": f.person,
+                       "emotion": f.emotion,
                        "scores": {bar.label: round(bar.value, 5) for bar in f.bars}} for f in faces],
             "notes": notes,
         }
