@@ -28,6 +28,7 @@ MIN_FACE_PX = 40.0  # the detector's box, shorter side, in frame pixels
 MAX_NOSE_OFFSET = 0.25  # nose off the eyes' midpoint, in eye distances: about 30 degrees of yaw
 MIN_SHARPNESS = 30.0  # Laplacian variance of the grey 64x64 crop: sharp faces 450-1000, 5 px blur 28
 SHARPNESS_PX = 64
+RETRY_MS = 250.0  # after a view judged not good enough, the track's next try (cropping costs ~2-5 ms)
 
 
 def sharpness(crop: np.ndarray) -> float:
@@ -61,6 +62,7 @@ class Describer:
         self.manifest, self.run, self.people = manifest, run, people
         self.views = 0  # descriptors computed
         self.skipped: dict[str, int] = {}  # views not used, by reason
+        self._tried: dict = {}  # track key -> when its last view was judged not good enough
 
     async def describe(self, frame: np.ndarray, detections: list[Detection]) -> np.ndarray:
         """(N, size) descriptors of these faces, whatever their views (a reference picture)."""
@@ -85,7 +87,7 @@ class Describer:
         spec = self.manifest.input
         due, crops = [], []
         for i, (key, d) in enumerate(zip(keys, detections)):
-            if not self.people.wants(key, now_ms):
+            if not self.people.wants(key, now_ms) or 0 <= now_ms - self._tried.get(key, -1e18) < RETRY_MS:
                 continue
             problem = view_problem(d)
             crop = None
@@ -95,6 +97,9 @@ class Describer:
                     problem = "blurred"
             if problem is not None:
                 self.skipped[problem] = self.skipped.get(problem, 0) + 1
+                self._tried[key] = now_ms
+                if len(self._tried) > 1000:  # tracks long gone
+                    self._tried.clear()
                 continue
             due.append(i)
             crops.append(preprocess.to_color(crop, spec.color))

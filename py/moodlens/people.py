@@ -139,6 +139,19 @@ class People:
             raise ValueError(f"{name}: no descriptor")
         return person
 
+    def adopt(self, descriptor, name: str = "", exclude=()) -> Person:
+        """A person described elsewhere (another run's, with its mean descriptor): the person here
+        it matches by the same rule as a track's first view, else a new one; ``exclude``: ids
+        it cannot be (people that run already told apart from it). A name fills an empty one."""
+        d = _unit(np.asarray(descriptor, dtype=np.float32).ravel()) if descriptor is not None else None
+        person = (self._match(d, set(exclude)) if d is not None else None) or self._new_person()
+        if d is not None:
+            person.views.append(d)
+            del person.views[:-MAX_PERSON_VIEWS]
+        if name and not person.name:
+            person.name = " ".join(str(name).split())[:60]
+        return person
+
     def tracks_of(self, namespace: str) -> dict[int, Person]:
         """Track id -> person, for the tracks of one source (a video's rows get their person)."""
         return {key[1]: track.person for key, track in self._tracks.items() if key[0] == namespace}

@@ -1,6 +1,8 @@
 """Analyse video files headless: the built site's video mode in Chromium, numbers out.
 
     python3 build.py analyse VIDEO... --out DIR [--model ID] [--every N | --fps F] [--match D | --no-people]
+                             [--people DIR] [--include-descriptors] [--jobs N | --shard K/N]
+    python3 build.py analyse --merge SHARD_DIR... --out DIR
 
 For each video, in one headless Chromium (the same decoding, detection, preprocessing, model and
 tracking as a visitor's browser), writes ``DIR/<stem>.csv`` (one row per face per analysed frame,
@@ -8,7 +10,14 @@ the page's own CSV), ``DIR/<stem>.json`` (the rows, metadata and summary the pag
 JSON" gives) and ``DIR/<stem>-timeline.png`` (matplotlib: a lane per person, each label's
 probability stacked in its colour). The files of one run share one set of people (one page
 session): the same person has the same ``person_id`` in every file's CSV, and ``DIR/people.json``
-says who was seen in which file and when (no face descriptors: they never leave the page). It prints progress; a file the browser cannot read or
+says who was seen in which file and when (no face descriptors: they never leave the page).
+Person ids are the run's: numbered by first appearance (reference people of ``--people`` first).
+
+Many files: ``--jobs N`` analyses N slices of the file list in N pages at once and joins their
+people by face descriptor; ``--shard K/N`` analyses only the K-th of N slices (one array job of a
+cluster each) and ``--merge`` joins the shards' folders into the files one run would have
+written. A shard's folder holds ``shard.json`` with its people's mean descriptors, which the
+merge needs: biometric data, to delete once merged. It prints progress; a file the browser cannot read or
 decode gets its message and the others go on; the exit status is 0 only when every file went
 through whole. (Also: ``.venv/bin/python -m moodlens_tools.analyse …``.)
 """
@@ -21,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+from moodlens.people import THRESHOLD
 from moodlens.timeline import Timeline, rgb
 from moodlens_build.paths import DIST
 from moodlens_build.site import build
@@ -31,7 +41,7 @@ from . import engines
 def arguments(argv):
     parser = argparse.ArgumentParser(prog="build.py analyse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("videos", nargs="+", type=Path, help="video files (MP4, MOV, WebM, MKV)")
+    parser.add_argument("videos", nargs="*", type=Path, help="video files (MP4, MOV, WebM, MKV)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the CSV, JSON and PNG files")
     parser.add_argument("--model", help="emotion model id (default: the site's default)")
     choice = parser.add_mutually_exclusive_group()
@@ -48,7 +58,23 @@ def arguments(argv):
     parser.add_argument("--include-descriptors", action="store_true",
                         help="put each person's mean face descriptor into people.json (biometric data: "
                              "only where you must, e.g. to join runs yourself)")
+    many = parser.add_mutually_exclusive_group()
+    many.add_argument("--jobs", type=int, default=1, help="analyse in N pages at once (default 1)")
+    many.add_argument("--shard", metavar="K/N", help="analyse only the K-th of N slices of the file list")
+    many.add_argument("--merge", type=Path, nargs="+", metavar="SHARD_DIR",
+                      help="join the folders of shards K/N (all N of them) into --out")
     args = parser.parse_args(argv)
+    if args.merge and args.videos:
+        parser.error("--merge joins shard folders: give no video files with it")
+    if not args.merge and not args.videos:
+        parser.error("give the video files to analyse (or --merge SHARD_DIR...)")
+    if args.jobs < 1:
+        parser.error("--jobs must be 1 or more")
+    if args.shard is not None:
+        k, _, n = args.shard.partition("/")
+        if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+            parser.error(f"--shard {args.shard}: expected K/N with 1 <= K <= N, e.g. 2/8")
+        args.shard = (int(k), int(n))
     if args.every < 1 or (args.fps is not None and args.fps <= 0):
         parser.error("--every must be 1 or more, --fps above 0")
     if args.match is not None and not 0.05 <= args.match <= 0.8:
@@ -98,6 +124,67 @@ def query(args) -> str:
     params = ([f"model={args.model}"] if args.model else []) + (["people=0"] if args.no_people else []) + \
         ([f"match={args.match:g}"] if args.match is not None else [])
     return "?" + "&".join(params) if params else ""
+
+
+def shard_slice(items: list, k: int, n: int) -> list:
+    """The K-th (1-based) of N contiguous slices, sizes differing by one at most: shards in order
+    cover the list in order, so people are numbered as one run numbers them."""
+    return items[(k - 1) * len(items) // n: k * len(items) // n]
+
+
+def join(shards: list[dict], match: float) -> list[dict]:
+    """Run-wide people for shards in order (one shard: a single run). Each shard: ``exports``
+    (its files' JSON, in order), ``descriptors`` ({person id: mean descriptor}) and ``named``
+    ({person id: name}: its reference people). Each shard's people, reference people first, then
+    by first appearance, are matched to the people of the shards before it by descriptor (the
+    page's rule, moodlens.people) or numbered anew; the exports are rewritten with those ids
+    and names. Returns [{"id", "name", "descriptor"}] of the run's people, in id order."""
+    from moodlens.people import People
+
+    joined = People(threshold=match)
+    for shard in shards:
+        firsts: dict[int, tuple] = {}
+        names = {int(k): v for k, v in shard.get("named", {}).items()}
+        for index, data in enumerate(shard["exports"]):
+            for p in data["metadata"].get("people", []):
+                firsts[p["id"]] = min(firsts.get(p["id"], (index, p["first_s"])), (index, p["first_s"]))
+                names[p["id"]] = names.get(p["id"]) or p.get("name", "")
+        descriptors = {int(k): v for k, v in shard.get("descriptors", {}).items()}
+        references = {int(k) for k in shard.get("named", {})}
+        order = sorted(set(firsts) | references, key=lambda pid: (pid not in references, firsts.get(pid, (-1, 0.0)), pid))
+        mapping: dict[int, int] = {}
+        for pid in order:
+            person = joined.adopt(descriptors.get(pid), names.get(pid, ""), exclude=set(mapping.values()))
+            mapping[pid] = person.id
+        shard["mapping"] = mapping
+        for data in shard["exports"]:
+            _renumber(data, mapping, joined)
+    return [{"id": p.id, "name": p.name, "descriptor": [round(float(v), 6) for v in p.mean()] if p.views else None}
+            for p in sorted(joined.people.values(), key=lambda p: p.id)]
+
+
+def _renumber(data: dict, mapping: dict[int, int], joined) -> None:
+    for row in data["rows"]:
+        if row.get("person_id") is not None:
+            row["person_id"] = mapping[row["person_id"]]
+    meta = data["metadata"]
+    for p in meta.get("people", []):
+        p["id"] = mapping[p["id"]]
+        p["name"] = joined.people[p["id"]].name
+    meta["people"] = sorted(meta.get("people", []), key=lambda p: p["id"])
+    summary = data["summary"]
+    if "people" in summary:
+        summary["people"] = {str(mapping[int(k)]): v | {"name": joined.people[mapping[int(k)]].name}
+                             for k, v in sorted(summary["people"].items(), key=lambda kv: mapping[int(kv[0])])}
+
+
+def write_files(data: dict, out: Path) -> str:
+    """A video's JSON, CSV and chart into ``out``; the stem used."""
+    stem = Path(data["metadata"]["file"]).stem
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=1))
+    (out / f"{stem}.csv").write_text(Timeline.from_json(data).csv())
+    chart(data, out / f"{stem}-timeline.png")
+    return stem
 
 
 def people_json(exports: list[dict], named: dict[int, str] | None = None, descriptors: dict | None = None) -> dict:
@@ -200,6 +287,8 @@ def analyse_one(page, video: Path, out: Path, timeout: float) -> tuple[bool, str
 
 def main(argv=None) -> int:
     args = arguments(argv)
+    if args.merge:
+        return merge(args.merge, args.out, args.include_descriptors)
     missing = [str(v) for v in args.videos if not v.is_file()]
     if missing:
         print(f"no such file: {', '.join(missing)}", file=sys.stderr)
@@ -210,9 +299,12 @@ def main(argv=None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-    args.out.mkdir(parents=True, exist_ok=True)
     if not (DIST / "index.html").exists():
         build()
+    if args.jobs > 1 and len(args.videos) > 1:
+        return run_jobs(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    videos = shard_slice(args.videos, *args.shard) if args.shard else args.videos
     site = engines.TestSite(DIST, [], extra=args.references)
     engine = engines.launch("chromium")
     ok = True
@@ -233,24 +325,132 @@ def main(argv=None) -> int:
             if (![...select.options].some((o) => o.value === value)) select.add(new Option(value, value));
             select.value = value;""", every)
         exports = []
-        for video in args.videos:
+        for video in videos:
             print(f"{video.name}…", flush=True)
             went, line, data = analyse_one(page, video.resolve(), args.out, args.timeout)
             ok &= went
             print(("  " if went else "  FAILED ") + line, flush=True)
             if data is not None:
                 exports.append(data)
-        if not args.no_people:
-            descriptors = json.loads(page.run_async("return await window.moodlensPeopleDescriptors()")) \
-                if args.include_descriptors else None
-            people = people_json(exports, named, descriptors)
-            (args.out / "people.json").write_text(json.dumps(people, indent=1))
-            print(f"{len(people['people'])} person(s) across {len(exports)} file(s) -> people.json")
+        descriptors = {} if args.no_people else json.loads(
+            page.run_async("return await window.moodlensPeopleDescriptors()"))
     finally:
         engine.close()
         site.close()
+    if not args.no_people:
+        shard = {"exports": exports, "descriptors": descriptors, "named": named}
+        people = join([shard], args.match if args.match is not None else THRESHOLD)
+        for data in exports:  # again, with the run's person ids (numbered by first appearance)
+            write_files(data, args.out)
+        references = {shard["mapping"][pid]: name for pid, name in named.items()}
+        finish_people(exports, people, references, args.out, args.include_descriptors)
+        if args.shard:
+            k, n = args.shard
+            (args.out / "shard.json").write_text(json.dumps({
+                "shard": k, "of": n, "files": [v.name for v in videos], "match": people_match(args),
+                "named": references, "descriptors": {p["id"]: p["descriptor"] for p in people if p["descriptor"]}}))
+            print(f"shard {k}/{n}: {len(videos)} file(s); shard.json holds the people's face descriptors for "
+                  "--merge (biometric data: delete it once merged)")
     print("all files went through" if ok else "some files did not go through (see above)")
     return 0 if ok else 1
+
+
+def people_match(args) -> float:
+    return args.match if args.match is not None else THRESHOLD
+
+
+def finish_people(exports: list[dict], people: list[dict], references: dict, out: Path, descriptors: bool) -> None:
+    data = people_json(exports, references, {str(p["id"]): p["descriptor"] for p in people} if descriptors else None)
+    (out / "people.json").write_text(json.dumps(data, indent=1))
+    print(f"{len(data['people'])} person(s) across {len(exports)} file(s) -> people.json"
+          + (" (with face descriptors, as asked)" if descriptors else ""))
+
+
+def merge(folders: list[Path], out: Path, descriptors: bool, remind: bool = True) -> int:
+    """Join shards' folders (``--shard K/N``, all N) into ``out``: the files one run writes."""
+    shards = []
+    for folder in folders:
+        try:
+            info = json.loads((folder / "shard.json").read_text())
+        except (OSError, ValueError):
+            print(f"--merge {folder}: not a shard's folder (no readable shard.json; analyse --shard K/N "
+                  "writes one, with people on)", file=sys.stderr)
+            return 2
+        info["folder"] = folder
+        shards.append(info)
+    counts = {s["of"] for s in shards}
+    got = sorted(s["shard"] for s in shards)
+    if len(counts) != 1 or got != list(range(1, next(iter(counts)) + 1)):
+        given = ", ".join(f"{s['shard']}/{s['of']}" for s in shards)
+        print(f"--merge: shards {given} given; every shard K/N of one split is needed, once each", file=sys.stderr)
+        return 2
+    if len({s["match"] for s in shards}) != 1:
+        print("--merge: the shards were analysed with different --match values", file=sys.stderr)
+        return 2
+    shards.sort(key=lambda s: s["shard"])
+    for info in shards:
+        try:
+            info["exports"] = [json.loads((info["folder"] / f"{Path(name).stem}.json").read_text())
+                               for name in info["files"]]
+        except (OSError, ValueError) as exc:
+            print(f"--merge {info['folder']}: a file of the shard is missing or damaged ({exc})", file=sys.stderr)
+            return 2
+    people = join(shards, shards[0]["match"])
+    out.mkdir(parents=True, exist_ok=True)
+    exports = [data for info in shards for data in info["exports"]]
+    for data in exports:
+        write_files(data, out)
+    references = {info["mapping"][int(pid)]: name for info in shards for pid, name in info.get("named", {}).items()}
+    finish_people(exports, people, references, out, descriptors)
+    print(f"merged {len(shards)} shard(s), {len(exports)} file(s) -> {out}" + (
+        "; the shards' shard.json files hold face descriptors: delete them if you no longer need them" if remind
+        else ""))
+    return 0
+
+
+def run_jobs(args) -> int:
+    """``--jobs N``: N shards at once, each its own browser, then merged into ``--out``; the
+    shards' folders (with their descriptors) are deleted after."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    n = min(args.jobs, len(args.videos))
+    options = [f"--timeout={args.timeout:g}"] + ([f"--model={args.model}"] if args.model else []) + \
+        ([f"--fps={args.fps:g}"] if args.fps else [f"--every={args.every}"]) + \
+        (["--no-people"] if args.no_people else []) + ([f"--match={args.match:g}"] if args.match is not None else []) + \
+        ([f"--people={args.references}"] if args.references else [])
+    work = Path(tempfile.mkdtemp(prefix="moodlens-jobs-"))
+    try:
+        folders = [work / str(k) for k in range(1, n + 1)]
+        jobs = [subprocess.Popen([sys.executable, "-m", "moodlens_tools.analyse", *map(str, args.videos),
+                                  "--shard", f"{k}/{n}", "--out", str(folder), *options],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for k, folder in enumerate(folders, 1)]
+        codes = []
+        for k, job in enumerate(jobs, 1):
+            output, _ = job.communicate()
+            codes.append(job.returncode)
+            for line in output.splitlines():
+                if "shard.json holds" not in line:
+                    print(f"[{k}/{n}] {line}", flush=True)
+        if args.no_people:
+            args.out.mkdir(parents=True, exist_ok=True)
+            for folder in folders:
+                for file in folder.iterdir():
+                    shutil.copy2(file, args.out / file.name)
+            status = 0
+        else:
+            present = [f for f in folders if (f / "shard.json").exists()]
+            if len(present) != n:
+                print(f"{n - len(present)} job(s) wrote nothing to join; nothing merged", file=sys.stderr)
+                return 1
+            status = merge(present, args.out, args.include_descriptors, remind=False)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the shards' descriptors go with them
+    worst = max(codes + [status])
+    print("all files went through" if worst == 0 else "some files did not go through (see above)")
+    return 0 if worst == 0 else (1 if worst == 1 else worst)
 
 
 if __name__ == "__main__":

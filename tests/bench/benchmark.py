@@ -640,15 +640,19 @@ def people_cost(args, camera: dict) -> dict:
                                    seconds=args.clip_seconds)
     out: dict = {"live_results_per_s": {"with": [], "without": []}, "video_frames_per_s": {"with": [], "without": []},
                  "first_person_after_first_emotion_ms": []}
-    for _ in range(max(1, args.starts)):
-        for label, extra in (("without", "&people=0"), ("with", "")):
+    for round_ in range(max(1, args.starts)):
+        order = (("without", "&people=0"), ("with", ""))
+        for label, extra in (order if round_ % 2 == 0 else order[::-1]):  # turns: the machine's drift falls on both
             r = run_system(args.browser, "moodlens", "?autostart=1" + extra, DIST, camera, args.seconds, sweep=False)
             out["live_results_per_s"][label].append(r["results_per_s"])
             if label == "with":
                 out["first_person_after_first_emotion_ms"].append(r["cold_ms"].get("person_after_ms"))
+                out.setdefault("people_stage_ms", []).append(r["stages_ms"].get("people"))
             v = clip_fps(args.browser, "?people=0" if label == "without" else "", clip, args.clip_seconds)
             out["video_frames_per_s"][label].append(v["frames_per_second"])
-            print(f"{args.browser} people {label}: live {r['results_per_s']} results/s, video {v}", flush=True)
+            stages = {k: v["p50"] for k, v in r["stages_ms"].items()}
+            print(f"{args.browser} people {label}: live {r['results_per_s']} results/s (p50 ms: {stages}), "
+                  f"video {v}", flush=True)
     for key in ("live_results_per_s", "video_frames_per_s"):
         with_, without = (statistics.median(out[key][k]) for k in ("with", "without"))
         out[key]["ratio_with_to_without"] = round(with_ / without, 3) if without else None

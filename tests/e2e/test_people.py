@@ -201,3 +201,54 @@ def test_analyse_people_dir_that_is_not_one_is_refused_before_anything_runs(reco
                           cwd=media.ROOT)
     assert done.returncode == 2 and "Alice/ has no pictures" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def run_analyse(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "moodlens_tools.analyse", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=media.ROOT)
+
+
+def outputs(folder) -> dict:
+    """What a run wrote that must not depend on how it was split: the CSVs and the people."""
+    people = json.loads((folder / "people.json").read_text())
+    return {"csv": {p.name: p.read_text() for p in sorted(folder.glob("*.csv"))}, "people": people}
+
+
+def test_jobs_and_shards_give_the_people_and_rows_of_one_run(recordings, tmp_path):
+    files = [recordings["aba"], recordings["ba"]]
+    one = run_analyse(*files, "--out", tmp_path / "one")
+    assert one.returncode == 0, one.stdout + one.stderr
+    jobs = run_analyse(*files, "--jobs", "2", "--out", tmp_path / "jobs")
+    assert jobs.returncode == 0, jobs.stdout + jobs.stderr
+    assert "[1/2]" in jobs.stdout and "[2/2]" in jobs.stdout and "merged 2 shard(s)" in jobs.stdout, jobs.stdout
+    for k in (1, 2):
+        shard = run_analyse(*files, "--shard", f"{k}/2", "--out", tmp_path / f"shard{k}")
+        assert shard.returncode == 0, shard.stdout + shard.stderr
+    assert "descriptor" in (tmp_path / "shard2" / "shard.json").read_text()
+    assert [p["id"] for p in json.loads((tmp_path / "shard2" / "people.json").read_text())["people"]] == [1, 2], \
+        "the shard alone numbers its own people: B first there"
+    merged = run_analyse("--merge", tmp_path / "shard2", tmp_path / "shard1", "--out", tmp_path / "merged")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    expected = outputs(tmp_path / "one")
+    assert persons_by_face(rows_of(expected["csv"]["second-session.csv"])) == {"1": {"2"}, "2": {"1"}}
+    assert outputs(tmp_path / "jobs") == expected
+    assert outputs(tmp_path / "merged") == expected
+    assert not list((tmp_path / "jobs").glob("shard.json")), "the jobs' descriptors are not left behind"
+    # A merge with a shard missing is refused, saying what is needed.
+    partial = run_analyse("--merge", tmp_path / "shard1", "--out", tmp_path / "partial")
+    assert partial.returncode == 2 and "every shard K/N of one split is needed" in partial.stderr, partial.stderr
+
+
+def test_pictures_in_one_batch_share_people(open_app, tmp_path):
+    from .test_photos import photos
+
+    files = []
+    for name in ("a", "b", "a-again"):
+        media.person(name).save(tmp_path / f"{name}.jpg", quality=92)
+        files.append(tmp_path / f"{name}.jpg")
+    app = open_app("", video=None)
+    app.wait_state("ready")
+    entries = photos(app, files)
+    ids = [[f["person_id"] for f in e["faces"]] for e in entries]
+    assert ids == [[1], [2], [1]], ids
+    assert entries[2]["faces"][0]["person"] == "Person 1"

@@ -64,6 +64,10 @@ def test_only_tracks_that_want_a_view_and_show_a_good_one_are_described(descript
     blank = np.full((480, 640, 4), 128, np.uint8)
     run_async(describer.update(blank, "camera", faces, tracks, 500.0))
     assert len(seen) == 1 and describer.skipped["blurred"] == 1
+    run_async(describer.update(textured(), "camera", faces, tracks, 600.0))
+    assert len(seen) == 1 and describer.skipped["blurred"] == 1, "a poor view: no new try for a while"
+    run_async(describer.update(textured(), "camera", faces, tracks, 800.0))
+    assert len(seen) == 2
 
 
 def test_a_reference_picture_is_described_whatever_its_view(descriptor_manifest):

@@ -134,3 +134,21 @@ def test_the_page_default_threshold_is_the_measured_one():
     assert Config().match == THRESHOLD
     assert parse("?match=0.25&people=0").match == 0.25 and not parse("?people=0").people
     assert parse("?match=3").match == 0.8 and parse("?match=3").notes
+
+
+def test_people_of_separate_runs_are_joined_by_descriptor():
+    rng = np.random.default_rng(8)
+    alice, bob, carol = identity(1), identity(2), identity(3)
+    joined = People()
+    # Run 1 saw Alice and Bob; run 2 saw Bob, Carol and Alice (its own ids 1, 2, 3).
+    first = [joined.adopt(view(alice, rng), "Alice"), joined.adopt(view(bob, rng), exclude=())]
+    second = []
+    for d in (view(bob, rng), view(carol, rng), view(alice, rng)):
+        second.append(joined.adopt(d, exclude={p.id for p in second}))
+    assert [p.id for p in first] == [1, 2] and [p.id for p in second] == [2, 3, 1]
+    assert second[2].label == "Alice"
+    # Two people one run told apart stay apart even when their descriptors are alike.
+    twin = identity(9)
+    one = joined.adopt(view(twin, rng))
+    assert joined.adopt(view(twin, rng), exclude={one.id}).id != one.id
+    assert joined.adopt(None).id not in {1, 2, 3}, "no descriptor: someone new"
