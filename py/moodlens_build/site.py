@@ -138,11 +138,25 @@ def write_service_worker(staging: Path, precached: list[str]) -> None:
     (staging / "sw.js").write_text(text, encoding="utf-8")
 
 
+def naming_form(prefix: str) -> str:
+    """The form under a timeline's table that names a person (``browser/timeline_view.py``), with
+    what the page says there about face descriptors (docs/people.md#privacy)."""
+    return (f'<form id="{prefix}-naming" class="naming" hidden>'
+            f'<label for="{prefix}-person">Name</label> '
+            f'<select id="{prefix}-person" aria-label="The person to name"></select> '
+            f'<label for="{prefix}-person-name">as</label> '
+            f'<input id="{prefix}-person-name" type="text" maxlength="60" autocomplete="off" placeholder="Alice"> '
+            f'<button type="submit" id="{prefix}-person-save">Save name</button>'
+            '<span class="hint">People are told apart by face descriptors computed on this device. They stay in '
+            "this page's memory and are never sent, saved or put in a download; names go into the downloads.</span>"
+            '</form>')
+
+
 def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifest]) -> None:
     """index.html with its CSP meta tag, and the headers file Netlify reads."""
     headers = site_headers()
     html = (ROOT / "site" / "index.html").read_text(encoding="utf-8")
-    for placeholder in ("{{csp}}", "{{models}}", "{{bars}}"):
+    for placeholder in ("{{csp}}", "{{models}}", "{{bars}}", "{{naming:live}}", "{{naming:video}}"):
         if placeholder not in html:
             raise BuildError(f"site/index.html has no {placeholder} placeholder")
     html = html.replace("{{csp}}", meta_csp(headers["Content-Security-Policy"]))
@@ -154,6 +168,8 @@ def write_site(staging: Path, wheels: list[Path], models: list[manifests.Manifes
         f'<option value="{m.id}"{" selected" if m is defaults[-1] else ""}>{html_escape(m.name)}</option>'
         for m in models if m.kind == "emotion"))
     html = html.replace("{{bars}}", bar_items([label.name for label in defaults[-1].labels]))
+    for prefix in ("live", "video"):
+        html = html.replace(f"{{{{naming:{prefix}}}}}", naming_form(prefix))
     (staging / "index.html").write_text(html, encoding="utf-8")
     lines = ["/*"] + [f"  {name}: {value}" for name, value in headers.items()]
     (staging / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")
