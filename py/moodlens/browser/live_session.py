@@ -59,7 +59,10 @@ class LiveSession:
         if self.analysis.people_pending():
             spawn(self.analysis.ensure_people())  # after the first emotion: the start is not slowed
         if result.faces and any(f.person_id is not None for f in result.faces):
-            self.timeline.link(self.analysis.persons("camera"))
+            persons = self.analysis.persons("camera")
+            if persons != self.timeline.persons:
+                self.timeline.link(persons)
+                self.last_draw = self.last_summary = -1e9  # a face just became someone: show it now
         if time_s - self.last_draw >= REDRAW_S or time_s < self.last_draw:
             self.last_draw = time_s
             self.section.hidden = False
