@@ -4,7 +4,7 @@ Contract: per inference, boxes (x, y, w, h) + probabilities (N, L) + a timestamp
 the N :class:`Track` objects they belong to, each with a stable id and smoothed scores.
 Matching is greedy by IoU (best pairs first). A face that leaves and comes back keeps its id
 when it returns within ``max_age_ms`` (0.7 s of the source's time by default; 1.5 s for video
-files) either overlapping its last box (IoU ≥ ``iou_threshold``) or, failing that, with its
+files; time counts while frames are analysed without it, not while the analysis pauses) either overlapping its last box (IoU ≥ ``iou_threshold``) or, failing that, with its
 centre within half its size of the old centre and its size within a factor of 1.5; a track
 unseen for longer is dropped and the face gets a new id. Scores of another length (a model
 with other labels) restart that track's smoothing but keep its id.
@@ -48,10 +48,16 @@ class Tracker:
     max_age_ms: float = 700.0
     tracks: list[Track] = field(default_factory=list)
     _next_id: int = 1
+    _previous_ms: float | None = None  # the last update's time
 
     def update(self, boxes, scores: np.ndarray, now_ms: float) -> list[Track]:
         """Assign each box to a track (new or existing); return tracks in the order of ``boxes``."""
-        self.tracks = [t for t in self.tracks if now_ms - t.last_seen_ms <= self.max_age_ms]
+        # A track expires once it has been missing from the analysed frames for longer than
+        # max_age_ms: measured up to the frame before this one, so a pause in the analysis itself
+        # (a model loading, a busy device) does not count as the face being away.
+        checked = self._previous_ms if self._previous_ms is not None else now_ms
+        self.tracks = [t for t in self.tracks if checked - t.last_seen_ms <= self.max_age_ms]
+        self._previous_ms = now_ms
         assigned = self._match(boxes)
         out = []
         for i, box in enumerate(boxes):
@@ -81,6 +87,7 @@ class Tracker:
 
     def reset(self) -> None:
         self.tracks.clear()
+        self._previous_ms = None
 
     def _match(self, boxes) -> dict[int, Track]:
         if not self.tracks or len(boxes) == 0:

@@ -34,8 +34,23 @@ def test_two_faces_are_matched_to_their_own_tracks():
 def test_tracks_expire_after_max_age():
     t = Tracker(max_age_ms=500)
     first = t.update([(0, 0, 50, 50)], [A], 0)[0]
-    later = t.update([(0, 0, 50, 50)], [A], 2000)[0]
+    t.update([], [], 600)  # analysed, and the face was not there
+    later = t.update([(0, 0, 50, 50)], [A], 700)[0]
     assert later.id != first.id
+
+
+def test_a_pause_in_the_analysis_is_not_the_face_being_away():
+    """A model loading or a busy device holds the analysis for a second: the face seen in the
+    frame before the pause is the same face after it."""
+    t = Tracker(max_age_ms=500)
+    first = t.update([(0, 0, 50, 50)], [A], 0)[0]
+    assert t.update([(4, 0, 50, 50)], [A], 2000)[0].id == first.id
+    t.update([], [], 2100)
+    t.update([], [], 2400)
+    assert t.update([(4, 0, 50, 50)], [A], 2600)[0].id == first.id  # unseen in frames for 400 ms
+    t.update([], [], 3000)
+    t.update([], [], 3200)  # unseen in frames from 2600 to 3200: gone
+    assert t.update([(4, 0, 50, 50)], [A], 3300)[0].id != first.id
 
 
 def test_smoothing_zero_reports_raw_scores():
@@ -83,6 +98,7 @@ def test_a_face_back_after_a_short_gap_keeps_its_id_even_if_it_moved_a_little():
 def test_a_face_gone_longer_than_max_age_gets_a_new_id():
     t = Tracker(smoothing=0.0, max_age_ms=1500)
     first = t.update([(100, 100, 80, 80)], P, 0)[0].id
+    t.update([], P[:0], 1550)  # analysed without the face
     assert t.update([(100, 100, 80, 80)], P, 1600)[0].id != first
 
 
