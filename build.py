@@ -6,7 +6,7 @@
     python3 build.py test       # install what the tests need into .venv, assemble, run pytest
     python3 build.py test --unit  # the CPython unit tests alone: no browser, no TensorFlow, no dist/
     python3 build.py bench      # side-by-side benchmark against @vladmandic/human (not a test)
-    python3 build.py convert    # a Keras 2 .h5 model -> TF.js model + manifest
+    python3 build.py convert    # a Keras 2 .h5 or an ONNX model -> model folder + manifest
     python3 build.py evaluate   # a model's accuracy on a labelled folder of pictures
     python3 build.py analyse    # video files -> per-frame CSV, JSON and a timeline chart
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     test_cmd.add_argument("--unit", action="store_true",
                           help="only the CPython unit tests (tests/unit): no browser, no TensorFlow, no dist/")
     sub.add_parser("bench", help="benchmark against @vladmandic/human (other arguments go to tests/bench/benchmark.py)")
-    sub.add_parser("convert", help="Keras 2 .h5 -> TF.js model + manifest (arguments: see `convert --help`)",
+    sub.add_parser("convert", help="Keras 2 .h5 or ONNX -> a model folder with its manifest (arguments: see `convert --help`)",
                    add_help=False)
     sub.add_parser("evaluate", help="a model's accuracy on a labelled folder, in headless Chromium "
                                     "(arguments: see `evaluate --help`)", add_help=False)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         # In the caller's folder: the paths given are theirs.
         return run_with_browser(f"moodlens_tools.{args.command}", rest, ("tools",), ("chromium",), cwd=None)
     if args.command == "convert":
-        return subprocess.call([str(ensure_venv()), "-m", "moodlens_tools.convert", *rest])
+        return subprocess.call([str(ensure_venv(("convert",))), "-m", "moodlens_tools.convert", *rest])
     if args.command == "bench":
         return run_with_browser("tests.bench.benchmark", rest)
     if args.command == "test" and args.unit:

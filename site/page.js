@@ -293,7 +293,9 @@
       }
     } catch { /* storage refused: nothing remembered */ }
     const elements = Object.fromEntries([...document.querySelectorAll("[id]")].map((e) => [e.id, {
-      tag: e.tagName.toLowerCase(), hidden: e.hidden, disabled: Boolean(e.disabled), className: e.className,
+      // The class attribute, not className: an SVG element's className is an object no message carries.
+      tag: e.tagName.toLowerCase(), hidden: e.hidden, disabled: Boolean(e.disabled),
+      className: e.getAttribute("class") || "",
       value: e.value === undefined ? null : e.value, checked: Boolean(e.checked), state: e.dataset.state || null}]));
     post({init: {
       search: location.search, href: location.href, origin: location.origin, timeOrigin: performance.timeOrigin,

@@ -19,7 +19,10 @@ import re
 from dataclasses import dataclass, replace
 
 KINDS = ("emotion", "detector", "landmarks", "descriptor")
-FORMATS = ("tfjs-graph", "tfjs-layers", "tflite")
+FORMATS = ("tfjs-graph", "tfjs-layers", "tflite", "onnx")
+LAYOUTS = ("nhwc", "nchw")  # how the model takes its input: channels last (TF) or first (PyTorch, ONNX)
+# Regression outputs a model may give beside its class scores, each a value in [-1, 1].
+REGRESSIONS = ("valence", "arousal")
 REGISTRIES = ("npm", "pypi")
 CONVERTERS = ("keras-h5",)
 COLORS = {"grayscale": 1, "rgb": 3}
@@ -63,6 +66,7 @@ class Input:
     scale: float  # pixel / scale, then (x - mean) / std per channel
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    layout: str = "nhwc"  # the model's own; Moodlens always prepares (N, h, w, c) and transposes for "nchw"
 
     @property
     def channels(self) -> int:
@@ -124,6 +128,18 @@ class Manifest:
     decode: Decode | None = None
     points: int = 0  # landmarks: points per face (x, y, z each, in input pixels)
     size: int = 0  # descriptor: values per face (the output with this many is the descriptor)
+    # Emotion: where in the output vector regression values sit (valence, arousal), as
+    # (name, index) pairs; every other index is a class score, in the order of ``labels``.
+    regressions: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def outputs(self) -> int:
+        """Values per face the model gives: its class scores and its regression values."""
+        return len(self.labels) + len(self.regressions)
+
+    @property
+    def regression_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.regressions)
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -156,7 +172,8 @@ def parse(data: object, where: str = "manifest") -> Manifest:
         labels = _labels(f.get("labels", list), f"{where}: labels")
         margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
         output = f.choice("output", OUTPUTS)
-        return replace(manifest, labels=labels, output=output, crop_margin=margin)
+        regressions = _regressions(f, len(labels))
+        return replace(manifest, labels=labels, output=output, crop_margin=margin, regressions=regressions)
     if kind == "landmarks":
         margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
         return replace(manifest, points=f.integer("points", 1, 10000), crop_margin=margin)
@@ -184,9 +201,11 @@ def check_model_shapes(manifest: Manifest, input_shape, output_size: int | None)
         raise ManifestError(
             f"{manifest.id}: model input is {list(got)} but the manifest says {list(expected)} (height, width, channels)"
         )
-    if manifest.kind == "emotion" and output_size not in (None, -1) and output_size != len(manifest.labels):
+    if manifest.kind == "emotion" and output_size not in (None, -1) and output_size != manifest.outputs:
+        extra = "".join(f" and {name} (output {i})" for name, i in manifest.regressions)
         raise ManifestError(
-            f"{manifest.id}: model outputs {output_size} scores but the manifest lists {len(manifest.labels)} labels"
+            f"{manifest.id}: model outputs {output_size} values but the manifest lists {len(manifest.labels)} labels"
+            + extra
         )
 
 
@@ -215,6 +234,19 @@ def _served(f: _Fields, source: Source | None) -> tuple[ServedFile, ...]:
     return ()
 
 
+def _regressions(f: _Fields, labels: int) -> tuple[tuple[str, int], ...]:
+    """``valence_output`` / ``arousal_output``: indices into the output vector (labels + these)."""
+    found = [(name, f.integer(f"{name}_output", 0, 100000)) for name in REGRESSIONS if f"{name}_output" in f.data]
+    total = labels + len(found)
+    for name, index in found:
+        if index >= total:
+            raise ManifestError(f"{f.where}.{name}_output: the output has {total} values ({labels} labels"
+                                f" + {len(found)} regression values), so the index must be below {total}; got {index}")
+    if len({i for _, i in found}) != len(found):
+        raise ManifestError(f"{f.where}: valence_output and arousal_output must be different indices")
+    return tuple(found)
+
+
 def _input(f: _Fields) -> Input:
     color = f.choice("color", tuple(COLORS))
     channels = COLORS[color]
@@ -227,6 +259,7 @@ def _input(f: _Fields) -> Input:
         scale=f.number("scale", 1e-9, 1e9),
         mean=mean,
         std=std,
+        layout=f.choice("layout", LAYOUTS) if "layout" in f.data else "nhwc",
     )
 
 

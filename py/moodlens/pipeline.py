@@ -55,6 +55,7 @@ class Result:
                     "emotion": f.emotion,
                     "scores": {bar.label: round(bar.value, 5) for bar in f.bars},
                 }
+                | {name: round(value, 5) for name, value in f.regressions}
                 | ({"landmarks": np.round(f.points.astype(np.float64), 1).tolist()} if f.points is not None else {})
                 for f in self.faces
             ],
@@ -63,15 +64,21 @@ class Result:
 
 
 def to_probabilities(output: np.ndarray, manifest: Manifest) -> np.ndarray:
-    """Model output (N, L) -> probabilities; softmax when the manifest says the model gives logits."""
+    """Model output (N, values) -> (N, L + R): the L class probabilities (softmax when the
+    manifest says the model gives logits), then its R regression values (valence, arousal) as
+    the model gave them, in the manifest's order. The tracker smooths all of them alike."""
     out = np.asarray(output, dtype=np.float32)
     out = out.reshape(out.shape[0], -1)
-    if out.shape[1] != len(manifest.labels):
-        raise ValueError(f"{manifest.id}: model gave {out.shape[1]} scores per face, manifest lists {len(manifest.labels)} labels")
+    if out.shape[1] != manifest.outputs:
+        raise ValueError(f"{manifest.id}: model gave {out.shape[1]} values per face, manifest lists "
+                         f"{len(manifest.labels)} labels" + "".join(f" and {n}" for n in manifest.regression_names))
+    regression_at = [i for _, i in manifest.regressions]
+    scores = np.delete(out, regression_at, axis=1) if regression_at else out
     if manifest.output == "logits":
-        out = np.exp(out - out.max(axis=1, keepdims=True))
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
     # Renormalize either way: float32 softmax outputs drift from 1 by ~1e-7.
-    return out / out.sum(axis=1, keepdims=True)
+    scores = scores / scores.sum(axis=1, keepdims=True)
+    return np.concatenate([scores, out[:, regression_at]], axis=1) if regression_at else scores
 
 
 class Pipeline:
@@ -119,7 +126,7 @@ class Pipeline:
     async def _classify(self, frame, found: list[Detection], now_ms: float, clock: _Stopwatch,
                         detected: bool) -> Result:
         boxes = [d.box for d in found]
-        probs = np.zeros((0, len(self.manifest.labels)), dtype=np.float32)
+        probs = np.zeros((0, self.manifest.outputs), dtype=np.float32)
         batch = None
         if boxes:
             batch = preprocess.face_batch(frame, boxes, self.manifest.input, self.manifest.crop_margin)

@@ -19,6 +19,11 @@ labels), not Python objects: a 30-minute, 30 fps video with one face is 54,000 r
     >>> t.csv().splitlines()[1]
     '0.000,0,1,4,10.0,20.0,30.0,30.0,happy,0.90000,0.10000'
 
+A model that gives valence and arousal (``Timeline(labels, extras=("valence", "arousal"))``)
+adds them to every row: two more CSV columns after the labels, ``valence`` and ``arousal`` in
+the JSON rows, their mean and range in the summary, a line per lane in the chart. A model
+without them has none of it.
+
 The JSON is the same rows plus ``metadata`` (what was analysed, with which model and settings)
 and a ``summary``; ``Timeline.from_json`` reads it back (``build.py analyse`` writes the CSV and
 the chart from it under CPython).
@@ -34,6 +39,7 @@ import numpy as np
 
 CSV_FIXED = ("time_s", "frame", "face_id", "person_id", "x", "y", "w", "h", "emotion")
 EMPTY = (37, 39, 48)  # a chart lane where the face was not seen (the page's panel colour)
+EXTRA_COLORS = ((255, 255, 255), (17, 18, 23))  # the lines of valence (white) and arousal (near black)
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,14 @@ class Lane:
     key: tuple[str, int]  # ("person", id) or ("face", id)
     label: str  # "Alice", "Person 2", "Face 3"
     probs: np.ndarray
+    extras: np.ndarray | None = None  # (extras, columns): mean valence/arousal per column, NaN where unseen
 
 
 class Timeline:
-    def __init__(self, labels: list[str] | tuple[str, ...]):
+    def __init__(self, labels: list[str] | tuple[str, ...], extras: list[str] | tuple[str, ...] = ()):
         self.labels = list(labels)
+        self.extras = list(extras)  # regression outputs per row (valence, arousal), as the model names them
+        self._extra = array("f")  # len(extras) per row
         self._time = array("d")
         self._frame = array("q")
         self._face = array("i")
@@ -77,24 +86,28 @@ class Timeline:
         return len(self._time)
 
     def add(self, time_s: float, frame: int, faces) -> None:
-        """One analysed frame: ``faces`` is [(face_id, (x, y, w, h), scores), ...]."""
+        """One analysed frame: ``faces`` is [(face_id, (x, y, w, h), scores[, extras]), ...]."""
         self.frames_analysed += 1
         self.last_time_s = max(self.last_time_s, float(time_s))
-        for face_id, box, scores in faces:
+        for face_id, box, scores, *rest in faces:
             if len(scores) != len(self.labels):
                 raise ValueError(f"{len(scores)} scores for {len(self.labels)} labels")
+            extras = rest[0] if rest else ()
+            if len(extras) != len(self.extras):
+                raise ValueError(f"{len(extras)} values for {len(self.extras)} regression outputs ({self.extras})")
+            self._extra.extend(float(v) for v in extras)
             self._time.append(float(time_s))
             self._frame.append(int(frame))
             self._face.append(int(face_id))
             self._box.extend(float(v) for v in box)
             self._scores.extend(float(v) for v in scores)
 
-    def relabel(self, labels: list[str]) -> bool:
-        """A model switch mid-session: rows need one label set. True when ``labels`` fits (same
-        names); otherwise the rows so far are dropped (and False is returned)."""
-        if list(labels) == self.labels:
+    def relabel(self, labels: list[str], extras: list[str] | tuple[str, ...] = ()) -> bool:
+        """A model switch mid-session: rows need one label set. True when ``labels`` and
+        ``extras`` fit (same names); otherwise the rows so far are dropped (and False is returned)."""
+        if list(labels) == self.labels and list(extras) == self.extras:
             return True
-        self.__init__(labels)
+        self.__init__(labels, extras)
         return False
 
     # -- columns, as NumPy views (no copy) -----------------------------------------------
@@ -121,20 +134,29 @@ class Timeline:
             return np.zeros((0, n), np.float32)
         return np.frombuffer(self._scores, dtype=np.float32).reshape(-1, n)
 
+    @property
+    def extra_values(self) -> np.ndarray:
+        """(rows, extras): valence, arousal... per row; (rows, 0) for a model without them."""
+        n = len(self.extras)
+        if not len(self) or not n:
+            return np.zeros((len(self), n), np.float32)
+        return np.frombuffer(self._extra, dtype=np.float32).reshape(-1, n)
+
     def dominant(self) -> np.ndarray:
         return np.argmax(self.scores, axis=1) if len(self) else np.zeros(0, int)
 
     # -- export ------------------------------------------------------------------------
     def csv(self) -> str:
-        """``time_s,frame,face_id,person_id,x,y,w,h,emotion,<label>...``, one row per face per
-        frame; ``person_id`` is empty for a face linked to nobody."""
+        """``time_s,frame,face_id,person_id,x,y,w,h,emotion,<label>...[,valence,arousal]``, one row
+        per face per frame; ``person_id`` is empty for a face linked to nobody."""
         out = io.StringIO()
-        out.write(",".join(CSV_FIXED + tuple(_csv_field(label) for label in self.labels)) + "\n")
+        out.write(",".join(CSV_FIXED + tuple(_csv_field(name) for name in self.labels + self.extras)) + "\n")
         names = [_csv_field(label) for label in self.labels]
         boxes, all_scores, dominant = self.boxes.tolist(), self.scores.tolist(), self.dominant().tolist()
+        extras = self.extra_values.tolist()
         for i in range(len(self)):
             x, y, w, h = boxes[i]
-            scores = ",".join(f"{v:.5f}" for v in all_scores[i])
+            scores = ",".join(f"{v:.5f}" for v in all_scores[i] + extras[i])
             person = self.person_of(self._face[i])
             out.write(f"{self._time[i]:.3f},{self._frame[i]},{self._face[i]},{'' if person is None else person},"
                       f"{x:.1f},{y:.1f},{w:.1f},{h:.1f},"
@@ -143,11 +165,13 @@ class Timeline:
 
     def rows(self) -> list[dict]:
         boxes, all_scores, dominant = self.boxes.tolist(), self.scores.tolist(), self.dominant().tolist()
+        extras = self.extra_values.tolist()
         return [{"time_s": round(self._time[i], 3), "frame": self._frame[i], "face_id": self._face[i],
                  "person_id": self.person_of(self._face[i]), "x": round(boxes[i][0], 1), "y": round(boxes[i][1], 1),
                  "w": round(boxes[i][2], 1), "h": round(boxes[i][3], 1),
                  "emotion": self.labels[dominant[i]],
                  "scores": {label: round(v, 5) for label, v in zip(self.labels, all_scores[i])}}
+                | {name: round(v, 5) for name, v in zip(self.extras, extras[i])}
                 for i in range(len(self))]
 
     def summary(self, frames_total: int | None = None, seconds: float | None = None) -> dict:
@@ -176,13 +200,15 @@ class Timeline:
     def _describe(self, mine: np.ndarray) -> dict:
         times, scores = self.times[mine], self.scores[mine]
         counts = np.bincount(self.dominant()[mine], minlength=len(self.labels))
+        extras = self.extra_values[mine]
         return {
             "first_s": round(float(times.min()), 3),
             "last_s": round(float(times.max()), 3),
             "frames": int(mine.sum()),
             "share": {label: round(float(c) / int(mine.sum()), 4) for label, c in zip(self.labels, counts)},
             "mean": {label: round(float(v), 5) for label, v in zip(self.labels, scores.mean(axis=0))},
-        }
+        } | {name: {"mean": round(float(extras[:, k].mean()), 5), "min": round(float(extras[:, k].min()), 5),
+                    "max": round(float(extras[:, k].max()), 5)} for k, name in enumerate(self.extras)}
 
     def people(self) -> list[dict]:
         """The people seen, for the metadata: id, name, first and last seen, rows."""
@@ -193,19 +219,21 @@ class Timeline:
     def to_json(self, metadata: dict, frames_total: int | None = None, seconds: float | None = None) -> dict:
         if self.persons:
             metadata = metadata | {"people": self.people()}
-        return {"metadata": metadata, "labels": self.labels, "rows": self.rows(),
-                "summary": self.summary(frames_total, seconds)}
+        return {"metadata": metadata, "labels": self.labels} | ({"regressions": self.extras} if self.extras else {}) | {
+            "rows": self.rows(), "summary": self.summary(frames_total, seconds)}
 
     @classmethod
     def from_json(cls, data: dict) -> Timeline:
         """The rows of a JSON export, back as a Timeline (frames without faces are not in the
         rows: ``frames_analysed`` comes from the summary)."""
-        timeline = cls(data["labels"])
+        extras = data.get("regressions", [])
+        timeline = cls(data["labels"], extras)
         names = {p["id"]: p.get("name", "") for p in data.get("metadata", {}).get("people", [])}
         persons = {}
         for row in data["rows"]:
             box = (row["x"], row["y"], row["w"], row["h"])
-            timeline.add(row["time_s"], row["frame"], [(row["face_id"], box, [row["scores"][k] for k in data["labels"]])])
+            timeline.add(row["time_s"], row["frame"], [(row["face_id"], box, [row["scores"][k] for k in data["labels"]],
+                                                        [row[k] for k in extras])])
             if row.get("person_id") is not None:
                 persons[row["face_id"]] = (row["person_id"], names.get(row["person_id"], ""))
         timeline.link(persons)
@@ -218,7 +246,7 @@ class Timeline:
         ``columns`` equal time slices, lanes in order of first appearance. A slice without a row
         of its own holds the lane's last values when that row is at most ``hold_s`` older
         (frames are further apart than slices on a long chart); otherwise it is NaN: absent."""
-        times, ids, scores = self.times, self.face_ids, self.scores
+        times, ids, scores, extra = self.times, self.face_ids, self.scores, self.extra_values
         inside = (times >= start_s) & (times < end_s) if end_s > start_s else np.zeros(len(times), bool)
         span = max(end_s - start_s, 1e-9)
         column = np.clip(((times[inside] - start_s) / span * columns).astype(int), 0, columns - 1)
@@ -229,17 +257,19 @@ class Timeline:
             groups.setdefault(key, (label, []))[1].append(face_id)
         for key, (label, faces) in groups.items():
             mine = np.isin(ids[inside], faces)
-            sums = np.zeros((len(self.labels), columns))
+            values = np.concatenate([scores[inside][mine], extra[inside][mine]], axis=1)
+            sums = np.zeros((values.shape[1], columns))
             counts = np.zeros(columns)
-            np.add.at(sums.T, column[mine], scores[inside][mine])
+            np.add.at(sums.T, column[mine], values)
             np.add.at(counts, column[mine], 1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                probs = sums / counts
+                means = sums / counts
             has = counts > 0
             last = np.maximum.accumulate(np.where(has, np.arange(columns), -1))
             fill = ~has & (last >= 0) & ((np.arange(columns) - last) * span / columns <= hold_s)
-            probs[:, fill] = probs[:, last[fill]]
-            lanes.append(Lane(key, label, probs))
+            means[:, fill] = means[:, last[fill]]
+            n = len(self.labels)
+            lanes.append(Lane(key, label, means[:n], means[n:] if self.extras else None))
         return lanes
 
     def at(self, time_s: float, window_s: float) -> list[tuple[str, float, np.ndarray]]:
@@ -292,6 +322,13 @@ def paint_lanes(lanes, colors: np.ndarray, width: int, lane_h: int) -> np.ndarra
         band = np.minimum(band, len(colors) - 1)
         rows = image[k * lane_h:k * lane_h + rows_used]
         rows[:, seen, :3] = colors[band[:, seen]]
+        if lane.extras is not None:  # valence, arousal: a line each across the lane, -1 at the bottom
+            for values, color in zip(lane.extras[:, :width], EXTRA_COLORS):
+                has = ~np.isnan(values)
+                y = np.round((1.0 - (np.clip(values[has], -1, 1) + 1.0) / 2.0) * (rows_used - 1)).astype(int)
+                x = np.flatnonzero(has)
+                for dy in (0, 1):  # two pixels thick
+                    rows[np.clip(y + dy, 0, rows_used - 1), x, :3] = color
     return image
 
 

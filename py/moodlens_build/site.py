@@ -46,6 +46,14 @@ TFLITE_FILES = {
     "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js": "tflite_web_api_cc_simd.js",
     "@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.wasm": "tflite_web_api_cc_simd.wasm",
 }
+# onnxruntime-web, imported by the worker only when an ONNX model is chosen: the wasm-only ES
+# module and its one WebAssembly build (SIMD; it runs single-threaded here, as the site is not
+# cross-origin isolated). Not shipped: the WebGL/WebGPU/JSPI builds and the asyncify one.
+ORT_FILES = {
+    "onnxruntime-web/dist/ort.wasm.min.mjs": "ort.wasm.min.mjs",
+    "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs": "ort-wasm-simd-threaded.mjs",
+    "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm": "ort-wasm-simd-threaded.wasm",
+}
 # Mediabunny (video mode's container reader), imported by the worker when a video is chosen.
 MEDIABUNNY_FILES = {
     "mediabunny/dist/bundles/mediabunny.min.mjs": "mediabunny.min.mjs",
@@ -182,6 +190,7 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
     conf = settings()["tool"]["moodlens"]
     npm_packages()
     wheels = pyodide_wheels(conf)
+    lazy_wheels = pyodide_wheels(conf, conf.get("pyodide-lazy-packages", []))
     models = model_manifests([*conf["models"], *extra_models], models_folder)
 
     staging = out.with_name(out.name + ".tmp")
@@ -194,10 +203,11 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
     stdlib_zip, site_packages = f"/lib/python{major}{minor}.zip/", f"/lib/python{major}.{minor}/site-packages/"
     package_of = {p["file_name"]: name for name, p in lock["packages"].items()}
     omit = conf.get("pyodide-omit", {})
-    for i, wheel in enumerate(wheels):
-        package = package_of[wheel.name]
-        if package in omit:
-            wheels[i] = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
+    for group in (wheels, lazy_wheels):
+        for i, wheel in enumerate(group):
+            package = package_of[wheel.name]
+            if package in omit:
+                group[i] = slim_wheel(wheel, omit[package], CACHE / "wheels" / "slim")
     package_zip = CACHE / "moodlens.zip"
     zip_package(ROOT / "py" / "moodlens", package_zip)
     # Bytecode made once here, by Pyodide's own Python, instead of at every start in the page.
@@ -209,11 +219,12 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
              "optimize": 2},
             {"src": package_zip, "name": "moodlens.zip", "mode": "cached", "where": "/home/pyodide/", "docs": "empty"}]
     jobs += [{"src": w, "name": w.name, "mode": "sourceless", "where": site_packages, "docs": "empty"}
-             for w in wheels]
-    stdlib, package_zip, *wheels = bytecode.compile_archives(jobs, NODE / "pyodide", CACHE / "pyc")
+             for w in wheels + lazy_wheels]
+    stdlib, package_zip, *compiled = bytecode.compile_archives(jobs, NODE / "pyodide", CACHE / "pyc")
+    wheels, lazy_wheels = compiled[:len(wheels)], compiled[len(wheels):]
     copy(stdlib, staging / "pyodide" / "python_stdlib.zip")
     copy(package_zip, staging / "moodlens.zip")
-    for wheel in wheels:
+    for wheel in wheels + lazy_wheels:  # the lazy ones: not unpacked by worker.js nor precached
         lock["packages"][package_of[wheel.name]]["sha256"] = sha256(wheel)
         copy(wheel, staging / "pyodide" / wheel.name)
     (staging / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
@@ -221,6 +232,8 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
         copy(NODE / src, staging / "vendor" / "tfjs" / name)
     for src, name in TFLITE_FILES.items():
         copy(NODE / src, staging / "vendor" / "tflite" / name)
+    for src, name in ORT_FILES.items():
+        copy(NODE / src, staging / "vendor" / "ort" / name)
     for src, name in MEDIABUNNY_FILES.items():
         copy(NODE / src, staging / "vendor" / "mediabunny" / name)
     for m in models:

@@ -15,10 +15,12 @@ from .paths import CACHE, NODE
 from .steps import BuildError, log, run, sha256
 
 
-def pyodide_wheels(conf: dict) -> list[Path]:
-    """The Pyodide wheels the app loads, cached in .cache/wheels and checked against the lock."""
+def pyodide_wheels(conf: dict, names: list[str] | None = None) -> list[Path]:
+    """The Pyodide wheels the app loads (``names``, default pyproject's ``pyodide-packages``),
+    cached in .cache/wheels and checked against the lock."""
     lock = json.loads((NODE / "pyodide" / "pyodide-lock.json").read_text())["packages"]
-    wanted = {lock[name]["file_name"]: lock[name]["sha256"] for name in conf["pyodide-packages"]}
+    names = conf["pyodide-packages"] if names is None else names
+    wanted = {lock[name]["file_name"]: lock[name]["sha256"] for name in names}
     wheel_dir = CACHE / "wheels"
     wheel_dir.mkdir(parents=True, exist_ok=True)
     missing = [f for f, digest in wanted.items() if not (wheel_dir / f).exists() or sha256(wheel_dir / f) != digest]

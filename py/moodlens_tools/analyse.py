@@ -35,7 +35,7 @@ from moodlens.timeline import Timeline, rgb
 from moodlens_build.paths import DIST
 from moodlens_build.site import build
 
-from . import engines
+from . import engines, model_choice
 
 
 def arguments(argv):
@@ -43,7 +43,8 @@ def arguments(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("videos", nargs="*", type=Path, help="video files (MP4, MOV, WebM, MKV)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the CSV, JSON and PNG files")
-    parser.add_argument("--model", help="emotion model id (default: the site's default)")
+    parser.add_argument("--model", help="an emotion model's id (default: the site's default), or a model folder "
+                                        "(`build.py convert` writes one: Keras, ONNX or TFLite)")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--every", type=int, default=1, help="analyse every Nth frame (default 1: every frame)")
     choice.add_argument("--fps", type=float, help="analyse this many frames per second of video instead")
@@ -121,7 +122,8 @@ def add_references(page, base: str, folder: Path) -> bool:
 
 
 def query(args) -> str:
-    params = ([f"model={args.model}"] if args.model else []) + (["people=0"] if args.no_people else []) + \
+    model_id, _ = model_choice.split(args.model)
+    params = ([f"model={model_id}"] if model_id else []) + (["people=0"] if args.no_people else []) + \
         ([f"match={args.match:g}"] if args.match is not None else [])
     return "?" + "&".join(params) if params else ""
 
@@ -205,6 +207,11 @@ def people_json(exports: list[dict], named: dict[int, str] | None = None, descri
     return {"files": [d["metadata"]["file"] for d in exports], "people": [people[k] for k in sorted(people)]}
 
 
+# How valence and arousal are drawn over a lane's stacked probabilities (the page's chart alike).
+EXTRA_STYLE = {"valence": {"color": "white", "linewidth": 1.6},
+               "arousal": {"color": "#111217", "linewidth": 1.2, "linestyle": "--"}}
+
+
 def chart(data: dict, path: Path) -> None:
     """The timeline as a PNG: one lane per face, stacked probabilities, label colours."""
     import matplotlib
@@ -238,11 +245,22 @@ def chart(data: dict, path: Path) -> None:
         for segment_t, segment_s in zip(np.split(times, breaks), np.split(scores, breaks)):
             ax.stackplot(segment_t, segment_s.T, colors=palette, linewidth=0)
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        if timeline.extras:  # valence and arousal, where the model gives them, on their own scale
+            twin = ax.twinx()
+            twin.set_ylim(-1.05, 1.05)
+            twin.set_yticks([-1, 0, 1])
+            twin.tick_params(labelsize="x-small")
+            extra = timeline.extra_values[mine]
+            for k, name in enumerate(timeline.extras):
+                for segment_t, segment_v in zip(np.split(times, breaks), np.split(extra[:, k], breaks)):
+                    twin.plot(segment_t, segment_v, **EXTRA_STYLE.get(name, {}), label=name)
     axes[-1, 0].set_xlabel("seconds")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in palette]
+    handles += [plt.Line2D([0], [0], **EXTRA_STYLE.get(name, {})) for name in timeline.extras]
+    names = labels + [f"{name} (right axis, -1…1)" for name in timeline.extras]
     fig.suptitle(f"{data['metadata']['file']}: emotions per person over time (Moodlens)", fontsize="medium")
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.93), ncol=len(labels), frameon=False,
-               fontsize="small")
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.93), ncol=min(len(names), 8),
+               frameon=False, fontsize="small")
     fig.tight_layout(rect=(0, 0, 1, 0.85))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -299,6 +317,14 @@ def main(argv=None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
+    _, model_folder = model_choice.split(args.model)
+    if model_folder is not None:
+        try:
+            model_choice.folder_files(model_folder)
+        except model_choice.ModelChoiceError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        args.model = str(model_folder.resolve())  # the same folder for --jobs' pages, whatever their folder
     if not (DIST / "index.html").exists():
         build()
     if args.jobs > 1 and len(args.videos) > 1:
@@ -314,6 +340,13 @@ def main(argv=None) -> int:
         if state == "error" and page.run("return !window.moodlensVideoExport"):
             print(f"Moodlens did not start: {page.status()}", file=sys.stderr)
             return 1
+        if model_folder is not None:
+            try:
+                manifest = model_choice.use_folder(page, model_folder)
+            except model_choice.ModelChoiceError as exc:
+                print(exc, file=sys.stderr)
+                return 2
+            print(f"model: {manifest.name} ({model_folder})", flush=True)
         named = {}
         if args.references:
             print(f"people from {args.references}…", flush=True)

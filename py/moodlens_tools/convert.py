@@ -1,6 +1,8 @@
-"""Keras 2 ``.h5`` -> TF.js layers model + Moodlens manifest, without TensorFlow.
+"""Keras 2 ``.h5`` -> TF.js layers model + Moodlens manifest, without TensorFlow; an ONNX model
+(``.onnx``) -> a checked model folder (``moodlens_tools.convert_onnx``).
 
     python3 build.py convert MODEL.h5 --labels angry,disgust,fear,happy,sad,surprise,neutral --out models/NAME
+    python3 build.py convert MODEL.onnx --labels … --out FOLDER --valence-output 8 --arousal-output 9
 
 A Keras 2 HDF5 file holds the architecture as JSON (the ``model_config`` attribute) and the
 weights under ``model_weights/<layer>/<weight name>``. A TF.js layers model is that same JSON
@@ -101,29 +103,54 @@ def convert(source: Path, out: Path, labels: list[str], *, model_id: str | None 
     }
     (out / "model.json").write_text(json.dumps(model_json, separators=(",", ":")))
 
+    manifest = emotion_manifest(out, source, model_id=model_id, name=name, format="tfjs-layers", entry="model.json",
+                                files=("model.json", "weights.bin"), source_info=source_info,
+                                input={"width": width, "height": height, "color": color, "scale": scale,
+                                       "mean": mean, "std": std},
+                                margin=margin, output=output or ("probabilities" if ends_in_softmax(config) else "logits"),
+                                labels=labels, license=license, credit=credit)
+    write_manifest(manifest, out)
+    return manifest
+
+
+def emotion_manifest(out: Path, source: Path, *, format: str, entry: str, files, input: dict, margin: float,
+                     output: str, labels: list[str], license: str, credit: str | None, name: str | None,
+                     model_id: str | None = None, source_info: dict | None = None, extra: dict | None = None) -> dict:
+    """The manifest of a converted emotion model; ``files`` are in ``out`` already (their sha256
+    is taken there) or given as (name, sha256) pairs."""
     model_id = model_id or out.name
-    manifest = {
+    return {
         "id": model_id,
         "name": name or model_id,
         "kind": "emotion",
-        "format": "tfjs-layers",
-        "entry": "model.json",
-        "files": [{"name": f, "sha256": _sha256(out / f)} for f in ("model.json", "weights.bin")],
+        "format": format,
+        "entry": entry,
+        "files": [{"name": f, "sha256": _sha256(out / f)} if isinstance(f, str) else {"name": f[0], "sha256": f[1]}
+                  for f in files],
         "source": source_info or {"package": "local file", "version": "-", "files": [
             {"name": source.name, "path": str(source.name), "sha256": _sha256(source)}]},
-        "input": {"width": width, "height": height, "color": color, "scale": scale, "mean": mean, "std": std},
+        "input": input,
         "crop": {"margin": margin},
-        "output": output or ("probabilities" if ends_in_softmax(config) else "logits"),
+        "output": output,
         "labels": [{"name": label} for label in labels],
+        **(extra or {}),
         "license": license,
         "credit": credit or f"converted from {source.name} by moodlens convert",
     }
+
+
+def check_manifest(manifest: dict, out: Path) -> None:
+    """The manifest as the page will read it; ConversionError naming the field otherwise."""
     try:
         parse(manifest, str(out / "manifest.json"))
     except ManifestError as exc:
         raise ConversionError(str(exc)) from None
+
+
+def write_manifest(manifest: dict, out: Path) -> None:
+    check_manifest(manifest, out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return manifest
 
 
 def read_h5(path: Path):
@@ -136,7 +163,12 @@ def read_h5(path: Path):
         raise ConversionError(f"{path}: a Keras 3 .keras archive. TF.js reads Keras 2 models only: load it in "
                               "Keras and save it with tf_keras (Keras 2) as .h5, then convert that.")
     if head != HDF5_SIGNATURE:
-        raise ConversionError(f"{path}: not an HDF5 file (a Keras 2 .h5 model starts with the HDF5 signature)")
+        hint = ""
+        if path.suffix.lower() in (".pt", ".pth"):
+            hint = ("; a PyTorch model: export it to ONNX with torch.onnx.export (docs/models.md) and convert the "
+                    ".onnx file")
+        raise ConversionError(f"{path}: neither an ONNX file (.onnx) nor an HDF5 file (a Keras 2 .h5 model starts "
+                              f"with the HDF5 signature){hint}")
     import h5py  # the one non-standard dependency, imported here so --help works without it
 
     with h5py.File(path, "r") as f:
@@ -249,10 +281,23 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 224 or 260x260, got {text!r}") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or not all(8 <= v <= 1024 for v in parts):
+        raise argparse.ArgumentTypeError(f"expected a size such as 224 or 260x260 (8 to 1024), got {text!r}")
+    return parts[0], parts[1]  # height x width
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 build.py convert", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="a Keras 2 .h5 / .hdf5 file (Sequential or Functional)")
+    parser.add_argument("model", type=Path, help="a Keras 2 .h5 / .hdf5 file (Sequential or Functional), or an "
+                                                 ".onnx file")
     parser.add_argument("--labels", required=True, help="label names in output order, separated by commas")
     parser.add_argument("--out", required=True, type=Path, help="folder to write (its name is the model id)")
     parser.add_argument("--name", help="human-readable name for the model picker")
@@ -264,23 +309,62 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", choices=OUTPUTS, help="default: from the last activation")
     parser.add_argument("--license", default="unknown", help="the model's licence, shown in the credits")
     parser.add_argument("--credit", help="who made the model")
+    onnx_args = parser.add_argument_group("ONNX models only")
+    onnx_args.add_argument("--valence-output", type=int, metavar="I",
+                           help="index in the output vector of a valence value in [-1, 1] (not a class score)")
+    onnx_args.add_argument("--arousal-output", type=int, metavar="J",
+                           help="index in the output vector of an arousal value in [-1, 1] (not a class score)")
+    onnx_args.add_argument("--input-size", type=_size, metavar="HxW",
+                           help="the input size, for a model exported with symbolic height and width")
+    onnx_args.add_argument("--layout", choices=("nchw", "nhwc"), help="default: from where the input's channels are")
     args = parser.parse_args(argv)
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
-    try:
-        manifest = convert(args.model, args.out, labels, name=args.name, color=args.color, scale=args.scale,
-                           mean=args.mean, std=args.std, margin=args.margin, output=args.output,
-                           license=args.license, credit=args.credit)
-    except ConversionError as exc:
-        print(f"convert: {exc}", file=sys.stderr)
-        return 2
-    except ModuleNotFoundError as exc:
-        print(f"convert: {exc.name} is not installed (run it as `python3 build.py convert …`, which installs it)",
+    if args.model.suffix.lower() == ".onnx":
+        return _main_onnx(args, labels)
+    if any(v is not None for v in (args.valence_output, args.arousal_output, args.input_size, args.layout)):
+        print("convert: --valence-output, --arousal-output, --input-size and --layout are for ONNX models (.onnx)",
               file=sys.stderr)
+        return 2
+    manifest = _refusing(lambda: convert(args.model, args.out, labels, name=args.name, color=args.color,
+                                         scale=args.scale, mean=args.mean, std=args.std, margin=args.margin,
+                                         output=args.output, license=args.license, credit=args.credit))
+    if manifest is None:
         return 2
     size = sum(f.stat().st_size for f in args.out.iterdir())
     print(f"wrote {args.out}/model.json, weights.bin and manifest.json ({size / 1e6:.2f} MB): input "
           f"{manifest['input']['height']}x{manifest['input']['width']} {manifest['input']['color']}, "
           f"{len(labels)} labels, output {manifest['output']}")
+    return 0
+
+
+def _refusing(make):
+    """``make()``'s manifest, or None after saying why it cannot be made."""
+    try:
+        return make()
+    except ConversionError as exc:
+        print(f"convert: {exc}", file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        print(f"convert: {exc.name} is not installed (run it as `python3 build.py convert …`, which installs it)",
+              file=sys.stderr)
+    return None
+
+
+def _main_onnx(args, labels: list[str]) -> int:
+    from . import convert_onnx
+
+    manifest = _refusing(lambda: convert_onnx.convert(
+        args.model, args.out, labels, name=args.name, color=args.color, scale=args.scale, mean=args.mean,
+        std=args.std, margin=args.margin, output=args.output, license=args.license, credit=args.credit,
+        valence_output=args.valence_output, arousal_output=args.arousal_output, input_size=args.input_size,
+        layout=args.layout))
+    if manifest is None:
+        return 2
+    i = manifest["input"]
+    extra = "".join(f", {k} at output {manifest[f'{k}_output']}" for k in ("valence", "arousal")
+                    if f"{k}_output" in manifest)
+    print(f"wrote {args.out}/model.onnx and manifest.json ({(args.out / 'model.onnx').stat().st_size / 1e6:.2f} MB): "
+          f"input {i['height']}x{i['width']} {i['color']} {i['layout'].upper()}, {len(labels)} labels, "
+          f"output {manifest['output']}{extra}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Measure an emotion model's accuracy with the real pipeline, in headless Chromium.
 
     python3 build.py evaluate DATA_DIR --model fer-mini-xception --out evaluation/ [--cropped]
+    python3 build.py evaluate DATA_DIR --model path/to/converted-model-folder …
 
 DATA_DIR is laid out like FER-2013 (the Kaggle ``msambare/fer2013`` download): one folder per
 label, ``DATA_DIR/<label>/*.png|jpg|jpeg|webp``. Folder names are matched to the model's labels
@@ -28,7 +29,7 @@ from moodlens import manifest as manifests
 from moodlens_build.paths import DIST
 from moodlens_build.serve import serve_in_thread
 
-from . import engines
+from . import engines, model_choice
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -130,10 +131,20 @@ def summary_md(report: dict) -> str:
 def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: str, limit: int | None) -> dict:
     index = json.loads((DIST / "models" / "index.json").read_text())
     ids = [m["id"] for m in index["emotion"]]
-    model = model or ids[0]
-    if model not in ids:
-        raise SystemExit(f"evaluate: unknown model {model!r}; the site has {', '.join(ids)}")
-    labels = list(manifests.load(DIST / "models" / model / "manifest.json").label_names)
+    model_id, folder = model_choice.split(model)
+    if folder is not None:  # a converted model's folder: the page gets it as "Use your own model…"
+        try:
+            model_choice.folder_files(folder)
+        except model_choice.ModelChoiceError as exc:
+            raise SystemExit(f"evaluate: {exc}") from None
+        own = model_choice.folder_manifest(folder)
+        model, labels = own.id, list(own.label_names)
+    else:
+        model = model_id or ids[0]
+        if model not in ids:
+            raise SystemExit(f"evaluate: unknown model {model!r}; the site has {', '.join(ids)} "
+                             "(or give a model folder)")
+        labels = list(manifests.load(DIST / "models" / model / "manifest.json").label_names)
 
     found = collect(data_dir)
     matched, unknown = match_folders(list(found), labels)
@@ -154,9 +165,14 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
         # Pictures are served to the page under a path of its own origin, by number.
         page.page.route("**/__evaluate__/*", lambda route: route.fulfill(
             path=str(items[int(route.request.url.rsplit("/", 1)[1])][0])))
-        page.goto(f"{base}index.html?model={model}&backend={backend}")
+        page.goto(f"{base}index.html?{'' if folder else f'model={model}&'}backend={backend}")
         page.wait("document.body.dataset.state === 'ready' && typeof window.moodlensAnalyse === 'function'", 120,
                   fail=engines.IN_ERROR)
+        if folder is not None:
+            try:
+                model_choice.use_folder(page, folder)
+            except model_choice.ModelChoiceError as exc:
+                raise SystemExit(f"evaluate: {exc}") from None
         start = time.monotonic()
         for i, (path, label) in enumerate(items):
             entry = json.loads(page.run_async("return await window.moodlensAnalyse(...arguments)",
@@ -195,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 build.py evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path, help="folder with one sub-folder of pictures per label")
-    parser.add_argument("--model", help="emotion model id (default: the site's default model)")
+    parser.add_argument("--model", help="an emotion model's id (default: the site's default model), or a model "
+                                        "folder (`build.py convert` writes one: Keras, ONNX or TFLite)")
     parser.add_argument("--out", type=Path, default=Path("evaluation"), help="where to write the report (default ./evaluation)")
     parser.add_argument("--cropped", action="store_true", help="pictures are single faces already: skip detection")
     parser.add_argument("--backend", default="wasm", choices=config.BACKENDS)

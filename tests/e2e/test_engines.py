@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from PIL import Image
 
 from moodlens import manifest
-from moodlens_tools import engines
+from moodlens_tools import convert_onnx, engines, model_choice
 
+from .. import onnx_models
 from . import media
 from .conftest import ARTIFACTS
 from .test_live import hex_rgb, iou
@@ -50,7 +52,14 @@ def face_folder(tmp_path_factory):
     picture = media.photo("sample1.jpg", media.ONE_FACE_CROP)
     picture.save(folder / "face.png")
     picture.save(folder / "face.jpg", quality=92)
+    # A TIFF (LZW) stored turned a quarter, with the orientation tag that turns it upright: read
+    # by Pillow in the page where the engine cannot decode TIFF, upright either way.
+    picture.transpose(Image.Transpose.ROTATE_90).save(folder / "face.tif", compression="tiff_lzw",
+                                                       tiffinfo={274: 6})
     media.face_then_empty(folder / "smile.mp4", "libx264")
+    # An ONNX model with valence and arousal (PyTorch's layout), converted as a person would.
+    convert_onnx.convert(onnx_models.va_model(folder / "va.onnx"), folder / "onnx-va", list(onnx_models.HSEMOTION_LABELS),
+                         valence_output=8, arousal_output=9)
     return folder
 
 
@@ -145,6 +154,19 @@ STILL = ["#viewport", "#start", "#model", "#landmarks", "#own-model-label", "#em
          ".raw", "#photos-section", "#video-section"]
 
 
+def test_an_onnx_model_from_disk_gives_valence_and_arousal(engine, open_page, face_folder):
+    """onnxruntime-web in the worker, loaded when the model is chosen, in every engine."""
+    page = open_page()
+    page.wait_state("running", 90)
+    model_choice.use_folder(page, face_folder / "onnx-va")
+    result = page.wait_result("r.model === 'onnx-va' && r.faces && r.faces.length === 1", 90)
+    face = result["faces"][0]
+    assert list(face["scores"]) == list(onnx_models.HSEMOTION_LABELS)
+    assert -1 <= face["valence"] <= 1 and -1 <= face["arousal"] <= 1, face
+    assert page.run("return !document.getElementById('affect').hidden")
+    shot(engine, page, "onnx")
+
+
 def test_nothing_moves_while_the_app_boots(engine, open_page):
     """What the first paint shows stays where it is when the boot finishes: the model list, the
     bars and the status line are laid out from the start (index.html, filled in by build.py)."""
@@ -170,6 +192,14 @@ def test_a_photo_of_a_face_is_analysed(engine, open_page, face_folder):
     assert iou(entry["faces"][0]["box"], media.ONE_FACE_BOX) >= 0.35, entry["faces"][0]["box"]
     assert page.run("return document.querySelectorAll('#photo-list figure').length") == 1
     assert not page.run("return document.getElementById('photos').disabled")
+
+    page.set_files("#photos", [face_folder / "face.tif"])
+    entry = page.wait_result("r.source === 'photos' && r.photos[0].file === 'face.tif'", 120)["photos"][0]
+    assert (entry["width"], entry["height"]) == (640, 480) and len(entry["faces"]) == 1, entry
+    assert entry["faces"][0]["emotion"] == "happy"
+    assert iou(entry["faces"][0]["box"], media.ONE_FACE_BOX) >= 0.35, entry["faces"][0]["box"]
+    if engine.name != "webkit":  # WebKit may read TIFF itself; Chromium and Firefox cannot
+        assert any("decoded by Pillow" in note for note in entry["notes"]), entry["notes"]
 
 
 def test_a_video_file_is_analysed_frame_by_frame(engine, open_page, face_folder):

@@ -73,7 +73,7 @@ def test_bad_files_and_faceless_pictures_are_explained_and_the_rest_go_through(o
     by_file = {e["file"]: e for e in entries}
     assert by_file["stairs.png"]["faces"] == [] and "stairs.png: no face found." in by_file["stairs.png"]["notes"]
     for name in ("notes.jpg", "cut.jpg"):
-        assert "not a picture this browser can read" in by_file[name]["error"], by_file[name]
+        assert "not a picture this browser or Pillow can read" in by_file[name]["error"], by_file[name]
     assert len(by_file["sample1.jpg"]["faces"]) == 3
     errors = app.page.locator(".photo .error").all_inner_texts()
     assert len(errors) == 2 and all("not a picture" in e for e in errors)

@@ -96,7 +96,7 @@ def test_unknown_layers_are_named(tmp_path):
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: zipfile.ZipFile(p, "w").writestr("config.json", "{}"), "Keras 3 .keras archive"),
-    (lambda p: p.write_bytes(b"not a model at all"), "not an HDF5 file"),
+    (lambda p: p.write_bytes(b"not a model at all"), r"neither an ONNX file \(\.onnx\) nor an HDF5 file"),
     (lambda p: write_h5(p, None, {}), "weights only"),
     (lambda p: write_h5(p, DENSE, {}, keras_version="3.4.1"), "saved by Keras 3.4.1"),
 ])

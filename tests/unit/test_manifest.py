@@ -25,6 +25,10 @@ def test_shipped_manifests_are_valid(emotion_manifest, detector_manifest):
         (lambda d: d["input"].__setitem__("std", [0]), "input.std"),
         (lambda d: d["source"]["files"][0].__setitem__("sha256", "abc"), "sha256"),
         (lambda d: d.__setitem__("kind", "gender"), "kind"),
+        (lambda d: d["input"].__setitem__("layout", "chw"), "input.layout"),
+        (lambda d: d.__setitem__("valence_output", 9), "valence_output: the output has 8 values"),
+        (lambda d: d.update(valence_output=7, arousal_output=7), "must be different indices"),
+        (lambda d: d.__setitem__("arousal_output", -1), "arousal_output"),
     ],
 )
 def test_broken_manifests_name_what_is_wrong(emotion_dict, change, field):
@@ -46,7 +50,20 @@ def test_six_class_rgb_model_with_its_own_labels(emotion_dict):
 
 def test_model_shapes_must_match_the_manifest(emotion_manifest):
     check_model_shapes(emotion_manifest, [None, 64, 64, 1], 7)
-    with pytest.raises(ManifestError, match="outputs 6 scores but the manifest lists 7"):
+    with pytest.raises(ManifestError, match="outputs 6 values but the manifest lists 7"):
         check_model_shapes(emotion_manifest, [None, 64, 64, 1], 6)
     with pytest.raises(ManifestError, match=r"input is \[48, 48, 1\]"):
         check_model_shapes(emotion_manifest, [None, 48, 48, 1], 7)
+
+
+def test_an_onnx_model_with_valence_and_arousal(emotion_dict):
+    data = copy.deepcopy(emotion_dict)
+    data.update(format="onnx", entry="model.onnx", valence_output=7, arousal_output=8)
+    data["input"]["layout"] = "nchw"
+    m = parse(data)
+    assert m.format == "onnx" and m.input.layout == "nchw" and m.input.shape == (64, 64, 1)  # always (h, w, c)
+    assert m.regressions == (("valence", 7), ("arousal", 8)) and m.outputs == 9
+    check_model_shapes(m, [None, 64, 64, 1], 9)
+    with pytest.raises(ManifestError, match="outputs 7 values but the manifest lists 7 labels and valence"):
+        check_model_shapes(m, None, 7)
+    assert parse(emotion_dict).regressions == () and parse(emotion_dict).input.layout == "nhwc"

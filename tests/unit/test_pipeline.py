@@ -61,8 +61,47 @@ def test_logits_are_turned_into_probabilities(emotion_manifest):
 
 
 def test_output_size_must_match_the_labels(emotion_manifest):
-    with pytest.raises(ValueError, match="6 scores per face, manifest lists 7"):
+    with pytest.raises(ValueError, match="6 values per face, manifest lists 7"):
         to_probabilities(np.zeros((1, 6), np.float32), emotion_manifest)
+
+
+def va_manifest(emotion_manifest):
+    """The 7 labels as logits at outputs 0, 1, 3..7, valence at 2 and arousal at 8 (out of order
+    on purpose: the indices, not the position, say which value is which)."""
+    return dataclasses.replace(emotion_manifest, output="logits", regressions=(("valence", 2), ("arousal", 8)))
+
+
+def test_valence_and_arousal_are_read_from_their_indices_and_left_as_given(emotion_manifest):
+    m = va_manifest(emotion_manifest)
+    out = np.array([[0, 0, -0.4, 0, np.log(4), 0, 0, 0, 0.9]], np.float32)
+    p = to_probabilities(out, m)
+    assert p.shape == (1, 9)
+    assert p[0, :7].sum() == pytest.approx(1.0) and p[0, 3] == pytest.approx(0.4)  # happy: output 4
+    assert p[0, 7:].tolist() == pytest.approx([-0.4, 0.9])  # not softmaxed, not clipped
+    with pytest.raises(ValueError, match="7 values per face, manifest lists 7 labels and valence and arousal"):
+        to_probabilities(np.zeros((1, 7), np.float32), m)
+
+
+def test_valence_and_arousal_reach_the_results_smoothed_like_the_scores(emotion_manifest):
+    m = va_manifest(emotion_manifest)
+    out = [[0, 0, -0.5, 0, 3, 0, 0, 0, 0.5]]
+
+    async def classify(batch):
+        return np.array(out, dtype=np.float32)
+
+    pipe = Pipeline(FakeDetector([(10, 20, 100, 100)]), classify, m, max_faces=1, smoothing=0.5)
+    frame = np.full((480, 640, 4), 128, dtype=np.uint8)
+    first = run_async(pipe.step(frame, 0.0)).to_json()["faces"][0]
+    assert first["emotion"] == "happy" and (first["valence"], first["arousal"]) == (-0.5, 0.5)
+    out[0][2], out[0][8] = 0.5, -0.5
+    second = run_async(pipe.step(frame, 100.0)).to_json()["faces"][0]
+    assert (second["valence"], second["arousal"]) == pytest.approx((0.0, 0.0))  # half kept over 100 ms
+
+
+def test_a_model_without_valence_gives_no_such_field(emotion_manifest):
+    result, _ = run_step(emotion_manifest, [(10, 20, 100, 100)], [[0, 0, 0, 1, 0, 0, 0]])
+    face = result.to_json()["faces"][0]
+    assert "valence" not in face and "arousal" not in face and result.faces[0].regressions == ()
 
 
 class CountingDetector(FakeDetector):

@@ -161,3 +161,33 @@ def test_one_lane_per_person_and_one_per_unlinked_face():
     assert alice[:, 0] == pytest.approx([0.1, 0.8, 0.1]) and alice[:, 5] == pytest.approx([0.1, 0.2, 0.7])
     assert np.isnan(alice[:, 1:5]).all()
     assert [who for who, _, _ in people_recorded().at(5.0, 0.1)] == ["Alice", "Face 4"]
+
+
+def test_valence_and_arousal_go_into_every_export_and_the_summary():
+    t = Timeline(["happy", "sad"], extras=("valence", "arousal"))
+    t.add(0.0, 0, [(1, (0, 0, 10, 10), (0.9, 0.1), (0.5, -0.2))])
+    t.add(0.5, 1, [(1, (0, 0, 10, 10), (0.2, 0.8), (-0.3, 0.4))])
+    header, first, _ = t.csv().splitlines()
+    assert header.endswith(",emotion,happy,sad,valence,arousal")
+    assert first.endswith(",happy,0.90000,0.10000,0.50000,-0.20000")
+    row = t.rows()[1]
+    assert (row["valence"], row["arousal"]) == pytest.approx((-0.3, 0.4))
+    face = t.summary()["faces"]["1"]
+    assert face["valence"] == pytest.approx({"mean": 0.1, "min": -0.3, "max": 0.5})
+    assert face["arousal"] == pytest.approx({"mean": 0.1, "min": -0.2, "max": 0.4})
+    data = t.to_json({})
+    assert data["regressions"] == ["valence", "arousal"]
+    back = Timeline.from_json(data)
+    assert back.extras == ["valence", "arousal"] and back.csv() == t.csv()
+    lane = t.lanes(0.0, 1.0, 2)[0]
+    assert lane.extras.shape == (2, 2) and lane.extras[:, 1].tolist() == pytest.approx([-0.3, 0.4])
+    with pytest.raises(ValueError, match="1 values for 2 regression outputs"):
+        t.add(1.0, 2, [(1, (0, 0, 10, 10), (0.5, 0.5), (0.1,))])
+
+
+def test_a_model_without_valence_has_no_such_column():
+    t = Timeline(["happy", "sad"])
+    t.add(0.0, 0, [(1, (0, 0, 10, 10), (0.9, 0.1))])
+    assert "valence" not in t.csv() and "valence" not in t.rows()[0] and "regressions" not in t.to_json({})
+    assert "valence" not in t.summary()["faces"]["1"] and t.lanes(0.0, 1.0, 2)[0].extras is None
+    assert not t.relabel(["happy", "sad"], ["valence", "arousal"])  # other outputs: a fresh timeline

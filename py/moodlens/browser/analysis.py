@@ -142,8 +142,10 @@ class Analysis:
                                      f"{self.detector_name})")
 
     def say_running(self) -> None:
-        self.view.set_state("running", f"Running: {self.detector_name} + {self.pipeline.manifest.id} on TF.js "
-                                       f"{self.registry.backend}.")
+        manifest = self.pipeline.manifest
+        where = (f"TF.js {self.registry.backend}" if manifest.format != "onnx"
+                 else f"TF.js {self.registry.backend} and onnxruntime-web (wasm)")
+        self.view.set_state("running", f"Running: {self.detector_name} + {manifest.id} on {where}.")
 
     def say_idle(self, state: str) -> None:
         """After a side task (a model switch, pictures): the running message, or the state it found."""

@@ -42,20 +42,24 @@ class LiveSession:
     def use_model(self, manifest) -> None:
         """A model switch: the timeline goes on if the labels are the same, else starts afresh."""
         self.view.use_labels(manifest)
-        if self.timeline is not None and not self.timeline.relabel(manifest.label_names):
+        if self.timeline is not None and not self.timeline.relabel(manifest.label_names,
+                                                                        manifest.regression_names):
             self.start_ms = None
             self.analysis.view.add_notes([f"The session timeline starts again: {manifest.id} has other labels."])
 
     def record(self, frame, result) -> None:
         if self.timeline is None:
-            self.timeline = Timeline(self.analysis.emotion.manifest.label_names)
+            manifest = self.analysis.emotion.manifest
+            self.timeline = Timeline(manifest.label_names, manifest.regression_names)
             self.started_at = js.Date.new().toISOString()
-        if any(len(f.bars) != len(self.timeline.labels) for f in result.faces):
+        if any(len(f.bars) != len(self.timeline.labels) or len(f.regressions) != len(self.timeline.extras)
+               for f in result.faces):
             return  # a frame still under way on the model just switched away from
         if self.start_ms is None:
             self.start_ms = frame.time_ms
         time_s = (frame.time_ms - self.start_ms) / 1000.0
-        self.timeline.add(time_s, frame.index, [(f.track_id, f.box, [b.value for b in f.bars]) for f in result.faces])
+        self.timeline.add(time_s, frame.index, [(f.track_id, f.box, [b.value for b in f.bars],
+                                                 [v for _, v in f.regressions]) for f in result.faces])
         if self.analysis.people_pending():
             spawn(self.analysis.ensure_people())  # after the first emotion: the start is not slowed
         if result.faces and any(f.person_id is not None for f in result.faces):

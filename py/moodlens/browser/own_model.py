@@ -2,7 +2,7 @@
 
 The files are a model folder's contents: ``manifest.json`` with ``model.json`` and its weight
 files (a TF.js graph or layers model, as ``build.py convert`` writes), or ``manifest.json``
-with a ``.tflite`` file. They are read in the page with ``File.arrayBuffer()``; where the
+with a ``.tflite`` or ``.onnx`` file. They are read in the page with ``File.arrayBuffer()``; where the
 manifest lists sha256 hashes (``files``), each file is checked against them.
 
     manifest, read = await from_files(input_element.files)

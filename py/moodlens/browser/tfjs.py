@@ -136,19 +136,10 @@ def site_reader(folder: str, manifest: Manifest):
     return read
 
 
-class Model:
-    """A TF.js model (graph, layers or TFLite) with the manifest that describes it.
-
-    ``load(where, manifest, read)``: ``read(name)`` returns a file's (ArrayBuffer, bytes):
-    fetched and hash-checked for the site's models, read from disk for a person's own.
-    """
-
-    def __init__(self, manifest: Manifest, url: str, artifacts):
-        self.manifest, self.url, self.artifacts = manifest, url, artifacts
-        self.model = None
-        self._inputs: dict[int, tuple] = {}  # batch size -> (Float32Array, shape array)
-        self._users = 0  # inferences or photos using the model right now (see lease)
-        self._retired = False
+class Leased:
+    """What every model runtime shares (TF.js here, onnxruntime-web in onnx.py): work that holds
+    the model across awaits (``lease``), freeing it once retired, and timing it. A subclass sets
+    ``_users = 0`` and ``_retired = False`` and has ``dispose`` and ``_run_once``."""
 
     @contextmanager
     def lease(self):
@@ -168,11 +159,39 @@ class Model:
         if self._users == 0:
             self.dispose()
 
+    async def time_ms(self, runs: int = 3) -> float:
+        """Median milliseconds of ``runs`` predictions (call ``warm_up`` first)."""
+        times = []
+        for _ in range(runs):
+            started = js.performance.now()
+            await self._run_once()
+            times.append(js.performance.now() - started)
+        return sorted(times)[len(times) // 2]
+
+
+class Model(Leased):
+    """A TF.js model (graph, layers or TFLite) with the manifest that describes it.
+
+    ``load(where, manifest, read)``: ``read(name)`` returns a file's (ArrayBuffer, bytes):
+    fetched and hash-checked for the site's models, read from disk for a person's own.
+    """
+
+    def __init__(self, manifest: Manifest, url: str, artifacts):
+        self.manifest, self.url, self.artifacts = manifest, url, artifacts
+        self.model = None
+        self._inputs: dict[int, tuple] = {}  # batch size -> (Float32Array, shape array)
+        self._users = 0  # inferences or photos using the model right now (see lease)
+        self._retired = False
+
     @classmethod
     async def load(cls, where: str, manifest: Manifest, read=None) -> Model:
         """Read, check and build the model whose files ``read`` returns (default: the site's ``where``)."""
         read = read or site_reader(where, manifest)
         url = f"{where}/{manifest.entry}"
+        if manifest.format == "onnx":
+            from .onnx import OnnxModel  # onnxruntime-web is imported only when an ONNX model is chosen
+
+            return await OnnxModel.load(where, manifest, read)
         if manifest.format == "tflite":
             buffer, _ = await read(manifest.entry)
             self = cls(manifest, url, buffer)
@@ -279,15 +298,6 @@ class Model:
                 check_model_shapes(self.manifest, None, per_item)
             except ManifestError as exc:
                 raise ModelLoadError(f"{self.url}: {exc}") from None
-
-    async def time_ms(self, runs: int = 3) -> float:
-        """Median milliseconds of ``runs`` predictions (call ``warm_up`` first)."""
-        times = []
-        for _ in range(runs):
-            started = js.performance.now()
-            await self._run_once()
-            times.append(js.performance.now() - started)
-        return sorted(times)[len(times) // 2]
 
     def _input(self, n: int):
         if n not in self._inputs:

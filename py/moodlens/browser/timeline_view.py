@@ -40,6 +40,7 @@ class TimelineView:
         self.canvas = el(f"{prefix}-timeline")
         self.readout = el(f"{prefix}-readout")
         self.table = el(f"{prefix}-summary")
+        self.extras_note = el(f"{prefix}-extras")  # says what the valence and arousal lines are
         self.preview = preview  # a <video> showing the analysed file, seeked to the cursor
         self.ctx = self.canvas.getContext("2d")
         self.labels: list[str] = []
@@ -62,6 +63,7 @@ class TimelineView:
     def use_labels(self, manifest) -> None:
         self.labels = [label.name for label in manifest.labels]
         self.colors = np.array([rgb(label.color) for label in manifest.labels] + [EMPTY], np.uint8)
+        self.extras_note.hidden = not manifest.regressions
 
     # -- drawing ----------------------------------------------------------------------------
     def draw(self, timeline: Timeline, start_s: float, end_s: float) -> None:
@@ -127,7 +129,8 @@ class TimelineView:
         rows = ({f"{p['name'] or 'Person ' + pid}": p for pid, p in people.items()} if people
                 else {f"Face {face_id}": face for face_id, face in summary.get("faces", {}).items()})
         head = self.doc.createElement("tr")
-        for text in ["Person" if people else "Face", "Seen", *self.labels]:
+        extras = [name for name in ("valence", "arousal") if any(name in f for f in rows.values())]
+        for text in ["Person" if people else "Face", "Seen", *self.labels, *extras]:
             th = self.doc.createElement("th")
             th.textContent = text
             th.scope = "col"
@@ -147,6 +150,12 @@ class TimelineView:
                 share, mean = face["share"].get(label, 0.0), face["mean"].get(label, 0.0)
                 cell.textContent = f"{round(share * 100)}% · {mean:.2f}"
                 cell.title = f"{label}: dominant {round(share * 100)}% of the time, mean probability {mean:.3f}"
+                row.append(cell)
+            for name in extras:
+                cell = self.doc.createElement("td")
+                v = face[name]
+                cell.textContent = f"{v['mean']:+.2f} ({v['min']:+.2f}…{v['max']:+.2f})"
+                cell.title = f"{name}: mean {v['mean']:+.3f}, range {v['min']:+.3f} to {v['max']:+.3f}"
                 row.append(cell)
             table.append(row)
         table.hidden = not rows

@@ -88,7 +88,7 @@ class VideoMode:
             self.status.textContent = "Loading the face-descriptor model, to tell people apart…"
             await self.analysis.ensure_people()
         model, pipeline = self.analysis.video_pipeline()
-        timeline = self.timeline = Timeline(model.manifest.label_names)
+        timeline = self.timeline = Timeline(model.manifest.label_names, model.manifest.regression_names)
         self.namespace = pipeline.namespace
         self.view.use_labels(model.manifest)
 
@@ -205,7 +205,8 @@ class _Progress:
         for stage, ms in result.stages_ms.items():
             self.stages[stage] = self.stages.get(stage, 0.0) + ms
         scale = frame.scale
-        faces = [(f.track_id, tuple(v / scale for v in f.box), [b.value for b in f.bars]) for f in result.faces]
+        faces = [(f.track_id, tuple(v / scale for v in f.box), [b.value for b in f.bars], [v for _, v in f.regressions])
+                 for f in result.faces]
         self.timeline.add(frame.time_ms / 1000.0, frame.index, faces)
         self.latest = (result.faces, scale)  # made into JSON only when shown, not every frame
         now = time.perf_counter()
@@ -232,7 +233,8 @@ class _Progress:
         faces, scale = self.latest
         faces = [{"id": f.track_id, "person_id": f.person_id, "person": f.person,
                   "box": [round(v / scale, 1) for v in f.box], "emotion": f.emotion,
-                  "scores": {b.label: round(b.value, 5) for b in f.bars}} for f in faces]
+                  "scores": {b.label: round(b.value, 5) for b in f.bars}}
+                 | {name: round(v, 5) for name, v in f.regressions} for f in faces]
         payload = {"source": "video", "file": self.info.name, "progress": round(progress, 4), "done": done,
                    "frames_analysed": self.analysed, "faces": faces}
         mode.results.textContent = json.dumps(payload | (extra or {}))

@@ -29,6 +29,7 @@ EMOJI_FONTS = '"Apple Color Emoji", "Segoe UI Emoji", "Noto Color Emoji", sans-s
 TEXT_FONTS = "system-ui, sans-serif"
 STAGES = ("python", "numpy", "models", "warmup")
 ANNOUNCE_EVERY_MS = 1000.0
+TRAIL_MS = 2000.0  # how much of the main face's valence-arousal path the plane shows
 
 
 class View:
@@ -50,6 +51,10 @@ class View:
         self._drawn = None  # the faces the overlay shows now
         self._announced = ("", -ANNOUNCE_EVERY_MS)
         self.mirror = True
+        self.affect = el("affect")
+        self._trail: list[tuple[float, float, float]] = []  # (time ms, valence, arousal) of the main face
+        self._trail_face = None
+        self._affect_on = False
 
     # -- state, progress, notes -------------------------------------------------------
     def set_state(self, state: str, message: str) -> None:
@@ -145,6 +150,10 @@ class View:
             self.bars.append(li)
             self._bar_fills.append(fill)
             self._bar_values.append(li.querySelector(".bar-value"))
+        # The valence-arousal plane only for a model that gives both: nothing is derived.
+        self._affect_on = set(manifest.regression_names) == {"valence", "arousal"}
+        self.affect.hidden = not self._affect_on
+        self._trail, self._trail_face = [], None
 
     # -- per inference ----------------------------------------------------------------
     def show(self, result_json: dict, main: FaceView | None, spoken: str, now_ms: float) -> None:
@@ -158,9 +167,25 @@ class View:
             if main.color != self._mood:
                 self._mood = main.color
                 self.root_style.setProperty("--mood", main.color)
+            if self._affect_on:
+                self._show_affect(main, now_ms)
         else:
             self.mood_label.textContent = "No face in view"
         self._announce(spoken, now_ms)
+
+    def _show_affect(self, main: FaceView, now_ms: float) -> None:
+        valence, arousal = main.regression("valence"), main.regression("arousal")
+        if main.track_id != self._trail_face:
+            self._trail, self._trail_face = [], main.track_id
+        self._trail = [p for p in self._trail if now_ms - p[0] <= TRAIL_MS] + [(now_ms, valence, arousal)]
+        self.set_text("valence", f"{valence:+.2f}")
+        self.set_text("arousal", f"{arousal:+.2f}")
+        x, y = _on_plane(valence, arousal)
+        point = self.doc.getElementById("affect-point")
+        point.setAttribute("cx", f"{x:.3f}")
+        point.setAttribute("cy", f"{y:.3f}")
+        self.doc.getElementById("affect-trail").setAttribute(
+            "points", " ".join("{:.3f},{:.3f}".format(*_on_plane(v, a)) for _, v, a in self._trail))
 
     def _announce(self, text: str, now_ms: float) -> None:
         last_text, last_ms = self._announced
@@ -229,6 +254,13 @@ class View:
         for fill, value in zip(self._bar_fills, self._bar_values):
             fill.style.setProperty("--p", "0")
             value.textContent = "0%"
+        self._trail, self._trail_face = [], None
+
+
+def _on_plane(valence: float, arousal: float) -> tuple[float, float]:
+    """(valence, arousal) -> the plane's SVG coordinates: arousal up; a value a model gives
+    beyond [-1, 1] is drawn at the edge (the numbers say what it was)."""
+    return max(-1.0, min(1.0, valence)), -max(-1.0, min(1.0, arousal))
 
 
 def paint_faces(ctx, faces, frame_w: int, mirror: bool) -> None:

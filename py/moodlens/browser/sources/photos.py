@@ -5,7 +5,8 @@
     entry, pixels, faces = await photos.analyse_frame(frame)   # the #results entry for it
     entry, pixels, faces = await photos.analyse(blob, "party.jpg")   # one picture, by itself
 
-Each picture is decoded by the browser (``createImageBitmap``: JPEG, PNG, WebP), shrunk to
+Each picture is decoded by the browser (``createImageBitmap``: JPEG, PNG, WebP; what it cannot
+read, such as TIFF, by Pillow, loaded on first use: moodlens.browser.pillow), shrunk to
 at most ``MAX_SIDE`` pixels on its long side when larger (with a note), copied into NumPy and
 run through the same pipeline as the camera, with the full-range detector (small faces in
 group pictures) alongside the short-range one (faces that fill it), and no smoothing. Boxes are reported in the original picture's pixels. A
@@ -36,7 +37,7 @@ async def decode(blob, name: str):
     try:
         bitmap = await settle(js, "createImageBitmap", blob)
     except JsError:
-        raise PhotoError(f"{name}: not a picture this browser can read (JPEG, PNG or WebP), or the file is damaged")
+        return await _decode_with_pillow(blob, name)
     width, height = int(bitmap.width), int(bitmap.height)
     scale, notes = 1.0, []
     if max(width, height) > MAX_SIDE:
@@ -58,6 +59,28 @@ async def decode(blob, name: str):
     pixels = np.empty((h, w, 4), dtype=np.uint8)
     ctx.getImageData(0, 0, w, h).data.assign_to(pixels)
     return pixels, (width, height), scale, notes
+
+
+async def _decode_with_pillow(blob, name: str):
+    """What the browser cannot decode, Pillow may (TIFF, and BMP or ICO where an engine lacks
+    them); loaded on first use. A file neither reads gets the message it always got."""
+    from .. import pillow
+    from ..site_files import DamagedFile, FetchError
+
+    unreadable = (f"{name}: not a picture this browser or Pillow can read (JPEG, PNG, WebP, TIFF, BMP, GIF...), "
+                  "or the file is damaged")
+    try:
+        buffer = await settle(blob, "arrayBuffer")
+    except JsError:
+        raise PhotoError(unreadable) from None
+    try:
+        return await pillow.decode(js.Uint8Array.new(buffer).to_bytes(), name, MAX_SIDE)
+    except pillow.PillowError as exc:
+        if "missing or damaged" in str(exc):
+            raise PhotoError(f"{name}: Pillow, which reads this kind of picture, could not be loaded ({exc})") from None
+        raise PhotoError(unreadable) from None
+    except (DamagedFile, FetchError) as exc:
+        raise PhotoError(f"{name}: Pillow, which reads this kind of picture, could not be loaded ({exc})") from None
 
 
 # Face sizes (share of the picture's shorter side) each photo detector is trusted with.
@@ -112,7 +135,8 @@ class Photos:
             "file": name, "width": width, "height": height, "model": pipeline.manifest.id,
             "faces": [{"box": [round(v / scale, 1) for v in f.box], "person_id": f.person_id, "person": f.person,
                        "emotion": f.emotion,
-                       "scores": {bar.label: round(bar.value, 5) for bar in f.bars}} for f in faces],
+                       "scores": {bar.label: round(bar.value, 5) for bar in f.bars}}
+                      | {name: round(v, 5) for name, v in f.regressions} for f in faces],
             "notes": notes,
         }
         if not faces:
