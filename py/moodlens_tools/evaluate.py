@@ -131,13 +131,13 @@ def summary_md(report: dict) -> str:
 def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: str, limit: int | None) -> dict:
     index = json.loads((DIST / "models" / "index.json").read_text())
     ids = [m["id"] for m in index["emotion"]]
-    model_id, folder = model_choice.split(model)
-    if folder is not None:  # a converted model's folder: the page gets it as "Use your own model…"
+    model_id, model_folder = model_choice.split(model)
+    if model_folder is not None:  # a converted model's folder: the page gets it as "Use your own model…"
         try:
-            model_choice.folder_files(folder)
+            model_choice.folder_files(model_folder)
         except model_choice.ModelChoiceError as exc:
             raise SystemExit(f"evaluate: {exc}") from None
-        own = model_choice.folder_manifest(folder)
+        own = model_choice.folder_manifest(model_folder)
         model, labels = own.id, list(own.label_names)
     else:
         model = model_id or ids[0]
@@ -165,12 +165,12 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
         # Pictures are served to the page under a path of its own origin, by number.
         page.page.route("**/__evaluate__/*", lambda route: route.fulfill(
             path=str(items[int(route.request.url.rsplit("/", 1)[1])][0])))
-        page.goto(f"{base}index.html?{'' if folder else f'model={model}&'}backend={backend}")
+        page.goto(f"{base}index.html?{'' if model_folder else f'model={model}&'}backend={backend}")
         page.wait("document.body.dataset.state === 'ready' && typeof window.moodlensAnalyse === 'function'", 120,
                   fail=engines.IN_ERROR)
-        if folder is not None:
+        if model_folder is not None:
             try:
-                model_choice.use_folder(page, folder)
+                model_choice.use_folder(page, model_folder)
             except model_choice.ModelChoiceError as exc:
                 raise SystemExit(f"evaluate: {exc}") from None
         start = time.monotonic()

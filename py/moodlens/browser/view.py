@@ -167,7 +167,8 @@ class View:
             if main.color != self._mood:
                 self._mood = main.color
                 self.root_style.setProperty("--mood", main.color)
-            if self._affect_on:
+            if self._affect_on and main.regression("valence") is not None and main.regression("arousal") is not None:
+                # (a result from the model just switched away from has none: skipped)
                 self._show_affect(main, now_ms)
         else:
             self.mood_label.textContent = "No face in view"
