@@ -223,7 +223,7 @@ def mismatched_site(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "model_id, fragments",
-    [("oarriaga-emotion", ("models/oarriaga-emotion/emotion.json", "outputs 7 scores but the manifest lists 6 labels")),
+    [("oarriaga-emotion", ("models/oarriaga-emotion/emotion.json", "outputs 7 values but the manifest lists 6 labels")),
      ("oarriaga-48", ("models/oarriaga-48/emotion.json", "input is [64, 64, 1]", "[48, 48, 1]"))],
     ids=["label-count", "input-shape"],
 )
