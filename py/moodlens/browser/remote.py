@@ -29,7 +29,7 @@ import weakref
 from types import SimpleNamespace
 
 from ._compat import create_proxy, js, to_js
-from ._js import JsError
+from ._js import JsError, spawn
 
 
 def _js_value(value):
@@ -125,7 +125,7 @@ class Page:
             if self.on_camera_ended is not None:
                 self.on_camera_ended()
         elif hasattr(data, "ask"):
-            asyncio.ensure_future(self._answer(data))
+            spawn(self._answer(data))  # an answer that cannot even be posted is shown, not lost
 
     async def _answer(self, data) -> None:
         try:
