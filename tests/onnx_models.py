@@ -126,3 +126,75 @@ def parameters(path: Path) -> int:
     import onnx
 
     return sum(int(np.prod(i.dims)) for i in onnx.load(str(path)).graph.initializer)
+
+
+def onnx_macs(path: Path) -> int:
+    """Multiply-accumulates of one face through an ONNX model's Conv and Gemm nodes (batch 1),
+    from the ``onnx`` package's shape inference: the work the benchmark's times are read against."""
+    import onnx
+    from onnx import shape_inference
+
+    model = onnx.load(str(path))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    model = shape_inference.infer_shapes(model)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(model.graph.value_info) + list(model.graph.output)}
+    weights = {i.name: list(i.dims) for i in model.graph.initializer}
+    macs = 0
+    for node in model.graph.node:
+        if node.op_type == "Conv":  # every output value: (in channels / group) × kernel
+            macs += int(np.prod(shapes[node.output[0]])) * int(np.prod(weights[node.input[1]][1:]))
+        elif node.op_type == "Gemm":
+            macs += int(np.prod(weights[node.input[1]]))
+    return macs
+
+
+def tfjs_macs(model_json: Path, side: int = 64) -> int:
+    """The same count for a TF.js graph model of convolutions (NHWC), such as oarriaga's
+    emotion.json: spatial sizes followed through its strides and paddings."""
+    import base64
+    import json
+    import math
+
+    topology = json.loads(model_json.read_text())
+    nodes = {n["name"]: n for n in topology["modelTopology"]["node"]}
+    weights = {w["name"]: w["shape"] for group in topology["weightsManifest"] for w in group["weights"]}
+    shapes: dict[str, list | None] = {}
+    macs = 0
+
+    def shape(ref: str):
+        nonlocal macs
+        name = ref.split(":")[0].lstrip("^")
+        if name in shapes or name in weights:
+            return shapes.get(name, weights.get(name))
+        node, result = nodes[name], None
+        op, attrs = node["op"], node.get("attr", {})
+        if op == "Placeholder":
+            result = [1, side, side, 1]
+        elif op in ("_FusedConv2D", "Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool"):
+            x = shape(node["input"][0])
+            stride = int(attrs["strides"]["list"]["i"][1])
+            padding = base64.b64decode(attrs["padding"]["s"]).decode()
+            if op in ("MaxPool", "AvgPool"):
+                k, channels = int(attrs["ksize"]["list"]["i"][1]), x[3]
+            else:
+                w = weights[node["input"][1]]
+                k, channels = w[0], (w[3] if op != "DepthwiseConv2dNative" else x[3] * w[3])
+            h = math.ceil(x[1] / stride) if padding == "SAME" else (x[1] - k) // stride + 1
+            result = [1, h, h, channels]
+            if op != "MaxPool" and op != "AvgPool":
+                macs += h * h * k * k * (w[2] * w[3] if op != "DepthwiseConv2dNative" else x[3] * w[3])
+        elif op in ("MatMul", "_FusedMatMul"):
+            w = weights[node["input"][1]]
+            macs += w[0] * w[1]
+            result = [1, w[1]]
+        elif op == "Mean":
+            result = [1, shape(node["input"][0])[3]]
+        elif op != "Const":
+            result = shape(node["input"][0])
+        shapes[name] = result
+        return result
+
+    for name in nodes:
+        shape(name)
+    return macs

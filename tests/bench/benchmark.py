@@ -332,12 +332,14 @@ def click_to_video(page, url: str, face: bool) -> dict:
             "median_video_ms": statistics.median(c["video_ms"] for c in clicks), "clicks": clicks}
 
 
-def serve(browser: str, name: str, folder: Path, camera: dict) -> engines.TestSite:
+def serve(browser: str, name: str, folder: Path, camera: dict, headers: dict | None = None) -> engines.TestSite:
     """The system's page with the benchmark's scripts first in its <head>, the same for both
-    systems: the main-thread probe, the results collector, the engine's camera."""
+    systems: the main-thread probe, the results collector, the engine's camera; Moodlens with
+    its production headers unless ``headers`` are given."""
     scripts = ["__test__/mainthread.js", "__test__/collect.js"] + [
         s for s in engines.page_scripts(browser, "face", camera["photo"], camera["fps"]) if "record.js" not in s]
-    return engines.TestSite(folder, scripts, extra=camera["folder"], headers=None if name == "moodlens" else {})
+    return engines.TestSite(folder, scripts, extra=camera["folder"],
+                            headers=headers if name == "moodlens" else {})
 
 
 def median_start(starts: list[dict]) -> tuple[dict, dict | None]:
@@ -668,7 +670,11 @@ def onnx_speed(args, camera: dict) -> dict:
     """An ONNX model of MobileFaceNet's size (about 1 M parameters, 112×112 RGB; made by
     tests/onnx_models.py, converted by `build.py convert`) against the oarriaga graph model, each
     on the fake camera's one face for ``--seconds``, in turns for ``--starts`` rounds: the
-    classify stage's milliseconds per face (p50) and results per second."""
+    classify stage's milliseconds per face (p50) and results per second. A third run serves the
+    site cross-origin isolated (the production headers plus COEP ``require-corp``), where
+    onnxruntime-web may use threads; and each model's multiply-accumulates per face, so the
+    times can be read against the work."""
+    from moodlens_build.site import site_headers
     from moodlens_tools import convert_onnx, model_choice
     from tests import onnx_models
 
@@ -676,14 +682,20 @@ def onnx_speed(args, camera: dict) -> dict:
     model = convert_onnx.convert(onnx_models.mobilefacenet_like(folder / "mobilefacenet-like.onnx"),
                                  folder / "mobilefacenet-like", list(onnx_models.HSEMOTION_LABELS),
                                  mean=[0.5] * 3, std=[0.5] * 3, name="MobileFaceNet-sized (bench)")
+    isolated = {**site_headers(), "Cross-Origin-Embedder-Policy": "require-corp"}
+    runs = {"oarriaga-emotion": ("oarriaga-emotion", None), model["id"]: (model["id"], None),
+            "onnx isolated": (model["id"], isolated)}
     out: dict = {"onnx_parameters": onnx_models.parameters(folder / "mobilefacenet-like.onnx"),
-                 "classify_ms_p50": {"oarriaga-emotion": [], model["id"]: []},
-                 "results_per_s": {"oarriaga-emotion": [], model["id"]: []}}
+                 "macs_per_face": {"oarriaga-emotion": onnx_models.tfjs_macs(DIST / "models/oarriaga-emotion/emotion.json"),
+                                   model["id"]: onnx_models.onnx_macs(folder / "mobilefacenet-like.onnx")},
+                 "classify_ms_p50": {k: [] for k in runs}, "results_per_s": {k: [] for k in runs},
+                 "threads": {}}
     for round_ in range(max(1, args.starts)):
-        order = ("oarriaga-emotion", model["id"])
-        for name in (order if round_ % 2 == 0 else order[::-1]):
+        order = list(runs)
+        for label in (order if round_ % 2 == 0 else order[::-1]):
+            name, headers = runs[label]
             engine = DEVICE.launch(args.browser, face_video=camera["y4m"])
-            site = serve(args.browser, "moodlens", DIST, camera)
+            site = serve(args.browser, "moodlens", DIST, camera, headers=headers)
             try:
                 query = "?autostart=1&people=0" + ("&model=oarriaga-emotion" if name == "oarriaga-emotion" else "")
                 page = DEVICE.open(engine, f"{site.base}index.html{query}", camera="face")
@@ -696,19 +708,28 @@ def onnx_speed(args, camera: dict) -> dict:
                 while time.monotonic() < end:  # sampling, not waiting for a condition
                     time.sleep(0.5)
                 samples = [r for _, r in page.run("return window.__bench") if r.get("model") == name and r["faces"]]
+                out["threads"][label] = page.run("return window.crossOriginIsolated ? "
+                                                 "Math.min(4, navigator.hardwareConcurrency) : 1")
             finally:
                 engine.close()
                 site.close()
             classify = statistics.median(r["stages_ms"]["classify"] / len(r["faces"]) for r in samples)
             rate = (samples[-1]["frame"] - samples[0]["frame"]) / max(1e-9, (samples[-1]["frame_ms"]
                                                                              - samples[0]["frame_ms"]) / 1000.0)
-            out["classify_ms_p50"][name].append(round(classify, 2))
-            out["results_per_s"][name].append(round(rate, 2))
-            print(f"{args.browser} {name}: classify {classify:.2f} ms a face (p50), {rate:.1f} results/s", flush=True)
-    ours, theirs = (statistics.median(out["classify_ms_p50"][k]) for k in (model["id"], "oarriaga-emotion"))
-    out["classify_ratio_onnx_to_oarriaga"] = round(ours / theirs, 3) if theirs else None
-    print(f"{args.browser}: the ONNX model classifies a face in {ours:.2f} ms, oarriaga {theirs:.2f} ms "
-          f"(ratio {out['classify_ratio_onnx_to_oarriaga']})", flush=True)
+            out["classify_ms_p50"][label].append(round(classify, 2))
+            out["results_per_s"][label].append(round(rate, 2))
+            print(f"{args.browser} {label}: classify {classify:.2f} ms a face (p50), {rate:.1f} results/s", flush=True)
+    medians = {k: statistics.median(v) for k, v in out["classify_ms_p50"].items()}
+    theirs = medians["oarriaga-emotion"]
+    out["classify_ratio_onnx_to_oarriaga"] = round(medians[model["id"]] / theirs, 3) if theirs else None
+    out["classify_ratio_isolated_to_oarriaga"] = round(medians["onnx isolated"] / theirs, 3) if theirs else None
+    macs = out["macs_per_face"]
+    out["work_ratio_onnx_to_oarriaga"] = round(macs[model["id"]] / macs["oarriaga-emotion"], 2)
+    print(f"{args.browser}: the ONNX model classifies a face in {medians[model['id']]:.2f} ms "
+          f"({macs[model['id']] / 1e6:.0f} M multiply-adds), {medians['onnx isolated']:.2f} ms cross-origin isolated "
+          f"({out['threads']['onnx isolated']} threads), oarriaga {theirs:.2f} ms ({macs['oarriaga-emotion'] / 1e6:.0f} M); "
+          f"ratios {out['classify_ratio_onnx_to_oarriaga']} and {out['classify_ratio_isolated_to_oarriaga']} "
+          f"for {out['work_ratio_onnx_to_oarriaga']}x the work", flush=True)
     return out
 
 

@@ -68,6 +68,10 @@ def _tflite():
 async def set_backend(name: str, wasm_dir: str = "vendor/tfjs/") -> str | None:
     """Make ``name`` TF.js's backend; None when it initialised, else why not."""
     js.tf.wasm.setWasmPaths(_page_url(wasm_dir))
+    # On a cross-origin-isolated host TF.js would fetch its threaded wasm build, which the site
+    # does not ship (its detector and graph models are too small to gain from threads): keep it
+    # on the SIMD build there too, so a host that adds COEP does not break the page.
+    js.tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", False)
     try:
         ok = await settle(js.tf, "setBackend", name)
         if ok:
