@@ -111,6 +111,20 @@ class Decode:
 
 
 @dataclass(frozen=True)
+class Training:
+    """How ``build.py train`` made the model (its manifest's ``training``), for the page to show."""
+
+    summary: str  # one readable paragraph: data, epochs, held-out accuracy
+    accuracy: float | None = None  # on the held-out pictures, in [0, 1]
+    held_out: int | None = None
+    pictures: int | None = None  # trained on
+    epochs: int | None = None
+    best_epoch: int | None = None  # the one kept, counted from 1
+    start: str | None = None  # the model it was fine-tuned from, or "scratch"
+    date: str | None = None
+
+
+@dataclass(frozen=True)
 class Manifest:
     id: str
     name: str
@@ -131,6 +145,7 @@ class Manifest:
     # Emotion: where in the output vector regression values sit (valence, arousal), as
     # (name, index) pairs; every other index is a class score, in the order of ``labels``.
     regressions: tuple[tuple[str, int], ...] = ()
+    training: Training | None = None  # emotion: a model made by ``build.py train``
 
     @property
     def outputs(self) -> int:
@@ -173,7 +188,9 @@ def parse(data: object, where: str = "manifest") -> Manifest:
         margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
         output = f.choice("output", OUTPUTS)
         regressions = _regressions(f, len(labels))
-        return replace(manifest, labels=labels, output=output, crop_margin=margin, regressions=regressions)
+        training = _training(f.sub("training")) if "training" in f.data else None
+        return replace(manifest, labels=labels, output=output, crop_margin=margin, regressions=regressions,
+                       training=training)
     if kind == "landmarks":
         margin = f.sub("crop").number("margin", 0.0, 2.0) if "crop" in f.data else 0.0
         return replace(manifest, points=f.integer("points", 1, 10000), crop_margin=margin)
@@ -247,6 +264,21 @@ def _regressions(f: _Fields, labels: int) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
+def _training(f: _Fields) -> Training:
+    """Keys it does not know are ignored: a newer ``build.py train`` may write more."""
+    count = (f.integer, 0, 10**9)
+    return Training(
+        summary=f.text("summary"),
+        accuracy=f.optional("accuracy", f.number, 0.0, 1.0),
+        held_out=f.optional("held_out", *count),
+        pictures=f.optional("pictures", *count),
+        epochs=f.optional("epochs", *count),
+        best_epoch=f.optional("best_epoch", *count),
+        start=f.optional("start", f.text),
+        date=f.optional("date", f.text),
+    )
+
+
 def _input(f: _Fields) -> Input:
     color = f.choice("color", tuple(COLORS))
     channels = COLORS[color]
@@ -314,6 +346,10 @@ class _Fields:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise ManifestError(f"{self.where}.{key}: expected {kind.__name__}, got {value!r}")
         return value
+
+    def optional(self, key: str, read, *args):
+        """``read(key, *args)`` (``self.text``, ``self.number``…) if the key is there, else None."""
+        return read(key, *args) if key in self.data else None
 
     def sub(self, key: str) -> _Fields:
         return _Fields(self.get(key, dict), f"{self.where}.{key}")

@@ -1,6 +1,7 @@
 """Manifest validation: the shipped manifests pass; broken ones fail naming the field."""
 
 import copy
+import re
 
 import pytest
 
@@ -67,3 +68,32 @@ def test_an_onnx_model_with_valence_and_arousal(emotion_dict):
     with pytest.raises(ManifestError, match="outputs 7 values but the manifest lists 7 labels and valence"):
         check_model_shapes(m, None, 7)
     assert parse(emotion_dict).regressions == () and parse(emotion_dict).input.layout == "nhwc"
+
+
+TRAINING = {"summary": "Fine-tuned from fer mini-XCEPTION on 240 pictures of 3 labels: 14 epochs, the best was 9.",
+            "accuracy": 0.917, "held_out": 60, "pictures": 240, "epochs": 14, "best_epoch": 9,
+            "start": "fer-mini-xception", "date": "2026-12-05", "seconds": 81.5}
+
+
+def test_a_trained_model_keeps_its_training_summary(emotion_dict):
+    """``training`` as build.py train writes it is parsed; a key it does not know (seconds) is ignored."""
+    data = copy.deepcopy(emotion_dict)
+    data["training"] = TRAINING
+    t = parse(data).training
+    assert t.summary == TRAINING["summary"] and t.accuracy == 0.917 and t.held_out == 60 and t.pictures == 240
+    assert (t.epochs, t.best_epoch, t.start, t.date) == (14, 9, "fer-mini-xception", "2026-12-05")
+    data["training"] = {"summary": "Trained elsewhere."}
+    assert parse(data).training.accuracy is None and parse(data).training.epochs is None
+    assert parse(emotion_dict).training is None
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"accuracy": 91.7}, "training.accuracy"),
+    ({"epochs": "14"}, "training.epochs"),
+    ({"summary": ""}, "training.summary"),
+])
+def test_a_bad_training_value_names_its_field(emotion_dict, change, field):
+    data = copy.deepcopy(emotion_dict)
+    data["training"] = {**TRAINING, **change}
+    with pytest.raises(ManifestError, match=re.escape(f"manifest.json.{field}: ")):
+        parse(data, "manifest.json")

@@ -194,7 +194,9 @@ class App:
         self.switch = switch = ModelSwitch(analysis, doc)
         self.recovery = Recovery(analysis, camera, hidden=lambda: bool(doc.hidden))
         analysis.camera_running = lambda: camera.running
+        # Every emotion model put in use comes through here: the first, the picker's, a person's own.
         analysis.on_switch(lambda model: self.view.use_labels(model.manifest))
+        analysis.on_switch(lambda model: self.view.show_model_details(model.manifest))
         analysis.on_switch(lambda model: live.use_model(model.manifest))
         analysis.on_switch(photos.use_emotion)
         analysis.use_emotion(emotion)

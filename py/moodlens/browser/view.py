@@ -3,6 +3,7 @@
     view = View(document)                    # the page, as remote.py mirrors it in the worker
     view.set_state("loading", "Loading NumPy and models…")
     view.use_labels(manifest)                # one bar per label
+    view.show_model_details(manifest)        # "About this model": name, input, labels, licence, training
     view.show(result_json, main_face, spoken, now_ms)  # per inference: bars, emoji, colour
     view.draw(faces, frame_w, frame_h)       # per video frame: boxes and captions
 
@@ -30,6 +31,8 @@ TEXT_FONTS = "system-ui, sans-serif"
 STAGES = ("python", "numpy", "models", "warmup")
 ANNOUNCE_EVERY_MS = 1000.0
 TRAIL_MS = 2000.0  # how much of the main face's valence-arousal path the plane shows
+FORMAT_NAMES = {"tfjs-graph": "TF.js graph", "tfjs-layers": "TF.js layers", "tflite": "TFLite", "onnx": "ONNX"}
+COLOR_NAMES = {"grayscale": "grayscale", "rgb": "RGB"}
 
 
 class View:
@@ -155,6 +158,21 @@ class View:
         self.affect.hidden = not self._affect_on
         self._trail, self._trail_face = [], None
 
+    def show_model_details(self, manifest: Manifest) -> None:
+        """Fill "About this model" (#model-details): text only, as the manifest may be a person's own file."""
+        for element_id, text in model_details(manifest).items():
+            self.set_text(element_id, text)
+        self.doc.getElementById("model-training").hidden = manifest.training is None
+        labels = self.doc.getElementById("model-labels")
+        labels.replaceChildren()
+        for label in manifest.labels:
+            li, emoji, name = (self.doc.createElement(tag) for tag in ("li", "span", "span"))
+            li.style.setProperty("--c", label.color)  # the swatch (style.css), the bar's colour
+            emoji.className = "label-emoji"
+            emoji.textContent, name.textContent = label.emoji, label.name
+            li.append(emoji, name)
+            labels.append(li)
+
     # -- per inference ----------------------------------------------------------------
     def show(self, result_json: dict, main: FaceView | None, spoken: str, now_ms: float) -> None:
         self.results.textContent = json.dumps(result_json)
@@ -256,6 +274,22 @@ class View:
             fill.style.setProperty("--p", "0")
             value.textContent = "0%"
         self._trail, self._trail_face = [], None
+
+
+def model_details(manifest: Manifest) -> dict[str, str]:
+    """The text of each line of "About this model", by element id (the labels are drawn apart).
+
+    >>> model_details(manifest.load("models/fer-mini-xception/manifest.json"))["model-input"]
+    'TF.js layers · 64×64 grayscale'
+    """
+    spec = manifest.input
+    return {
+        "model-name": manifest.name,
+        "model-input": f"{FORMAT_NAMES[manifest.format]} · {spec.width}×{spec.height} {COLOR_NAMES[spec.color]}",
+        "model-license": manifest.license,
+        "model-credit": manifest.credit or "none given",
+        "model-training-summary": manifest.training.summary if manifest.training is not None else "",
+    }
 
 
 def _on_plane(valence: float, arousal: float) -> tuple[float, float]:
