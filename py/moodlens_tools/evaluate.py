@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -81,45 +82,48 @@ def collect(data_dir: Path) -> dict[str, list[Path]]:
 
 # -- pictures -------------------------------------------------------------------------------
 def confusion_png(matrix: np.ndarray, labels: list[str], title: str, path: Path) -> None:
-    """The matrix as a picture: counts in cells shaded by each row's share (recall)."""
-    from PIL import Image, ImageDraw, ImageFont
+    """The matrix as a picture (matplotlib): counts in cells shaded by each row's share (recall)."""
+    import matplotlib
 
-    n, cell, left, top = len(labels), 64, 120, 70
-    image = Image.new("RGB", (left + n * cell + 20, top + n * cell + 60), "white")
-    draw = ImageDraw.Draw(image)
-    draw.font = ImageFont.load_default(size=13)
-    draw.text((10, 10), title, fill="black")
-    draw.text((left, top - 40), "predicted", fill="black")
-    draw.text((10, top - 20), "true", fill="black")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
-    for j, label in enumerate(labels):
-        draw.text((left + j * cell + 4, top - 18), label[:9], fill="black")
-    for i, label in enumerate(labels):
-        draw.text((10, top + i * cell + cell // 2 - 6), label[:14], fill="black")
-        for j in range(n):
-            shade = int(255 - 200 * share[i, j])
-            x0, y0 = left + j * cell, top + i * cell
-            draw.rectangle((x0, y0, x0 + cell - 2, y0 + cell - 2), fill=(shade, shade, 255),
-                           outline="#30a46c" if i == j else "#cccccc")
-            draw.text((x0 + cell // 2 - 8, y0 + cell // 2 - 6), str(int(matrix[i, j])),
-                      fill="white" if share[i, j] > 0.6 else "black")
-    draw.text((10, top + n * cell + 20), "rows: true label; columns: predicted; shade: share of the row",
-              fill="black")
-    image.save(path)
+    side = max(4.5, 0.75 * len(labels) + 2.5)
+    fig, ax = plt.subplots(figsize=(side, side * 0.9), dpi=110)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
+                    color="white" if share[i, j] > 0.6 else "black", fontweight="bold" if i == j else None)
+    fig.text(0.01, 0.01, "rows: true label; columns: predicted; shade: share of the row", fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def class_table(report: dict) -> list[str]:
+    """The per-label precision, recall and F1 of ``metrics``, as Markdown table lines."""
+    lines = ["| label | precision | recall | F1 | pictures |", "|---|---|---|---|---|"]
+    for label in report["labels"]:
+        c = report["per_class"][label]
+        lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    return lines
 
 
 def summary_md(report: dict) -> str:
-    labels = report["labels"]
     lines = [f"# Evaluation of `{report['model']}`", "",
              f"{report['evaluated']} pictures from `{report['data_dir']}`"
              f"{' (pre-cropped faces, no detection)' if report['cropped'] else ''}: accuracy "
              f"**{report['accuracy']:.1%}**, macro F1 {report['macro_f1']:.3f}, "
              f"{report['images_per_second']:.1f} pictures per second; {len(report['failures'])} failed.", "",
-             "| label | precision | recall | F1 | pictures |", "|---|---|---|---|---|"]
-    for label in labels:
-        c = report["per_class"][label]
-        lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+             *class_table(report)]
     if report["unknown_folders"]:
         lines += ["", "Folders skipped (no label of the model has their name): "
                   + ", ".join(f"`{k}` ({v})" for k, v in report["unknown_folders"].items())]
@@ -128,6 +132,39 @@ def summary_md(report: dict) -> str:
 
 
 # -- the run --------------------------------------------------------------------------------
+@contextmanager
+def photo_page(query: str = "", model_folder: Path | None = None, tool: str = "evaluate"):
+    """The built site's photo mode in headless Chromium (``query``: its URL parameters; a model
+    folder is handed to it as "Use your own model…"). Yields ``analyse(path, cropped=False)`` ->
+    the page's #results entry for that picture: its faces, boxes in the picture's own pixels,
+    scores; or its error. ``build.py train --detect`` finds faces with it too."""
+    pictures: list[Path] = []
+    server, base = serve_in_thread(DIST)
+    try:
+        with engines.Chromium() as engine:
+            page = engine.new_page(camera="none")
+            # Pictures are served to the page under a path of its own origin, by number.
+            page.page.route("**/__pictures__/*", lambda route: route.fulfill(
+                path=str(pictures[int(route.request.url.rsplit("/", 1)[1])])))
+            page.goto(f"{base}index.html{query}")
+            page.wait("document.body.dataset.state === 'ready' && typeof window.moodlensAnalyse === 'function'", 120,
+                      fail=engines.IN_ERROR)
+            if model_folder is not None:
+                try:
+                    model_choice.use_folder(page, model_folder)
+                except model_choice.ModelChoiceError as exc:
+                    raise SystemExit(f"{tool}: {exc}") from None
+
+            def analyse(path: Path, cropped: bool = False) -> dict:
+                pictures.append(path)
+                return json.loads(page.run_async("return await window.moodlensAnalyse(...arguments)",
+                                                 f"{base}__pictures__/{len(pictures) - 1}", path.name, cropped))
+
+            yield analyse
+    finally:
+        server.shutdown()
+
+
 def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: str, limit: int | None) -> dict:
     index = json.loads((DIST / "models" / "index.json").read_text())
     ids = [m["id"] for m in index["emotion"]]
@@ -158,25 +195,12 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
         print(f"evaluate: skipping {folder}/ ({len(found[folder])} pictures): no label of {model} is called that",
               file=sys.stderr)
 
-    server, base = serve_in_thread(DIST)
     truth, predicted, failures = [], [], []
-    with engines.Chromium() as engine:
-        page = engine.new_page(camera="none")
-        # Pictures are served to the page under a path of its own origin, by number.
-        page.page.route("**/__evaluate__/*", lambda route: route.fulfill(
-            path=str(items[int(route.request.url.rsplit("/", 1)[1])][0])))
-        page.goto(f"{base}index.html?{'' if model_folder else f'model={model}&'}backend={backend}")
-        page.wait("document.body.dataset.state === 'ready' && typeof window.moodlensAnalyse === 'function'", 120,
-                  fail=engines.IN_ERROR)
-        if model_folder is not None:
-            try:
-                model_choice.use_folder(page, model_folder)
-            except model_choice.ModelChoiceError as exc:
-                raise SystemExit(f"evaluate: {exc}") from None
+    query = f"?{'' if model_folder else f'model={model}&'}backend={backend}"
+    with photo_page(query, model_folder, "evaluate") as analyse:
         start = time.monotonic()
         for i, (path, label) in enumerate(items):
-            entry = json.loads(page.run_async("return await window.moodlensAnalyse(...arguments)",
-                                              f"{base}__evaluate__/{i}", path.name, cropped))
+            entry = analyse(path, cropped)
             where = str(path.relative_to(data_dir))
             if entry.get("error"):
                 failures.append({"file": where, "reason": entry["error"]})
@@ -190,7 +214,6 @@ def run(data_dir: Path, model: str | None, out: Path, cropped: bool, backend: st
                 rate = (i + 1) / (time.monotonic() - start)
                 print(f"\r{i + 1}/{len(items)} pictures, {rate:.1f}/s, {len(failures)} failed", end="", flush=True)
         elapsed = time.monotonic() - start
-    server.shutdown()
     print()
 
     matrix = confusion(truth, predicted, labels)
