@@ -47,6 +47,11 @@ KNOWN_LABELS = {
 }
 
 
+# Colours for labels Moodlens does not know, in order, so that each has its own bar and lane
+# colour (none is one of KNOWN_LABELS' colours or the neutral grey); after eight they repeat.
+OTHER_COLORS = ("#e93d82", "#0090ff", "#8db654", "#00a2c7", "#d6409f", "#ad7f58", "#6e56cf", "#29a383")
+
+
 class ManifestError(ValueError):
     """A manifest that cannot describe a usable model; the message names the field."""
 
@@ -296,13 +301,17 @@ def _input(f: _Fields) -> Input:
 
 
 def _labels(items: list, where: str) -> tuple[Label, ...]:
-    labels = []
+    labels, unknown = [], 0
     for i, item in enumerate(items):
         if isinstance(item, str):
             item = {"name": item}
         lf = _Fields(item, f"{where}[{i}]")
         name = lf.text("name")
-        known_emoji, known_color = KNOWN_LABELS.get(name.strip().lower(), (DEFAULT_EMOJI, DEFAULT_COLOR))
+        known = KNOWN_LABELS.get(name.strip().lower())
+        if known is None:
+            known = (DEFAULT_EMOJI, OTHER_COLORS[unknown % len(OTHER_COLORS)])
+            unknown += 1
+        known_emoji, known_color = known
         color = lf.data.get("color", known_color)
         if not isinstance(color, str) or not _HEX_COLOR.match(color):
             raise ManifestError(f"{lf.where}.color: expected '#rrggbb', got {color!r}")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from moodlens.manifest import DEFAULT_COLOR, ManifestError, check_model_shapes, parse
+from moodlens.manifest import DEFAULT_EMOJI, OTHER_COLORS, ManifestError, check_model_shapes, parse
 
 
 def test_shipped_manifests_are_valid(emotion_manifest, detector_manifest):
@@ -46,7 +46,10 @@ def test_six_class_rgb_model_with_its_own_labels(emotion_dict):
     data["labels"] = ["joy", "anger", "calm", "fear", "awe", "boredom"]
     m = parse(data)
     assert m.input.shape == (48, 48, 3)
-    assert m.label("boredom").color == DEFAULT_COLOR  # unknown labels get defaults
+    # Labels Moodlens does not know get the neutral emoji and colours of their own, in order.
+    assert (m.label("awe").color, m.label("boredom").color) == OTHER_COLORS[:2]
+    assert m.label("boredom").emoji == DEFAULT_EMOJI
+    assert len({label.color for label in m.labels}) == 6
 
 
 def test_model_shapes_must_match_the_manifest(emotion_manifest):

@@ -9,7 +9,7 @@ import pytest
 
 from moodlens.browser._compat import js
 from moodlens.browser.view import View, model_details
-from moodlens.manifest import DEFAULT_COLOR, DEFAULT_EMOJI, parse
+from moodlens.manifest import DEFAULT_EMOJI, OTHER_COLORS, parse
 
 from .fakejs import MODELS, install_page
 
@@ -50,7 +50,7 @@ def test_a_trained_model_shows_its_training_summary_and_its_own_labels(page):
     labels = doc.getElementById("model-labels").children
     shown = [(li.style.properties["--c"], *(span.textContent for span in li.children)) for li in labels]
     assert shown[:2] == [("#f5b800", "😄", "happy"), ("#3e63dd", "😢", "sad")]
-    assert shown[2] == (DEFAULT_COLOR, DEFAULT_EMOJI, "<b>focused</b>"), "an unknown label: neutral, as text"
+    assert shown[2] == (OTHER_COLORS[0], DEFAULT_EMOJI, "<b>focused</b>"), "an unknown label: its own colour, as text"
 
 
 def test_switching_to_a_shipped_model_hides_the_last_ones_training(page, emotion_manifest):
