@@ -8,6 +8,7 @@
     python3 build.py bench      # side-by-side benchmark against @vladmandic/human (not a test)
     python3 build.py convert    # a Keras 2 .h5 or an ONNX model -> model folder + manifest
     python3 build.py evaluate   # a model's accuracy on a labelled folder of pictures
+    python3 build.py train      # a labelled folder of pictures -> a model folder the page runs
     python3 build.py analyse    # video files -> per-frame CSV, JSON and a timeline chart
 
 Everything in dist/ comes from here: npm packages pinned in package.json/package-lock.json,
@@ -16,7 +17,7 @@ in Pyodide's own pyodide-lock.json), model files checked against their manifests
 Downloads are cached in node_modules/ and .cache/ (both outside git); a rebuild with nothing
 changed only copies files. The steps live in py/moodlens_build/ (paths, steps, deps, wheels,
 bytecode, model_files, site, serve), the tools in py/moodlens_tools/ (engines, convert, evaluate,
-analyse); this file is the command line. Everything else runs in .venv, where py/ is installed
+analyse, train); this file is the command line. Everything else runs in .venv, where py/ is installed
 (editable); this file puts py/ on its own path because it runs before .venv exists.
 """
 
@@ -64,14 +65,18 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("evaluate", help="a model's accuracy on a labelled folder, in headless Chromium "
                                     "(arguments: see `evaluate --help`)", add_help=False)
+    sub.add_parser("train", help="train a model on a labelled folder -> a model folder with its report "
+                                 "(arguments: see `train --help`)", add_help=False)
     sub.add_parser("analyse", help="video files -> per-frame CSV, JSON and a timeline chart, in headless Chromium "
                                    "(arguments: see `analyse --help`)", add_help=False)
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command not in ("test", "bench", "convert", "evaluate", "analyse"):
+    if rest and args.command not in ("test", "bench", "convert", "evaluate", "analyse", "train"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command in ("evaluate", "analyse"):
         # In the caller's folder: the paths given are theirs.
         return run_with_browser(f"moodlens_tools.{args.command}", rest, ("tools",), ("chromium",), cwd=None)
+    if args.command == "train":  # the browser: --detect finds faces with the page's own detector
+        return run_with_browser("moodlens_tools.train", rest, ("train",), ("chromium",), cwd=None)
     if args.command == "convert":
         return subprocess.call([str(ensure_venv(("convert",))), "-m", "moodlens_tools.convert", *rest])
     if args.command == "bench":

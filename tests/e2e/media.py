@@ -149,3 +149,44 @@ def people_video(path: Path, order=("a", "b", "a-again"), codec: str = "libvpx",
             frames += [empty] * round(gap * fps)
         frames += [person(name)] * round(seconds * fps)
     return write_video(path, frames, codec, fps)
+
+
+# -- labelled folders for `build.py train`: three people as three labels -------------------------
+# Each face's box (x, y, w, h in the sample photo's pixels) as the site's photo mode finds it.
+TRAIN_FACES = {"ann": ("sample1.jpg", (1480, 256, 160, 160)),  # person A above
+               "bea": ("sample3.jpg", (577, 373, 219, 219)),  # person B above
+               "cat": ("sample6.jpg", (1161, 347, 233, 233))}  # the third of the group
+
+
+def labelled_faces(folder: Path, per_label: int = 24, seed: int = 0, size: int = 96) -> Path:
+    """``folder/<name>/NN.png``: face crops of each TRAIN_FACES person, each a little different
+    (the crop's size and place, a small turn, brightness), like a folder of FER-2013 crops."""
+    rng = np.random.default_rng(seed)
+    for label, (name, (x, y, w, h)) in TRAIN_FACES.items():
+        source = Image.open(SAMPLES / name).convert("RGB")
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_label):
+            side = max(w, h) * rng.uniform(1.1, 1.5)
+            cx, cy = x + w / 2 + rng.uniform(-0.08, 0.08) * w, y + h / 2 + rng.uniform(-0.08, 0.08) * h
+            turned = source.rotate(rng.uniform(-10, 10), center=(cx, cy), resample=Image.Resampling.BILINEAR)
+            crop = turned.crop((round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)))
+            pixels = np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32)
+            Image.fromarray(np.clip(pixels * rng.uniform(0.8, 1.2), 0, 255).astype(np.uint8)).save(
+                folder / label / f"{i:02d}.png")
+    return folder
+
+
+def labelled_pictures(folder: Path, per_label: int = 8, seed: int = 0) -> Path:
+    """``folder/<name>/NN.jpg``: whole 640×480 pictures with each TRAIN_FACES person somewhere in
+    them (for ``train --detect``)."""
+    rng = np.random.default_rng(seed)
+    for label, (name, (x, y, w, h)) in TRAIN_FACES.items():
+        source = Image.open(SAMPLES / name).convert("RGB")
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_label):
+            span = max(w, h) * rng.uniform(3.0, 4.0)  # the picture's width, in the photo's pixels
+            left = x + w / 2 - span * rng.uniform(0.3, 0.7)
+            top = y + h / 2 - span * 0.75 * rng.uniform(0.35, 0.65)
+            photo = source.crop((round(left), round(top), round(left + span), round(top + span * 0.75)))
+            photo.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS).save(folder / label / f"{i:02d}.jpg", quality=90)
+    return folder

@@ -1,0 +1,172 @@
+"""`build.py train`: a labelled folder -> a model folder the page, analyse and evaluate use.
+
+The folders are made from real faces (tests/e2e/media.py: three people of the face-api demo
+photos as three labels, each crop a little different). The reference for the page's outputs is
+the trained Keras model itself (model.h5 in the folder), fed the input the page's own
+preprocessing makes from the same PNG.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from moodlens import manifest as manifests
+from moodlens import preprocess
+from moodlens_build.paths import ROOT
+from moodlens_tools import model_choice
+
+from . import media
+
+LABELS = sorted(media.TRAIN_FACES)
+
+
+def train(data, out, *options, timeout=900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "build.py"), "train", str(data), "--out", str(out), *options],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Three people, 24 face crops each, plus a damaged picture and a file that is no picture."""
+    root = tmp_path_factory.mktemp("train")
+    data = media.labelled_faces(root / "faces")
+    (data / "ann" / "damaged.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    (data / "bea" / "notes.txt").write_text("not a picture")
+    done = train(data, root / "people-model", "--epochs", "25", "--seed", "3", "--name", "Three people (test)")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root, data, root / "people-model", done
+
+
+def test_training_reports_per_epoch_and_beats_chance_on_held_out_faces(trained):
+    _, _, folder, done = trained
+    epochs = [line for line in done.stdout.splitlines() if line.startswith("epoch ")]
+    assert epochs and all("validation loss" in line and "left" in line for line in epochs)
+    report = json.loads((folder / "report.json").read_text())
+    assert report["labels"] == LABELS and report["evaluated"] == 15  # a stratified fifth of 3 × 24 pictures
+    assert report["accuracy"] >= 0.8, report["accuracy"]  # chance: 1/3
+    t = report["training"]
+    assert t["pictures_per_label"] == {"ann": 19, "bea": 19, "cat": 19}
+    assert 1 <= t["best_epoch"] <= t["epochs"] <= 25 and len(t["history"]["val_loss"]) == t["epochs"]
+    assert t["best_epoch"] == int(np.argmin(t["history"]["val_loss"])) + 1  # the kept weights: the best epoch's
+    # Unreadable files are listed, and the rest trained.
+    assert {f["file"] for f in report["failures"]} == {"ann/damaged.png", "bea/notes.txt"}
+    assert "ann/damaged.png" in done.stderr and "bea/notes.txt" in done.stderr
+    for name in ("model.json", "weights.bin", "model.h5", "summary.md"):
+        assert (folder / name).stat().st_size > 0
+    for name in ("confusion.png", "curves.png"):
+        assert Image.open(folder / name).size[0] > 400
+    summary = (folder / "summary.md").read_text()
+    assert "Held-out" in summary and "| cat |" in summary
+    manifest = manifests.load(folder / "manifest.json")
+    assert manifest.label_names == tuple(LABELS) and manifest.input.shape == (64, 64, 1)
+    assert manifest.training.accuracy == report["accuracy"] and "Fine-tuned" in manifest.training.summary
+
+
+def test_the_page_runs_the_trained_model_as_keras_does_and_shows_its_training(open_app, trained, tmp_path):
+    import tf_keras
+
+    _, data, folder, _ = trained
+    manifest = manifests.load(folder / "manifest.json")
+    rgba = np.asarray(Image.open(data / "bea" / "03.png").convert("RGBA"))
+    x = preprocess.face_batch(rgba, [(0.0, 0.0, float(rgba.shape[1]), float(rgba.shape[0]))], manifest.input,
+                              manifest.crop_margin)
+    expected = tf_keras.models.load_model(folder / "model.h5", compile=False).predict(x, verbose=0)[0]
+
+    app = open_app("", video=None, routes=[("**/__face__.png", lambda route: route.fulfill(
+        path=str(data / "bea" / "03.png"), content_type="image/png"))])
+    app.wait_state("ready")
+    model_choice.use_folder(app, folder)
+    entry = app.page.evaluate("async (url) => await window.moodlensAnalyse(url, 'face.png', true)",
+                              f"{app.base}__face__.png")
+    entry = json.loads(entry) if isinstance(entry, str) else entry
+    got = np.array([entry["faces"][0]["scores"][label] for label in LABELS])
+    assert np.abs(got - expected).max() < 1e-4, (got.tolist(), expected.tolist())
+    assert entry["faces"][0]["emotion"] == "bea"
+
+    details = app.page.locator("#model-details")
+    details.locator("summary").click()
+    assert "Three people (test)" in details.inner_text()
+    assert "Held-out accuracy" in app.page.inner_text("#model-training")
+    colors = app.page.eval_on_selector_all("#model-labels li", "els => els.map(e => getComputedStyle(e, '::before')"
+                                                               ".backgroundColor)")
+    assert app.page.inner_text("#model-labels").split() == [t for label in LABELS for t in (manifests.DEFAULT_EMOJI, label)]
+    assert len(set(colors)) == len(LABELS)  # labels Moodlens does not know still get colours of their own
+    app.screenshot("train-model-details.png", full_page=True)
+    assert not app.console_errors
+
+
+def test_analyse_with_the_trained_folder_names_each_person(trained, tmp_path):
+    _, _, folder, _ = trained
+    video = media.people_video(tmp_path / "two.webm", order=("a", "b"), gap=1.0)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, str(ROOT / "build.py"), "analyse", str(video), "--out", str(out),
+                           "--model", str(folder), "--no-people"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = list(csv.DictReader(io.StringIO((out / "two.csv").read_text())))
+    first = [r["emotion"] for r in rows if float(r["time_s"]) < 2.0]  # person A ("ann"), then the gap, then B
+    second = [r["emotion"] for r in rows if float(r["time_s"]) >= 3.0]
+    assert first and second
+    assert first.count("ann") / len(first) >= 0.8 and second.count("bea") / len(second) >= 0.8, (first, second)
+
+
+def test_detect_crops_whole_pictures_with_the_pages_detector(tmp_path):
+    data = media.labelled_pictures(tmp_path / "pictures", per_label=10)
+    media.photo("sample5.jpg", media.NO_FACE_CROP).save(data / "cat" / "stairs.jpg")
+    done = train(data, tmp_path / "detected", "--detect", "--epochs", "20", "--seed", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "detected" / "report.json").read_text())
+    assert report["failures"] == [{"file": "cat/stairs.jpg", "reason": "no face found"}]
+    assert "cat/stairs.jpg: no face found" in done.stderr
+    assert report["evaluated"] == 6 and report["accuracy"] >= 2 / 3, report  # chance: 1/3
+
+
+@pytest.mark.parametrize("case, message", [
+    ("one label", "needs at least 2 label folders"),
+    ("few pictures", "each label needs at least 10 pictures"),
+    ("out exists", "exists; choose another --out, or add --force"),
+    ("bad option", "--val-split is the validation share"),
+])
+def test_bad_input_is_refused_with_a_message(tmp_path, case, message):
+    data = tmp_path / "data"
+    media.labelled_faces(data, per_label=12)
+    out, options = tmp_path / "model", []
+    if case == "one label":
+        for label in ("bea", "cat"):
+            for p in (data / label).iterdir():
+                p.unlink()
+            (data / label).rmdir()
+    elif case == "few pictures":
+        for p in sorted((data / "cat").iterdir())[3:]:
+            p.unlink()
+    elif case == "out exists":
+        out.mkdir()
+        (out / "keep.txt").write_text("mine")
+    else:
+        options = ["--val-split", "0.9"]
+    done = train(data, out, *options, timeout=300)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    if case == "few pictures":
+        assert "cat/ (3)" in done.stderr
+    if case == "out exists":
+        assert (out / "keep.txt").read_text() == "mine"  # nothing of theirs is lost
+    else:
+        assert not out.exists()
+
+
+def test_the_same_seed_gives_the_same_model(tmp_path):
+    data = media.labelled_faces(tmp_path / "data", per_label=12)
+    weights = []
+    for run in ("first", "second"):
+        done = train(data, tmp_path / run, "--epochs", "3", "--seed", "7")
+        assert done.returncode == 0, done.stderr
+        weights.append((tmp_path / run / "weights.bin").read_bytes())
+    assert weights[0] == weights[1]
