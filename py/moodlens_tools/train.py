@@ -364,6 +364,7 @@ def run(o: Options) -> dict:
         x_test, y_test = x_val, y_val
     for f in failures:
         print(f"train: left out {f['file']}: {f['reason']}", file=sys.stderr)
+    left_out = {o.data_dir / f["file"] for f in failures}
     counts = [int((y_train == i).sum()) for i in range(len(labels))]
     empty = [label for label, n in zip(labels, counts) if n == 0] + \
         [label for i, label in enumerate(labels) if not (y_val == i).any()]
@@ -428,6 +429,8 @@ def run(o: Options) -> dict:
                                "seed": o.seed, "learning_rate": rate,
                                "batch_size": o.batch_size, "patience": o.patience, "device": "GPU" if gpus else "CPU",
                                "validation": len(x_val), "how": how,
+                               "validation_files": sorted(str(p.relative_to(o.data_dir)) for ps in val_items.values()
+                                                          for p in ps if p not in left_out),
                                "pictures_per_label": dict(zip(labels, counts)),
                                "class_weights": {labels[i]: round(w, 4) for i, w in weights.items()},
                                "history": history}}

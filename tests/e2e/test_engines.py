@@ -96,6 +96,9 @@ def open_page(engine, face_folder, dist):
 
 
 def shot(engine, page, name: str) -> bytes:
+    """The page as painted once what the test just did has been drawn: WebKit's screenshot
+    otherwise showed the frame before (a <details> just opened, still closed)."""
+    page.run_async("await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     return page.screenshot(ARTIFACTS / "engines" / f"{engine.name}-{name}.png")
 
 
@@ -164,6 +167,12 @@ def test_an_onnx_model_from_disk_gives_valence_and_arousal(engine, open_page, fa
     assert list(face["scores"]) == list(onnx_models.HSEMOTION_LABELS)
     assert -1 <= face["valence"] <= 1 and -1 <= face["arousal"] <= 1, face
     assert page.run("return !document.getElementById('affect').hidden")
+    # About this model: the model in use, its labels (HSEmotion's names: contempt is known) and no training.
+    page.run("document.querySelector('#model-details summary').click()")
+    page.wait("document.getElementById('model-details').open && "
+              "document.getElementById('model-name').textContent === 'onnx-va'")
+    assert page.run("return document.getElementById('model-labels').children.length") == 8
+    assert page.run("return document.getElementById('model-training').hidden")
     shot(engine, page, "onnx")
 
 

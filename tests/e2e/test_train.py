@@ -117,6 +117,24 @@ def test_analyse_with_the_trained_folder_names_each_person(trained, tmp_path):
     assert first.count("ann") / len(first) >= 0.8 and second.count("bea") / len(second) >= 0.8, (first, second)
 
 
+def test_evaluate_with_the_trained_folder_agrees_with_the_training_report(trained, tmp_path):
+    _, data, folder, _ = trained
+    held_out = tmp_path / "held-out"
+    report = json.loads((folder / "report.json").read_text())
+    for label in LABELS:  # the validation pictures the report is about, as a folder of their own
+        (held_out / label).mkdir(parents=True)
+    split = report["training"]["validation_files"]
+    for name in split:
+        (held_out / name).write_bytes((data / name).read_bytes())
+    done = subprocess.run([sys.executable, str(ROOT / "build.py"), "evaluate", str(held_out), "--model", str(folder),
+                           "--cropped", "--out", str(tmp_path / "eval")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    evaluated = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert evaluated["evaluated"] == report["evaluated"] == len(split)
+    # The browser pipeline and Keras agree within 1e-4 per score, so the predictions are the same.
+    assert evaluated["confusion_matrix"] == report["confusion_matrix"]
+
+
 def test_detect_crops_whole_pictures_with_the_pages_detector(tmp_path):
     data = media.labelled_pictures(tmp_path / "pictures", per_label=10)
     media.photo("sample5.jpg", media.NO_FACE_CROP).save(data / "cat" / "stairs.jpg")
