@@ -272,9 +272,10 @@ class Timeline:
             lanes.append(Lane(key, label, means[:n], means[n:] if self.extras else None))
         return lanes
 
-    def at(self, time_s: float, window_s: float) -> list[tuple[str, float, np.ndarray]]:
+    def at(self, time_s: float, window_s: float) -> list[tuple[str, float, np.ndarray, dict[str, float]]]:
         """The rows nearest ``time_s`` (within ``window_s``), one per lane: (its label, its time,
-        scores) — what the chart shows for the moment a person points at."""
+        scores, its valence and arousal by name — empty for a model without them) — what the
+        chart shows for the moment a person points at."""
         times, ids = self.times, self.face_ids
         groups: dict[tuple[str, int], tuple[str, list[int]]] = {}
         for face_id in dict.fromkeys(ids.tolist()):
@@ -285,7 +286,8 @@ class Timeline:
             mine = np.flatnonzero(np.isin(ids, faces))
             nearest = mine[np.argmin(np.abs(times[mine] - time_s))]
             if abs(times[nearest] - time_s) <= window_s:
-                out.append((label, float(times[nearest]), self.scores[nearest]))
+                extras = dict(zip(self.extras, self.extra_values[nearest].tolist()))
+                out.append((label, float(times[nearest]), self.scores[nearest], extras))
         return out
 
 

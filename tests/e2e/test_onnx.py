@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -123,6 +124,10 @@ def test_valence_and_arousal_on_the_camera_the_plane_and_the_timeline(open_app, 
     assert app.page.locator("#live-extras").is_visible()
     summary = app.page.inner_text("#live-summary")
     assert "valence" in summary and "arousal" in summary
+    app.page.focus("#live-timeline")  # the cursor's readout gives the moment's valence and arousal too
+    app.page.keyboard.press("End")
+    app.page.wait_for_function("() => document.getElementById('live-readout').textContent.includes('valence')")
+    assert re.search(r"valence [+-]\d\.\d\d, arousal [+-]\d\.\d\d", app.page.text_content("#live-readout"))
     app.screenshot("onnx-valence-arousal.png", full_page=True)
     assert not app.console_errors
 

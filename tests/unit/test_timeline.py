@@ -82,7 +82,7 @@ def test_lanes_average_each_column_and_leave_absent_columns_empty():
 
 def test_the_moment_pointed_at_gives_each_face_nearest_row():
     found = recorded().at(0.38, window_s=0.05)
-    assert [(who, time) for who, time, _ in found] == [("Face 1", 0.4), ("Face 2", 0.4)]
+    assert [(who, time, extras) for who, time, _, extras in found] == [("Face 1", 0.4, {}), ("Face 2", 0.4, {})]
     assert recorded().at(10.0, window_s=0.05) == []
 
 
@@ -160,7 +160,7 @@ def test_one_lane_per_person_and_one_per_unlinked_face():
     alice = lanes[0].probs
     assert alice[:, 0] == pytest.approx([0.1, 0.8, 0.1]) and alice[:, 5] == pytest.approx([0.1, 0.2, 0.7])
     assert np.isnan(alice[:, 1:5]).all()
-    assert [who for who, _, _ in people_recorded().at(5.0, 0.1)] == ["Alice", "Face 4"]
+    assert [who for who, *_ in people_recorded().at(5.0, 0.1)] == ["Alice", "Face 4"]
 
 
 def test_valence_and_arousal_go_into_every_export_and_the_summary():
@@ -179,6 +179,8 @@ def test_valence_and_arousal_go_into_every_export_and_the_summary():
     assert data["regressions"] == ["valence", "arousal"]
     back = Timeline.from_json(data)
     assert back.extras == ["valence", "arousal"] and back.csv() == t.csv()
+    (_, when, _, extras), = t.at(0.45, window_s=0.1)  # the moment pointed at, for the readout
+    assert when == 0.5 and extras == pytest.approx({"valence": -0.3, "arousal": 0.4})
     lane = t.lanes(0.0, 1.0, 2)[0]
     assert lane.extras.shape == (2, 2) and lane.extras[:, 1].tolist() == pytest.approx([-0.3, 0.4])
     with pytest.raises(ValueError, match="1 values for 2 regression outputs"):

@@ -208,10 +208,10 @@ class TimelineView:
         found = timeline.at(time_s, window_s=max(0.25, (self.window[1] - self.window[0]) / 200))
         if found:
             parts = []
-            for who, _, scores in found:
+            for who, _, scores, extras in found:
                 order = np.argsort(-scores)
                 top = ", ".join(f"{self.labels[i]} {round(float(scores[i]) * 100)}%" for i in order[:3])
-                parts.append(f"{who}: {top}")
+                parts.append(f"{who}: {top}" + "".join(f", {name} {value:+.2f}" for name, value in extras.items()))
             self.readout.textContent = f"{clock(time_s)} — " + "; ".join(parts)
         else:
             self.readout.textContent = f"{clock(time_s)} — no face"
