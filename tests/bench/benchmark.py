@@ -670,10 +670,10 @@ def onnx_speed(args, camera: dict) -> dict:
     """An ONNX model of MobileFaceNet's size (about 1 M parameters, 112×112 RGB; made by
     tests/onnx_models.py, converted by `build.py convert`) against the oarriaga graph model, each
     on the fake camera's one face for ``--seconds``, in turns for ``--starts`` rounds: the
-    classify stage's milliseconds per face (p50) and results per second. The ONNX model runs
-    twice: with the site's headers (cross-origin isolated: onnxruntime-web on threads) and
-    without COEP (as on GitHub Pages: one thread); and each model's multiply-accumulates per
-    face, so the times can be read against the work."""
+    classify stage's milliseconds per face (p50) and results per second. A third run serves the
+    site cross-origin isolated (the production headers plus COEP ``require-corp``), where
+    onnxruntime-web may use threads; and each model's multiply-accumulates per face, so the
+    times can be read against the work."""
     from moodlens_build.site import site_headers
     from moodlens_tools import convert_onnx, model_choice
     from tests import onnx_models
@@ -682,10 +682,9 @@ def onnx_speed(args, camera: dict) -> dict:
     model = convert_onnx.convert(onnx_models.mobilefacenet_like(folder / "mobilefacenet-like.onnx"),
                                  folder / "mobilefacenet-like", list(onnx_models.HSEMOTION_LABELS),
                                  mean=[0.5] * 3, std=[0.5] * 3, name="MobileFaceNet-sized (bench)")
-    # The site's headers make it cross-origin isolated (threads); without COEP, as on GitHub Pages, one thread.
-    not_isolated = {k: v for k, v in site_headers().items() if k != "Cross-Origin-Embedder-Policy"}
-    runs = {"oarriaga-emotion": ("oarriaga-emotion", None), model["id"]: (model["id"], not_isolated),
-            "onnx isolated": (model["id"], None)}
+    isolated = {**site_headers(), "Cross-Origin-Embedder-Policy": "require-corp"}
+    runs = {"oarriaga-emotion": ("oarriaga-emotion", None), model["id"]: (model["id"], None),
+            "onnx isolated": (model["id"], isolated)}
     out: dict = {"onnx_parameters": onnx_models.parameters(folder / "mobilefacenet-like.onnx"),
                  "macs_per_face": {"oarriaga-emotion": onnx_models.tfjs_macs(DIST / "models/oarriaga-emotion/emotion.json"),
                                    model["id"]: onnx_models.onnx_macs(folder / "mobilefacenet-like.onnx")},

@@ -115,8 +115,6 @@ def test_valence_and_arousal_on_the_camera_the_plane_and_the_timeline(open_app, 
     face = result["faces"][0]
     assert -1 <= face["valence"] <= 1 and -1 <= face["arousal"] <= 1 and tuple(face["scores"]) == LABELS
     assert app.page.locator("#affect").is_visible()
-    # The site's headers make the page cross-origin isolated: onnxruntime-web runs on threads.
-    assert app.page.evaluate("crossOriginIsolated") and re.search(r"onnxruntime-web \(wasm, [2-4] threads\)", app.status())
     shown = float(app.page.inner_text("#valence"))
     assert abs(shown - app.results()["faces"][0]["valence"]) < 0.05  # the numbers follow the results
     cx = float(app.page.get_attribute("#affect-point", "cx"))

@@ -143,13 +143,8 @@ class Analysis:
 
     def say_running(self) -> None:
         manifest = self.pipeline.manifest
-        if manifest.format == "onnx":
-            from . import onnx
-
-            n = onnx.threads()
-            where = f"TF.js {self.registry.backend} and onnxruntime-web (wasm, {n} thread{'s' if n > 1 else ''})"
-        else:
-            where = f"TF.js {self.registry.backend}"
+        where = (f"TF.js {self.registry.backend}" if manifest.format != "onnx"
+                 else f"TF.js {self.registry.backend} and onnxruntime-web (wasm)")
         self.view.set_state("running", f"Running: {self.detector_name} + {manifest.id} on {where}.")
 
     def say_idle(self, state: str) -> None:

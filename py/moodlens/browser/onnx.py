@@ -46,11 +46,6 @@ def version() -> str | None:
     return str(_runtime.env.versions.web) if _runtime is not None else None
 
 
-def threads() -> int:
-    """The threads onnxruntime-web runs a model on (more than one only cross-origin isolated)."""
-    return int(_runtime.env.wasm.numThreads) if _runtime is not None else 1
-
-
 class OnnxModel(Leased):
     """An ONNX model with the manifest that describes it; see the module's docstring."""
 
