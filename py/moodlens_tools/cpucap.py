@@ -93,6 +93,10 @@ class CpuCap:
         return {"periods": int(stat.get("nr_periods", 0)), "throttled": int(stat.get("nr_throttled", 0)),
                 "throttled_ns": int(stat.get("throttled_time", 0)), "usage_ns": usage}
 
+    def usage_ns(self) -> int | None:
+        """CPU nanoseconds the group's processes have used (cpuacct), None without cpuacct."""
+        return self._read()["usage_ns"]
+
     def stats(self) -> dict:
         """Since the group was made: CPU seconds its processes used, and how many 10 ms periods
         they used up the quota in (and how long they waited for the next one)."""

@@ -87,6 +87,11 @@ class Device:
             [self.cap.label] if self.cap else [])
         return " + ".join(parts) or "none"
 
+    def cpu_ns(self) -> int | None:
+        """CPU time the capped browsers have used so far (every process and thread; the
+        cgroup's accounting), or None without ``--cpu-cap``."""
+        return self.cap.usage_ns() if self.cap else None
+
     def launch(self, browser: str, face_video: Path | None = None) -> engines.Engine:
         return engines.launch(browser, face_video=face_video, wrap=self.cap.wrap if self.cap else None)
 
@@ -94,8 +99,11 @@ class Device:
         """``url`` in a new page. Chromium: the page gets a CDP session (``page.cdp``), throttled
         before it navigates, and a ``Clicker`` (``page.clicker``; stop it when done), and is
         handed back once the navigation commits (the caller measures the load)."""
+        navigated = self.cpu_ns()
         if not isinstance(engine, engines.Chromium):
-            return engine.open(url, camera=camera)
+            page = engine.open(url, camera=camera)
+            page.cpu_at_navigation = navigated
+            return page
         if not hasattr(engine, "debugging_port"):  # the Clicker's own DevTools connection
             engine.debugging_port = engines._free_port()
         page = engine.new_page(camera, flags=(f"--remote-debugging-port={engine.debugging_port}",))
@@ -103,6 +111,7 @@ class Device:
         self.throttle_page(page.cdp)
         page.clicker = Clicker(engine.debugging_port, page.cdp.send("Target.getTargetInfo")["targetInfo"]["targetId"])
         self.clickers.append(page.clicker)
+        page.cpu_at_navigation = self.cpu_ns()
         page.page.goto(url, wait_until="commit")
         return page
 
@@ -277,15 +286,21 @@ def main_thread(page, t0: float | None, t1: float) -> dict | None:
 
 
 def boot(page, timeout: float = 120.0) -> dict:
-    """A visit measured to its first emotion: its marks, and under ``main_thread`` the page's
-    main thread from its first frame to the first emotion."""
+    """A visit measured to its first emotion: its marks, under ``cpu_s`` (with ``--cpu-cap``) the
+    CPU seconds the whole browser used from the navigation until the first emotion was seen
+    (read within one poll of the wait, so a little after it), and under ``main_thread`` the
+    page's main thread from its first frame to the first emotion."""
     m = wait_first_emotion(page, timeout)
+    since = getattr(page, "cpu_at_navigation", None)
+    if since is not None:
+        m["cpu_s"] = round((DEVICE.cpu_ns() - since) / 1e9, 2)
     first = page.run("return performance.getEntriesByName('moodlens:first-emotion', 'mark')[0].startTime")
     return {**m, "main_thread": main_thread(page, None, first)}
 
 
 def reload(page) -> None:
     """Reload; in Chromium return once the new document commits (the caller measures the load)."""
+    page.cpu_at_navigation = DEVICE.cpu_ns()
     if isinstance(page, engines.ChromiumPage):
         page.page.reload(wait_until="commit")
     else:
@@ -509,6 +524,8 @@ def summary(results: dict) -> list[tuple]:
             ("results/s", o["results_per_s"], h["results_per_s"]),
             ("cold first emotion ms", o["cold_ms"]["first-emotion"], h["cold_ms"]["first-emotion"]),
             ("warm first emotion ms", o["warm_ms"]["first-emotion"], h["warm_ms"]["first-emotion"]),
+            *[(f"{which} first emotion CPU s (whole browser)", o[key]["cpu_s"], h[key]["cpu_s"])
+              for which, key in (("cold", "cold_ms"), ("warm", "warm_ms")) if "cpu_s" in o[key]],
             ("latency p50 ms", o["stages_ms"]["latency"]["p50"], h["stages_ms"]["latency"]["p50"]),
             ("latency p95 ms", o["stages_ms"]["latency"]["p95"], h["stages_ms"]["latency"]["p95"]),
             ("inference p50 ms", o["stages_ms"]["total"]["p50"], h["stages_ms"]["total"]["p50"]),

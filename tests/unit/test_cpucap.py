@@ -56,6 +56,7 @@ def test_quota_launcher_and_cleanup(roots, monkeypatch, tmp_path):
     (acct_group / "cpuacct.usage").write_text("3500000000")
     assert cap.stats() == {"cpus": 0.5, "period_us": 10000, "quota_us": 5000, "cpu_seconds": 2.5, "periods": 100,
                            "throttled_periods": 50, "throttled_seconds": 0.5}
+    assert cap.usage_ns() == 3_500_000_000  # what the benchmark reads at a navigation and a first emotion
     (group / "cgroup.procs").write_text("")  # the launched process has gone
     (acct_group / "cgroup.procs").write_text("")
     monkeypatch.setattr(type(group), "rmdir", shutil.rmtree)  # a real group goes with its files in it
