@@ -5,6 +5,7 @@ shipped; Linux, as root).
     engine = engines.launch("firefox", wrap=cap.wrap)
     ...
     cap.stats()                          # CPU time the capped processes used, periods throttled
+    cap.usage_ns(); cap.threads()        # CPU so far: in all, and by thread name
     cap.close()                          # also at exit
 
 Every process and thread the browser binary starts (Chromium's renderers and GPU process,
@@ -24,6 +25,7 @@ The quota is enforced per period: ``cpu.cfs_quota_us`` microseconds of CPU per
 from __future__ import annotations
 
 import atexit
+import collections
 import os
 import shutil
 import tempfile
@@ -96,6 +98,28 @@ class CpuCap:
     def usage_ns(self) -> int | None:
         """CPU nanoseconds the group's processes have used (cpuacct), None without cpuacct."""
         return self._read()["usage_ns"]
+
+    def threads(self, proc: Path = Path("/proc")) -> collections.Counter:
+        """CPU seconds so far of each live thread of the group's processes, summed by thread name
+        (``VizCompositorThread``, ``DedicatedWorker thread``…, as ``/proc`` gives them, at most
+        15 characters). A thread that has exited is not counted: compare two readings of
+        threads that live through both (a steady state, not a reload)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out: collections.Counter = collections.Counter()
+        for pid in self.pids():
+            try:
+                tids = os.listdir(proc / str(pid) / "task")
+            except OSError:
+                continue  # the process has gone
+            for tid in tids:
+                try:
+                    stat = (proc / str(pid) / "task" / tid / "stat").read_text()
+                except OSError:
+                    continue
+                name = stat[stat.index("(") + 1:stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2:].split()
+                out[name] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return out
 
     def stats(self) -> dict:
         """Since the group was made: CPU seconds its processes used, and how many 10 ms periods

@@ -92,6 +92,23 @@ class Device:
         cgroup's accounting), or None without ``--cpu-cap``."""
         return self.cap.usage_ns() if self.cap else None
 
+    def cpu_reading(self) -> tuple | None:
+        """For ``cpu_since``: now, the CPU used so far and by thread (with ``--cpu-cap``)."""
+        return (time.monotonic(), self.cap.usage_ns(), self.cap.threads()) if self.cap else None
+
+    def cpu_since(self, reading: tuple | None) -> dict | None:
+        """CPU the browser used per second since ``reading``: in all (``cpus``), and by thread
+        name for the threads that used most (``VizCompositorThread`` is the display compositor,
+        ``DedicatedWorker thread`` Moodlens's worker; each process's main thread is named after
+        the browser binary)."""
+        if reading is None:
+            return None
+        then, usage, threads = reading
+        seconds = time.monotonic() - then
+        by_thread = self.cap.threads() - threads
+        return {"seconds": round(seconds, 1), "cpus": round((self.cap.usage_ns() - usage) / 1e9 / seconds, 3),
+                "by_thread": {name: round(cpu / seconds, 3) for name, cpu in by_thread.most_common(8)}}
+
     def launch(self, browser: str, face_video: Path | None = None) -> engines.Engine:
         return engines.launch(browser, face_video=face_video, wrap=self.cap.wrap if self.cap else None)
 
@@ -397,6 +414,7 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
         # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile;
         # the main thread meanwhile.
         t0 = page.run("window.__bench = []; return performance.now()")
+        cpu_before = DEVICE.cpu_reading()
         peak_memory, peak_wasm = 0, 0
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -404,6 +422,7 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
             peak_wasm = max(peak_wasm, page.run(WASM_HEAP))
             time.sleep(0.5)
         samples, t1 = page.run("return [window.__bench, performance.now()]")
+        cpu = DEVICE.cpu_since(cpu_before)
         running = main_thread(page, t0, t1)
         if len(samples) < 2:
             raise RuntimeError(f"{name} in {browser}: {len(samples)} results in {seconds} s")
@@ -448,6 +467,7 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
                             "boot_warm_starts": [w.get("main_thread") for w in warms]},
             "results_per_s": round(rate, 2),
             "faces_per_result": round(faces, 2),
+            "running_cpu": cpu and {**cpu, "ms_a_result": round(cpu["cpus"] * 1000 / rate, 1)},
             "stages_ms": {k: percentiles(v) for k, v in stages.items()},
             "transfer": bytes_cold,
             "peak_browser_bytes": peak_memory,
@@ -507,6 +527,18 @@ def main_thread_metrics(o: dict | None, h: dict | None) -> list[tuple]:
             if (o or h) and any((r or {}).get("main_thread", {}).get(key) for r in (o, h))]
 
 
+def running_cpu_metrics(o: dict, h: dict) -> list[tuple]:
+    """With ``--cpu-cap``: the whole browser's CPU while running, a result's share of it, and the
+    display compositor's (painting the camera and the page; in software on this machine)."""
+    if not (o.get("running_cpu") and h.get("running_cpu")):
+        return []
+    def compositor(r):
+        return sum(v for k, v in r["running_cpu"]["by_thread"].items() if k.startswith("VizCompositor"))
+    return [("running: browser CPU (CPUs)", o["running_cpu"]["cpus"], h["running_cpu"]["cpus"]),
+            ("running: browser CPU ms a result", o["running_cpu"]["ms_a_result"], h["running_cpu"]["ms_a_result"]),
+            ("running: compositor CPU (CPUs)", round(compositor(o), 3), round(compositor(h), 3))]
+
+
 def summary(results: dict) -> list[tuple]:
     """Rows (video, metric, Moodlens, human, ours/theirs, device)."""
     rows = []
@@ -536,6 +568,7 @@ def summary(results: dict) -> list[tuple]:
              round(h["transfer"]["total"]["gzip"] / 1e6, 2)),
             ("peak browser memory MB (PSS)", mb(o["peak_browser_bytes"]), mb(h["peak_browser_bytes"])),
             ("peak wasm MB", round(o["peak_wasm_bytes"] / 1e6, 1), round(h["peak_wasm_bytes"] / 1e6, 1)),
+            *running_cpu_metrics(o, h),
             *main_thread_metrics(o, h),
         ]
         rows += [(video, m, ours, theirs, ratio(ours, theirs), o["device"]) for m, ours, theirs in metrics]

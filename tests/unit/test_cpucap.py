@@ -71,3 +71,24 @@ def test_refuses_what_the_kernel_or_machine_would(roots, tmp_path):
         cpucap.CpuCap(1000, cpu_root=roots[0], acct_root=roots[1])
     with pytest.raises(cpucap.CpuCapError, match="cgroup v1"):
         cpucap.CpuCap(0.5, cpu_root=tmp_path / "nothing", acct_root=roots[1])
+
+
+def test_threads_are_summed_by_name_across_the_groups_processes(roots, monkeypatch, tmp_path):
+    cap, group, _ = make(roots, 0.5, monkeypatch)
+    tick = os.sysconf("SC_CLK_TCK")
+    proc = tmp_path / "proc"
+
+    def thread(pid, tid, name, utime, stime):
+        folder = proc / str(pid) / "task" / str(tid)
+        folder.mkdir(parents=True)
+        # /proc/PID/task/TID/stat: the name in parentheses (it may hold spaces and ")"), then
+        # fields 3 onwards; utime and stime are the 14th and 15th, in clock ticks.
+        rest = ["S"] + ["0"] * 10 + [str(utime), str(stime)] + ["0"] * 30
+        (folder / "stat").write_text(f"{tid} ({name}) {' '.join(rest)}\n")
+
+    thread(10, 10, "chromium", 2 * tick, tick)
+    thread(10, 11, "VizCompositorTh", tick, 0)
+    thread(20, 20, "chromium", tick, 0)
+    thread(20, 21, "Dedicated (x) )", 0, tick)
+    (group / "cgroup.procs").write_text("10\n20\n30\n")  # 30 has exited: skipped
+    assert cap.threads(proc) == {"chromium": 4.0, "VizCompositorTh": 1.0, "Dedicated (x) )": 1.0}
