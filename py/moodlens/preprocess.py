@@ -33,6 +33,15 @@ class Letterbox:
     height: int  # frame height
 
 
+def shrunk_size(width: int, height: int, max_side: int) -> tuple[float, tuple[int, int]]:
+    """The scale and size a picture is analysed at: unchanged when its long side is at most
+    ``max_side``, else shrunk to it (photo mode, Pillow's fallback, and training all use this)."""
+    if max(width, height) <= max_side:
+        return 1.0, (width, height)
+    scale = max_side / max(width, height)
+    return scale, (max(1, round(width * scale)), max(1, round(height * scale)))
+
+
 def square_box(box, margin: float, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
     """(x, y, w, h) -> a square (x, y, s, s) in whole pixels, inside the frame.
 

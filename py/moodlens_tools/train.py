@@ -161,10 +161,8 @@ def face_pixels(path: Path, box: tuple | None, spec: manifests.Input, margin: fl
 
     pixels = read_rgba(path)
     h, w = pixels.shape[:2]
-    scale = 1.0
-    if max(w, h) > MAX_SIDE:  # photo mode analyses at most MAX_SIDE pixels a side
-        scale = MAX_SIDE / max(w, h)
-        size = max(1, round(w * scale)), max(1, round(h * scale))
+    scale, size = preprocess.shrunk_size(w, h, MAX_SIDE)  # as photo mode analyses it
+    if scale < 1:
         pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
     h, w = pixels.shape[:2]
     box = (0.0, 0.0, float(w), float(h)) if box is None else tuple(v * scale for v in box)

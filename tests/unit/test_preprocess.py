@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from moodlens.manifest import Input
-from moodlens.preprocess import detector_input, face_batch, normalize, resize_bilinear, square_box, to_color
+from moodlens.preprocess import detector_input, face_batch, normalize, resize_bilinear, shrunk_size, square_box, to_color
 
 RAW = Input(width=2, height=2, color="grayscale", scale=1.0, mean=(0.0,), std=(1.0,))
 
@@ -101,3 +101,10 @@ def test_detector_input_scale_maps_back_to_frame_pixels(detector_manifest):
     assert tensor.shape == (1, 128, 128, 3)
     assert letterbox.scale == 5.0  # 640 / 128; the 480 rows fill 96 of the 128
     assert np.all(tensor[0, 96:] == -1.0)
+
+
+def test_a_picture_is_shrunk_only_past_the_longest_side_allowed():
+    assert shrunk_size(4096, 3000, 4096) == (1.0, (4096, 3000))
+    scale, size = shrunk_size(6000, 4000, 4096)
+    assert scale == 4096 / 6000 and size == (4096, 2731)
+    assert shrunk_size(100000, 1, 4096)[1] == (4096, 1)  # never a side of 0

@@ -19,6 +19,7 @@ import io
 import sys
 import zipfile
 
+from ..preprocess import shrunk_size
 from .site_files import DamagedFile, fetch_site_file, fetch_site_json
 
 _loaded = False
@@ -58,10 +59,9 @@ async def decode(data: bytes, name: str, max_side: int):
         with Image.open(io.BytesIO(data)) as image:
             image = ImageOps.exif_transpose(image)  # as a camera held sideways meant it
             width, height = image.size
-            scale, notes = 1.0, [f"{name} was decoded by Pillow ({image.format}): this browser cannot read it."]
-            if max(width, height) > max_side:
-                scale = max_side / max(width, height)
-                size = max(1, round(width * scale)), max(1, round(height * scale))
+            notes = [f"{name} was decoded by Pillow ({image.format}): this browser cannot read it."]
+            scale, size = shrunk_size(width, height, max_side)
+            if scale < 1:
                 image = image.resize(size, Image.Resampling.LANCZOS)
                 notes.append(f"{name} is {width}×{height} pixels; analysed at {size[0]}×{size[1]} "
                              "(boxes are in the original's pixels).")

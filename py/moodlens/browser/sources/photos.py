@@ -20,6 +20,7 @@ import numpy as np
 from ...detect import BlazeFace, Detectors
 from ...frames import Frame, SourceInfo
 from ...pipeline import Pipeline
+from ...preprocess import shrunk_size
 from .. import tfjs
 from .._compat import js
 from .._js import JsError, obj, settle
@@ -39,10 +40,9 @@ async def decode(blob, name: str):
     except JsError:
         return await _decode_with_pillow(blob, name)
     width, height = int(bitmap.width), int(bitmap.height)
-    scale, notes = 1.0, []
-    if max(width, height) > MAX_SIDE:
-        scale = MAX_SIDE / max(width, height)
-        size = max(1, round(width * scale)), max(1, round(height * scale))
+    scale, size = shrunk_size(width, height, MAX_SIDE)
+    notes = []
+    if scale < 1:
         bitmap.close()
         try:
             bitmap = await settle(js, "createImageBitmap", blob, obj(resizeWidth=size[0], resizeHeight=size[1],
