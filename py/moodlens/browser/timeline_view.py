@@ -196,7 +196,11 @@ class TimelineView:
         start, end = self.window
         step = (end - start) / (20 if event.shiftKey else 200)
         now = self.cursor_s if self.cursor_s is not None else start
-        moves = {"ArrowRight": now + step, "ArrowLeft": now - step, "Home": start, "End": end}
+        # End: the newest moment analysed. The window may reach past it (a live session's chart
+        # spans at least a second), and a moment there has no face to read.
+        times = self.timeline.times
+        newest = min(end, float(times.max())) if len(times) else end
+        moves = {"ArrowRight": now + step, "ArrowLeft": now - step, "Home": start, "End": newest}
         if str(event.key) in moves:
             event.preventDefault()
             self.point_at(min(max(moves[str(event.key)], start), end))
