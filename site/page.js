@@ -27,9 +27,15 @@
     (e) => [e.id, {value: e.value, checked: e.checked, files: e.type === "file" ? e.files : null}]));
   const size = (e) => {
     const r = e.getBoundingClientRect();
-    return {clientWidth: e.clientWidth, clientHeight: e.clientHeight,
+    return {clientWidth: e.clientWidth, clientHeight: e.clientHeight, devicePixelRatio: window.devicePixelRatio,
             rect: {left: r.left, top: r.top, width: r.width, height: r.height}};
   };
+  // The elements whose size the app reads (op "measure"): sent again when they resize, and when
+  // the device pixel ratio changes (zoom, another screen), which leaves their CSS size as it was.
+  const measured = new Set();
+  const sendSizes = (elements) => post({sizes: elements.map((e) => [e.moodlensRef, size(e)])});
+  const watchRatio = () => matchMedia(`(resolution: ${window.devicePixelRatio}dppx)`).addEventListener(
+    "change", () => { sendSizes([...measured]); watchRatio(); }, {once: true});
 
   const ops = {
     set(e, name, value) { e[name] = value; },
@@ -58,10 +64,12 @@
       e[name] = url;
     },
     measure(e, ref) {
-      resize = resize || new ResizeObserver((entries) => {
-        post({sizes: entries.map((entry) => [entry.target.moodlensRef, size(entry.target)])});
-      });
+      if (!resize) {
+        resize = new ResizeObserver((entries) => sendSizes(entries.map((entry) => entry.target)));
+        watchRatio();
+      }
       e.moodlensRef = ref;
+      measured.add(e);
       resize.observe(e);
     },
     listen(e, type, id, prevent) {

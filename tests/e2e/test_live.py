@@ -234,6 +234,23 @@ def test_fits_a_phone_viewport(open_app):
     app.screenshot("phone.png", full_page=True)
 
 
+def test_the_camera_is_sampled_nearest_neighbour_only_at_its_own_size(open_app):
+    """At exactly its own size the picture is drawn nearest-neighbour (the same pixels, and no
+    filtering of the mirrored picture on every frame without a GPU); scaled, it is smoothed."""
+    app = open_app()
+    app.wait_state("running")
+    app.wait_frames(3)
+    page = app.page
+    shown = """() => { const v = document.getElementById('video'), r = v.getBoundingClientRect();
+                       return [r.width * devicePixelRatio, v.videoWidth, getComputedStyle(v).imageRendering]; }"""
+    width, video_width, rendering = page.evaluate(shown)
+    assert width == video_width == 640 and rendering == "pixelated"
+    page.set_viewport_size({"width": 560, "height": 800})  # one column, narrower than the picture
+    page.wait_for_function("() => !document.getElementById('viewport').classList.contains('exact')")
+    width, _, rendering = page.evaluate(shown)
+    assert width < 640 and rendering == "auto"
+
+
 def test_a_whole_session_fetches_only_from_its_own_origin(open_app):
     app = open_app("")
     app.wait_state("ready")

@@ -80,6 +80,20 @@ class Element:
         self.children: list[Element] = []
         self.attributes: dict[str, str] = {}
         self.listeners: dict[str, list] = {}
+        self.rect = types.SimpleNamespace(left=0, top=0, width=0, height=0)
+        self.resized: list = []
+
+    def on_resize(self, callback):  # remote.py's: called when the page reports a new size
+        self.resized.append(callback)
+
+    def resize(self, width: float, height: float) -> None:
+        """As the page reports it: a new size, then the app's callbacks."""
+        self.rect = types.SimpleNamespace(left=0, top=0, width=width, height=height)
+        for callback in self.resized:
+            callback()
+
+    def getBoundingClientRect(self):
+        return self.rect
 
     def append(self, *nodes):
         self.children.extend(nodes)
@@ -105,6 +119,7 @@ class Document(Element):
         self.body, self.documentElement = Element("body"), Element("html")
         self.body.dataset.state = state
         self._by_id: dict[str, Element] = {}
+        self.defaultView = types.SimpleNamespace(devicePixelRatio=1.0)
 
     def getElementById(self, id):
         return self._by_id.setdefault(id, Element(id=id))

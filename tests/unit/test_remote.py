@@ -120,6 +120,23 @@ def test_an_event_brings_the_inputs_state_before_the_handler_runs(page):
 
 
 @in_a_turn
+def test_a_new_size_or_pixel_ratio_reaches_the_apps_resize_callbacks(page):
+    box = page.document.getElementById("status")
+    seen = []
+    box.on_resize(lambda: seen.append((box.clientWidth, page.document.defaultView.devicePixelRatio)))
+    assert ["measure", "status", "status"] in page.ops
+
+    def report(width, height, ratio):
+        page.receive(JsObject(sizes=[["status", JsObject(clientWidth=width, clientHeight=height, devicePixelRatio=ratio,
+                                                         rect=JsObject(left=0, top=0, width=width, height=height))]]))
+    report(640, 480, 1)
+    report(640, 480, 1)  # the same again: no callback
+    report(640, 500, 1)
+    report(640, 500, 1.25)  # zoomed: the CSS size as it was
+    assert seen == [(640, 1.0), (640, 1.0), (640, 1.25)]
+
+
+@in_a_turn
 def test_drag_and_drop_listeners_ask_the_page_to_prevent_the_default(page):
     zone = page.document.getElementById("status")
     zone.addEventListener("drop", lambda event: None)

@@ -321,9 +321,12 @@ class Element:
 
     def _sized(self, size) -> None:
         new = {"clientWidth": int(size.clientWidth), "clientHeight": int(size.clientHeight),
+               "devicePixelRatio": float(getattr(size, "devicePixelRatio", 1) or 1),
                "rect": {k: float(getattr(size.rect, k)) for k in ("left", "top", "width", "height")}}
-        changed = self._size is None or new["clientWidth"] != self._size["clientWidth"]
+        changed = self._size is None or any(new[k] != self._size[k] for k in ("clientWidth", "clientHeight",
+                                                                              "devicePixelRatio"))
         self.__dict__["_size"] = new
+        self._page.document.defaultView.devicePixelRatio = new["devicePixelRatio"]  # the page's, as of now
         if changed:
             for callback in list(self._on_resize):
                 callback()

@@ -58,6 +58,8 @@ class View:
         self._trail: list[tuple[float, float, float]] = []  # (time ms, valence, arousal) of the main face
         self._trail_face = None
         self._affect_on = False
+        self._exact = False  # the camera's picture shown one screen pixel for one of its pixels
+        self.viewport.on_resize(self._fit_sampling)
 
     # -- state, progress, notes -------------------------------------------------------
     def set_state(self, state: str, message: str) -> None:
@@ -138,6 +140,19 @@ class View:
     def set_mirror(self, mirror: bool) -> None:
         self.mirror = mirror
         self.viewport.classList.toggle("mirrored", mirror)
+
+    def _fit_sampling(self) -> None:
+        """The camera's picture sampled nearest-neighbour (class ``exact``, style.css) while it is
+        shown at exactly its own size: the same pixels as the default smoothing there, but a
+        compositor without a GPU then copies the mirrored picture instead of filtering it, on
+        every camera frame (0.15 → 0.10 CPU s a second in Chromium here; docs/performance.md).
+        Scaled, smoothing stays."""
+        rect = self.viewport.getBoundingClientRect()
+        exact = shown_at_own_size(self.overlay.width, self.overlay.height, rect.width, rect.height,
+                                  float(getattr(self.doc.defaultView, "devicePixelRatio", 1) or 1))
+        if exact != self._exact:
+            self._exact = exact
+            self.viewport.classList.toggle("exact", exact)
 
     # -- per-label bars ---------------------------------------------------------------
     def use_labels(self, manifest: Manifest) -> None:
@@ -225,6 +240,7 @@ class View:
         self._drawn = faces
         if canvas.width != frame_w or canvas.height != frame_h:
             canvas.width, canvas.height = frame_w, frame_h
+            self._fit_sampling()
         ctx.clearRect(0, 0, frame_w, frame_h)
         paint_faces(ctx, faces, frame_w, self.mirror)
 
@@ -335,3 +351,12 @@ def _paint_points(ctx, points, frame_w: int, mirror: bool, color: str, line: flo
         ctx.moveTo(x + r, y)
         ctx.arc(x, y, r, 0, 6.2832)
     ctx.fill()
+
+
+def shown_at_own_size(frame_w: int, frame_h: int, box_w: float, box_h: float, ratio: float) -> bool:
+    """Whether a ``frame_w``×``frame_h`` picture fitted into a ``box_w``×``box_h`` CSS-pixel box
+    (``object-fit: contain``) on a screen of ``ratio`` device pixels per CSS pixel shows exactly one
+    device pixel per picture pixel."""
+    if min(frame_w, frame_h, box_w, box_h, ratio) <= 0:
+        return False
+    return abs(min(box_w / frame_w, box_h / frame_h) * ratio - 1) < 1e-6
