@@ -48,7 +48,7 @@ from PIL import Image, ImageDraw
 
 from moodlens import config
 from moodlens_build.paths import DIST, NODE, ROOT
-from moodlens_tools import cpucap, engines, mainthread
+from moodlens_tools import cpucap, engines, mainthread, procs
 from tests.e2e import media  # run as `python -m tests.bench.benchmark` from the project (build.py does)
 
 OUT = ROOT / "tests" / ".artifacts" / "bench"
@@ -147,31 +147,13 @@ WASM_HEAP = """
     return (Number(d.wasm_heap_bytes) || 0) + (Number(d.tfjs_wasm_heap_bytes) || 0);
   } catch (e) { return 0; }"""
 
-# Processes under the benchmark that are not the browser: drivers, the display, ourselves.
-NOT_BROWSER = {"python", "python3", "node", "Xvfb", "geckodriver", "WebKitWebDriver", "chromedriver"}
-
-
 def browser_memory() -> int:
     """The browser's memory: the proportional set size (PSS: shared pages split between the
     processes sharing them) summed over every browser process under this one, from /proc. The
     same figure for every engine and both systems, whatever thread or process holds the heap
     (the main thread's JS heap alone misses a worker's); one engine runs at a time."""
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        pid, rest = int(text[:text.index(" ")]), text[text.rindex(")") + 2:].split()
-        names[pid] = text[text.index("(") + 1:text.rindex(")")]
-        children.setdefault(int(rest[1]), []).append(pid)
-    total, todo = 0, list(children.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
-        if names.get(pid) in NOT_BROWSER:
-            continue
+    total = 0
+    for pid in procs.browser_pids():
         try:
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
@@ -384,8 +366,18 @@ def median_start(starts: list[dict]) -> tuple[dict, dict | None]:
     return {**marks, "all": [m["first-emotion"] for m in starts]}, median.get("main_thread")
 
 
+# How long one system's run may take before its browser is stopped (procs.Deadline), beyond twice
+# its steady-state window: a capped run takes 2-3 minutes here.
+RUN_LIMIT_S = 600
+
+
 def cold_start(browser: str, name: str, query: str, folder: Path, camera: dict) -> dict:
     """One more cold start (a fresh engine, an empty profile): its marks and main thread."""
+    with procs.Deadline(RUN_LIMIT_S, f"a cold start of {name} in {browser}"):
+        return _cold_start(browser, name, query, folder, camera)
+
+
+def _cold_start(browser: str, name: str, query: str, folder: Path, camera: dict) -> dict:
     engine = DEVICE.launch(browser, face_video=camera["y4m"])
     site = serve(browser, name, folder, camera)
     try:
@@ -401,6 +393,12 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
     """One system on one video in a fresh engine (an empty profile: the first load is cold;
     the caller adds its other cold starts) and ``warm_starts`` reloads; ``sweep``: Moodlens's
     click-to-video sweep too."""
+    with procs.Deadline(RUN_LIMIT_S + 2 * seconds, f"{name} in {browser}"):
+        return _run_system(browser, name, query, folder, camera, seconds, warm_starts, sweep)
+
+
+def _run_system(browser: str, name: str, query: str, folder: Path, camera: dict, seconds: float,
+                warm_starts: int, sweep: bool) -> dict:
     engine = DEVICE.launch(browser, face_video=camera["y4m"])
     site = serve(browser, name, folder, camera)
     try:
