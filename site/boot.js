@@ -41,13 +41,16 @@
 // Offline use: sw.js (written by build.py) keeps the site's files, so after one visit the app
 // starts without a network. A new deploy installs a new worker; the page then offers to update
 // and reloads only when the person says so. The service worker API is JavaScript-only. It
-// registers once the app is ready, so filling its cache does not compete with the start.
+// registers once the start is over (the app sets body[data-started]: idle and ready, or the
+// camera's first result shown), so filling its cache does not compete with the start (capped at
+// 0.5 CPU, registering as soon as the camera was starting added 0.3-0.7 CPU s to a first visit's
+// start; docs/performance.md).
 if ("serviceWorker" in navigator && window.isSecureContext) {
   const whenReady = (register) => {
-    const ready = () => ["ready", "running"].includes(document.body.dataset.state);
+    const ready = () => document.body.dataset.started !== undefined;
     if (ready()) return register();
     const watch = new MutationObserver(() => { if (ready()) { watch.disconnect(); register(); } });
-    watch.observe(document.body, {attributes: true, attributeFilter: ["data-state"]});
+    watch.observe(document.body, {attributes: true, attributeFilter: ["data-started"]});
   };
   addEventListener("load", () => whenReady(async () => {
     let registration;

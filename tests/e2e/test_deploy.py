@@ -61,6 +61,28 @@ def test_after_one_visit_the_app_starts_and_runs_offline(open_app):
     assert not app.console_errors, app.console_errors
 
 
+# Records when the page registers its service worker, on the page's clock.
+REGISTER_TIME = """
+  const register = navigator.serviceWorker.register.bind(navigator.serviceWorker);
+  navigator.serviceWorker.register = (...args) => { window.__registeredAt = performance.now(); return register(...args); };
+"""
+
+
+def test_the_offline_cache_fills_only_once_the_start_is_over(open_app):
+    """The service worker, whose install downloads the offline copy, registers after the camera's
+    first result (with ?autostart=1), not while the camera starts; without the camera, once the app is ready."""
+    app = open_app("?autostart=1", init_script=REGISTER_TIME)
+    app.wait_state("running")
+    app.wait_frames(1)
+    app.page.wait_for_function(CONTROLLED, timeout=60_000)
+    registered, first = app.page.evaluate(
+        "[window.__registeredAt, performance.getEntriesByName('moodlens:first-emotion')[0].startTime]")
+    assert registered >= first, (registered, first)
+    idle = open_app("", video=None, init_script=REGISTER_TIME)
+    idle.wait_state("ready")
+    idle.page.wait_for_function("() => window.__registeredAt !== undefined", timeout=60_000)
+
+
 def test_a_new_deploy_is_offered_and_taken_on_request(open_app, served_copy, tmp_path):
     folder, base = served_copy
     app = open_app("", video=None, base=base)

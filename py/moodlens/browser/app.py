@@ -169,6 +169,8 @@ class App:
         self.analysis.say_ready()
         if cfg.landmarks:
             await self.actions.run("Turning landmarks on", self.show_landmarks, True)
+        if not (cfg.autostart or camera_on):
+            view.start_over()  # else the camera's first result ends the start
         if cfg.autostart or camera_on:
             await self.actions.run("Starting the camera", self.camera.start)
             self.doc.body.classList.remove("early-camera")  # the app's own state shows the video now

@@ -73,6 +73,13 @@ class View:
     def state(self) -> str:
         return str(self.body.dataset.state)
 
+    def start_over(self) -> None:
+        """The start is over (the app idle and ready, or the camera's first result on screen):
+        ``body[data-started]``, on which boot.js registers the service worker, whose filling of
+        the offline cache would otherwise compete with the start."""
+        if getattr(self.body.dataset, "started", None) is None:
+            self.body.dataset.started = "1"
+
     def stage(self, name: str, done: bool = False) -> None:
         """Mark a loading stage active (or done) in the progress indicator; a finished stage also
         leaves a ``moodlens:<stage>`` performance mark, which the benchmark reads."""
