@@ -8,7 +8,8 @@
     view.draw(faces, frame_w, frame_h)       # per video frame: boxes and captions
 
 The page contract (docs/url-parameters.md): ``body[data-state]`` is loading | ready | running | error,
-``#status`` a readable message, ``#results`` the JSON of the latest inference.
+``#status`` a readable message, ``#results`` the JSON of the latest inference; ``body[data-started]``
+appears once the start is over (boot.js then registers the service worker).
 """
 
 from __future__ import annotations
