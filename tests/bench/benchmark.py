@@ -260,8 +260,13 @@ def wait_first_emotion(page, timeout: float = 120.0) -> dict:
 def wait_person(page, timeout: float = 60.0) -> float | None:
     """Ms from the first emotion until a face has its person (the descriptor model fetched, built
     and run once): a one-off cost of each start, kept out of the steady state measured after it."""
+    return after_first_emotion(page, A_PERSON, timeout)
+
+
+def after_first_emotion(page, condition: str, timeout: float) -> float | None:
+    """Ms from the first emotion until ``condition`` held (None: not within ``timeout``)."""
     try:
-        page.wait(A_PERSON, timeout)
+        page.wait(condition, timeout)
     except AssertionError:
         return None
     return round(page.run("return performance.now() - "
@@ -278,12 +283,8 @@ def wait_offline(page, timeout: float = 60.0) -> float | None:
     the start is over and downloads the offline copy as it installs): a one-off cost of a first
     visit, kept out of the steady state measured after it. None where no worker took control
     (an insecure context, a browser without service workers) within ``timeout``."""
-    try:
-        page.wait("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout)
-    except AssertionError:
-        return None
-    return round(page.run("return performance.now() - "
-                          "performance.getEntriesByName('moodlens:first-emotion', 'mark')[0].startTime"), 1)
+    return after_first_emotion(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null",
+                               timeout)
 
 
 def main_thread(page, t0: float | None, t1: float) -> dict | None:

@@ -169,11 +169,11 @@ class App:
         self.analysis.say_ready()
         if cfg.landmarks:
             await self.actions.run("Turning landmarks on", self.show_landmarks, True)
-        if not (cfg.autostart or camera_on):
-            view.start_over()  # else the camera's first result ends the start
-        if cfg.autostart or camera_on:
+        if cfg.autostart or camera_on:  # the camera's first result ends the start
             await self.actions.run("Starting the camera", self.camera.start)
             self.doc.body.classList.remove("early-camera")  # the app's own state shows the video now
+        else:
+            view.start_done()
 
     def _build(self, detector_model: tfjs.Model | None, emotion: tfjs.Model) -> None:
         """The parts, each given what it uses and no more, wired to one another."""

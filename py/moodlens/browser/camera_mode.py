@@ -49,7 +49,7 @@ class CameraMode:
         except CameraError as exc:
             self.halt()
             view.set_state("error", str(exc))
-            view.start_over()
+            view.start_done()
             return
         view.add_notes(notes)
         view.show_cameras(await self.source.devices(), self.source.device_id())
@@ -63,7 +63,7 @@ class CameraMode:
     async def stop(self) -> None:
         self.halt()
         self.view.set_state("ready", "Camera stopped. Press Start camera to go again.")
-        self.view.start_over()
+        self.view.start_done()
 
     def halt(self) -> None:
         """Stop the loop and the camera, clear the picture; the app stays ready to start again."""
@@ -166,11 +166,12 @@ class CameraMode:
         payload["diagnostics"] = self.diagnostics.snapshot(self.source.dropped_frames, rows, self.source.page_heap)
         main = main_face(result.faces)
         view.show(payload, main, announcement(main), frame.time_ms)
-        view.start_over()
         if result.inputs is not None:
             view.show_inputs(result.inputs, self.analysis.pipeline.manifest.input, result.faces)
-        if not self.shown_first and main is not None:
-            self.shown_first = True
-            remote.page.mark("moodlens:first-emotion")
+        if not self.shown_first:
+            view.start_done()  # the first result, with a face or not
+            if main is not None:
+                self.shown_first = True
+                remote.page.mark("moodlens:first-emotion")
         live.record(frame, result)
         self.watchdog.result(js.performance.now())

@@ -74,7 +74,7 @@ class View:
     def state(self) -> str:
         return str(self.body.dataset.state)
 
-    def start_over(self) -> None:
+    def start_done(self) -> None:
         """The start is over (the app idle and ready, or the camera's first result on screen):
         ``body[data-started]``, on which boot.js registers the service worker, whose filling of
         the offline cache would otherwise compete with the start."""
@@ -157,7 +157,7 @@ class View:
         Scaled, smoothing stays."""
         rect = self.viewport.getBoundingClientRect()
         exact = shown_at_own_size(self.overlay.width, self.overlay.height, rect.width, rect.height,
-                                  float(getattr(self.doc.defaultView, "devicePixelRatio", 1) or 1))
+                                  self.doc.defaultView.devicePixelRatio)
         if exact != self._exact:
             self._exact = exact
             self.viewport.classList.toggle("exact", exact)
