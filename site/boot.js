@@ -52,7 +52,16 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
     const watch = new MutationObserver(() => { if (ready()) { watch.disconnect(); register(); } });
     watch.observe(document.body, {attributes: true, attributeFilter: ["data-started"]});
   };
+  // body[data-offline]: the offline copy is in place and a first visit's one-offs are over.
+  const offlineReady = () => { document.body.dataset.offline = ""; };
+  // On a first visit, once the offline copy is in place: the app worker's scripts run once from
+  // it, in a worker of their own, so that the next visit finds them compiled (codecache.js).
+  const compileForNextVisit = () => {
+    const worker = new Worker("codecache.js", {type: "module"});
+    worker.onmessage = worker.onerror = () => { worker.terminate(); offlineReady(); };
+  };
   addEventListener("load", () => whenReady(async () => {
+    const first = navigator.serviceWorker.controller === null; // this visit makes the offline copy
     let registration;
     try {
       registration = await navigator.serviceWorker.register("sw.js");
@@ -66,7 +75,11 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
       banner.hidden = false;
       document.getElementById("update-button").onclick = () => { accepted = true; worker.postMessage("update"); };
     };
-    navigator.serviceWorker.addEventListener("controllerchange", () => { if (accepted) location.reload(); });
+    navigator.serviceWorker.addEventListener("controllerchange", () => {
+      if (accepted) location.reload();
+      else if (first) compileForNextVisit();
+    });
+    if (!first) offlineReady();
     // An update is a worker waiting behind another, active one. (Not "the page has a controller":
     // on a first visit WebKit reports the first worker "installed" after it has claimed the page.)
     const isUpdate = (worker) => registration.active !== null && registration.active !== worker;

@@ -1,20 +1,34 @@
 // Moodlens's service worker: after one visit the app starts and runs without a network.
 // build.py fills in VERSION (a hash of every file's content, so a new deploy is a new worker),
-// FILES (every file of the site) and PRECACHE (what a start needs, fetched at install); the
-// other files (optional models, the TFLite runtime) are cached the first time they are used.
-// Only the site's own files are cached: nothing a person chooses or the camera sees.
-const VERSION = "{{version}}";
+// FILES (every file of the site), PRECACHE (what a start needs) and MODULES (the scripts the
+// app's worker imports as modules, among PRECACHE); the other files (optional models, the TFLite
+// runtime) are cached the first time they are used. Only the site's own files are cached:
+// nothing a person chooses or the camera sees.
+const VERSION = {{version}};
 const FILES = new Set({{files}});
 const PRECACHE = {{precache}};
+const MODULES = {{modules}};
 const CACHE = `moodlens-${VERSION}`;
 const SCOPE = new URL("./", self.location).pathname;
 
+// The worker's module scripts are cached as this worker activates, not at install: Chromium
+// compiles a script cached during install at once and keeps its code, but as a classic script,
+// which the app worker's module import rejects (V8 tells the two apart); it then kept the
+// module's code only from its second run from the cache, so the fourth visit was the first not
+// to compile them. Cached after install, a script's first run from the cache keeps its code, and
+// codecache.js makes that run on the first visit (docs/performance.md).
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(PRECACHE)));
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(PRECACHE.filter((path) => !MODULES.includes(path)))));
 });
 
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
+    try {
+      await (await caches.open(CACHE)).addAll(MODULES);
+    } catch (error) {
+      // Offline as it activates (an update taken later): each is cached when next fetched.
+      console.warn("Moodlens's offline copy lacks the worker's scripts for now.", error);
+    }
     for (const key of await caches.keys()) {
       if (key.startsWith("moodlens-") && key !== CACHE) await caches.delete(key);
     }

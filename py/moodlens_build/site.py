@@ -37,6 +37,10 @@ TFJS_FILES = {
 # faster, docs/performance.md). The plain .wasm is for browsers without wasm SIMD: shipped,
 # fetched only there, cached on first use.
 TFJS_PRECACHED = ("tf.min.js", "tf-backend-wasm.min.js", "tfjs-backend-wasm-simd.wasm")
+# The scripts worker.js imports as modules, in its order. The service worker caches them as it
+# activates, not at install, and codecache.js runs them once from there on a first visit: see
+# site/sw.js for why.
+WORKER_MODULES = ("pyodide/pyodide.asm.js", "vendor/tfjs/tf.min.js", "vendor/tfjs/tf-backend-wasm.min.js")
 # @tensorflow/tfjs-tflite, loaded by the page only when a .tflite model is chosen. No threaded
 # build: threads need cross-origin isolation, which the site does not ask for.
 TFLITE_FILES = {
@@ -131,19 +135,28 @@ def precache(staging: Path, wheels: list[Path], models: list[manifests.Manifest]
     return needed
 
 
+def fill(staging: Path, name: str, values: dict[str, object]) -> None:
+    """site/``name`` written to ``staging`` with each ``{{key}}`` replaced by its value as JSON."""
+    text = (ROOT / "site" / name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        if "{{" + key + "}}" not in text:
+            raise BuildError(f"site/{name} has no {{{{{key}}}}} placeholder")
+        text = text.replace("{{" + key + "}}", json.dumps(value))
+    (staging / name).write_text(text, encoding="utf-8")
+
+
 def write_service_worker(staging: Path, precached: list[str]) -> None:
-    """sw.js with the site's version (a hash of every file's content), file list and precache."""
+    """sw.js with the site's version (a hash of every file's content), file list, precache and
+    the worker's module scripts."""
     files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for name in files:
         digest.update(f"{name}\0{sha256(staging / name)}\n".encode())
-    text = (ROOT / "site" / "sw.js").read_text(encoding="utf-8")
-    for key, value in (("{{version}}", digest.hexdigest()[:16]), ("{{files}}", json.dumps(files + ["sw.js"])),
-                       ("{{precache}}", json.dumps(precached))):
-        if key not in text:
-            raise BuildError(f"site/sw.js has no {key} placeholder")
-        text = text.replace(key, value)
-    (staging / "sw.js").write_text(text, encoding="utf-8")
+    missing = [m for m in WORKER_MODULES if m not in precached]
+    if missing:
+        raise BuildError(f"the precache lacks the worker's module scripts {missing}")
+    fill(staging, "sw.js", {"version": digest.hexdigest()[:16], "files": files + ["sw.js"],
+                            "precache": precached, "modules": list(WORKER_MODULES)})
 
 
 def naming_form(prefix: str) -> str:
@@ -254,10 +267,8 @@ def build(out: Path = DIST, models_folder: Path = MODELS, extra_models: tuple[st
     # then links every extension module, during the boot): 0.15-0.3 s sooner to the first
     # emotion on a cold start. Python links NumPy's extension modules when it imports them.
     archives = [["moodlens.zip", "/home/pyodide/"]] + [[f"pyodide/{w.name}", site_packages] for w in wheels]
-    worker = (ROOT / "site" / "worker.js").read_text(encoding="utf-8")
-    if "{{archives}}" not in worker:
-        raise BuildError("site/worker.js has no {{archives}} placeholder")
-    (staging / "worker.js").write_text(worker.replace("{{archives}}", json.dumps(archives)), encoding="utf-8")
+    fill(staging, "worker.js", {"archives": archives})
+    fill(staging, "codecache.js", {"modules": list(WORKER_MODULES)})
     (staging / "NOTICE.txt").write_text(notice(models), encoding="utf-8")
 
     sizes = {p.relative_to(staging).as_posix(): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
