@@ -279,12 +279,12 @@ ONE_OFFS = ("person_after_ms", "offline_after_ms")
 
 
 def wait_offline(page, timeout: float = 60.0) -> float | None:
-    """Ms from the first emotion until the service worker controls the page (it registers once
-    the start is over and downloads the offline copy as it installs): a one-off cost of a first
-    visit, kept out of the steady state measured after it. None where no worker took control
-    (an insecure context, a browser without service workers) within ``timeout``."""
-    return after_first_emotion(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null",
-                               timeout)
+    """Ms from the first emotion until the offline copy is in place and the app worker's scripts
+    have run once from it (``body[data-offline]``; the service worker registers once the start is
+    over and downloads the copy as it installs): one-off costs of a first visit, kept out of the
+    steady state measured after it. None where that did not happen (an insecure context, a
+    browser without service workers) within ``timeout``."""
+    return after_first_emotion(page, "document.body.dataset.offline !== undefined", timeout)
 
 
 def main_thread(page, t0: float | None, t1: float) -> dict | None:

@@ -17,6 +17,8 @@ from . import media
 from .test_live import iou
 
 CONTROLLED = "() => navigator.serviceWorker.controller !== null"
+# The offline copy in place and a first visit's one-offs over (boot.js).
+OFFLINE_READY = "() => document.body.dataset.offline !== undefined"
 
 
 @pytest.fixture
@@ -81,6 +83,28 @@ def test_the_offline_cache_fills_only_once_the_start_is_over(open_app):
     idle = open_app("", video=None, init_script=REGISTER_TIME)
     idle.wait_state("ready")
     idle.page.wait_for_function("() => window.__registeredAt !== undefined", timeout=60_000)
+
+
+def test_a_second_visit_finds_the_workers_scripts_compiled(open_app, tmp_path):
+    """The app worker's module scripts (Pyodide's runtime, TF.js) run once from the offline copy on
+    the first visit (codecache.js), so Chromium kept their compiled code: the second visit's
+    worker compiles none of them (each module's compile consumed a code cache; without that
+    first-visit run the second visit compiled all three)."""
+    app = open_app("?autostart=1")
+    app.wait_state("running")
+    app.page.wait_for_function(OFFLINE_READY, timeout=60_000)
+    trace = tmp_path / "trace.json"
+    browser = app.context.browser
+    browser.start_tracing(page=app.page, path=str(trace), categories=["v8"])
+    app.page.reload()
+    app.wait_state("running", timeout=90)
+    browser.stop_tracing()
+    compiles = [e["args"]["data"] for e in json.loads(trace.read_text())["traceEvents"]
+                if e.get("name") == "v8.compileModule" and "data" in e.get("args", {})]
+    consumed = {d["url"].rsplit("/", 1)[-1]: d.get("consumedCacheSize", 0) for d in compiles}
+    modules = {"pyodide.asm.js", "tf.min.js", "tf-backend-wasm.min.js"}
+    assert modules <= consumed.keys(), consumed
+    assert all(consumed[name] > 0 for name in modules), consumed
 
 
 def test_a_new_deploy_is_offered_and_taken_on_request(open_app, served_copy, tmp_path):

@@ -141,8 +141,10 @@ def test_a_real_face_through_the_camera_is_boxed_and_labelled(engine, open_page)
     assert (diagnostics["js_heap_bytes"] is None) is (engine.name != "chromium")
     assert caps["video_frame_callback"] and caps["wasm"]
     assert diagnostics["py_proxies"] is None, "proxy tracing (a stack trace per proxy) is for ?debug=1 only"
-    # The offline cache fills on a first visit without offering an "update" to a page nobody updated.
+    # The offline cache fills on a first visit without offering an "update" to a page nobody updated,
+    # and the app worker's scripts then run once from it (codecache.js, a module worker).
     page.wait("navigator.serviceWorker.controller !== null", 60)
+    page.wait("document.body.dataset.offline !== undefined", 60)
     assert page.run("return document.getElementById('update').hidden")
     shot(engine, page, "running")
     record = page.run_async(engines.REQUESTS)
