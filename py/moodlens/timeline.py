@@ -307,6 +307,19 @@ def clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
+def axis_ticks(plot_px: float, label_px: float, most: int = 5) -> list[float]:
+    """Where a time axis's labels go, as fractions of the plot's width (the first flush left, the
+    last flush right, the rest centred): as many as fit, up to ``most``, evenly spaced with at
+    least half a label's width between neighbours. A narrow chart (a phone) gets fewer labels
+    rather than labels that run into each other."""
+    gap = label_px / 2
+    for n in range(most, 2, -1):
+        # A centred label next to one flush with an end needs 1.5 labels and the gap between them.
+        if plot_px / (n - 1) >= 1.5 * label_px + gap:
+            return [i / (n - 1) for i in range(n)]
+    return [0.0, 1.0] if plot_px >= 2 * label_px + gap else [0.0]
+
+
 def paint_lanes(lanes, colors: np.ndarray, width: int, lane_h: int) -> np.ndarray:
     """(lanes × lane_h, width, 4) RGBA: each column stacks the labels' probabilities bottom-up
     in their colours (``colors``: one per label, then one for "absent"); columns where the face

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from moodlens.timeline import Timeline
+from moodlens.timeline import Timeline, axis_ticks
 
 LABELS = ["angry", "happy", "neutral"]
 
@@ -193,3 +193,16 @@ def test_a_model_without_valence_has_no_such_column():
     assert "valence" not in t.csv() and "valence" not in t.rows()[0] and "regressions" not in t.to_json({})
     assert "valence" not in t.summary()["faces"]["1"] and t.lanes(0.0, 1.0, 2)[0].extras is None
     assert not t.relabel(["happy", "sad"], ["valence", "arousal"])  # other outputs: a fresh timeline
+
+
+def test_the_time_axis_labels_fit_the_chart_without_running_into_each_other():
+    label = 36  # "0:00.0" in 12 px text
+    assert axis_ticks(1100, label) == [0.0, 0.25, 0.5, 0.75, 1.0]  # a desktop chart: five
+    phone = axis_ticks(186, label)  # a 390 px wide phone: fewer, spread over the whole axis
+    assert phone[0] == 0.0 and phone[-1] == 1.0 and 2 <= len(phone) < 5
+    for width in (60, 90, 186, 250, 400, 1100):
+        ticks = axis_ticks(width, label)
+        # Where each label's text lies: flush left at 0, flush right at 1, centred in between.
+        starts = [f * width - (label if f == 1 else 0 if f == 0 else label / 2) for f in ticks]
+        assert all(b - (a + label) >= label / 2 for a, b in zip(starts, starts[1:])), (width, ticks)
+    assert axis_ticks(50, label) == [0.0]  # no room for two: the start alone

@@ -20,7 +20,7 @@ from html import escape
 
 import numpy as np
 
-from ..timeline import EMPTY, Timeline, clock, paint_lanes, rgb
+from ..timeline import EMPTY, Timeline, axis_ticks, clock, paint_lanes, rgb
 from ._compat import create_proxy, js
 
 LANE_PX = 34  # CSS pixels per lane
@@ -95,11 +95,11 @@ class TimelineView:
         if not self._lanes:
             ctx.fillText("No face yet", gutter, lane_h / 2)
         ctx.textBaseline = "alphabetic"
-        for i in range(5):  # the time axis: five ticks
-            t = start_s + (self.window[1] - start_s) * i / 4
-            x = gutter + plot_w * i / 4
-            ctx.textAlign = "left" if i == 0 else "right" if i == 4 else "center"
-            ctx.fillText(clock(t), x, height - 4 * ratio)
+        # The time axis: up to five labels, fewer where the chart is too narrow for them (a phone).
+        widest = max(ctx.measureText(clock(t)).width for t in (start_s, self.window[1]))
+        for f in axis_ticks(plot_w, widest):
+            ctx.textAlign = "left" if f == 0 else "right" if f == 1 else "center"
+            ctx.fillText(clock(start_s + (self.window[1] - start_s) * f), gutter + plot_w * f, height - 4 * ratio)
         ctx.textAlign = "left"
         if self.cursor_s is not None and start_s <= self.cursor_s <= self.window[1]:
             x = gutter + (self.cursor_s - start_s) / (self.window[1] - start_s) * plot_w
