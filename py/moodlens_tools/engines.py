@@ -269,6 +269,18 @@ class Page:
         """Wait until #results reports inference number ``n`` or later; return it."""
         return self.wait_result(f"(r.frame || 0) >= {int(n)}", timeout)
 
+    def wait_person(self, timeout: float = 60.0) -> dict:
+        """The first #results with a face linked to its person: the face-descriptor model, which
+        loads after the first emotion and stays for the page's life, is in and has run. Counts
+        that must stay flat (tensors) are taken from here on, after the start's one-offs."""
+        return self.wait_result("r.faces && r.faces.some((f) => f.person_id != null)", timeout)
+
+    def wait_offline(self, timeout: float = 60.0) -> None:
+        """Until a first visit's one-offs are over (``body[data-offline]``, set by boot.js): the
+        service worker has downloaded the offline copy and the app worker's scripts have run once
+        from it (codecache.js). Their requests then no longer fall in what a test counts."""
+        self.wait("document.body.dataset.offline !== undefined", timeout)
+
     def press_start(self, timeout: float = 10.0) -> None:
         """Click Start camera and wait for the app to act on it: out of the error state it was
         in (or its status changed), and past "Starting the camera…"."""

@@ -17,8 +17,6 @@ from . import media
 from .test_live import iou
 
 CONTROLLED = "() => navigator.serviceWorker.controller !== null"
-# The offline copy in place and a first visit's one-offs over (boot.js).
-OFFLINE_READY = "() => document.body.dataset.offline !== undefined"
 
 
 @pytest.fixture
@@ -92,7 +90,7 @@ def test_a_second_visit_finds_the_workers_scripts_compiled(open_app, tmp_path):
     first-visit run the second visit compiled all three)."""
     app = open_app("?autostart=1")
     app.wait_state("running")
-    app.page.wait_for_function(OFFLINE_READY, timeout=60_000)
+    app.wait_offline()
     trace = tmp_path / "trace.json"
     browser = app.context.browser
     browser.start_tracing(page=app.page, path=str(trace), categories=["v8"])

@@ -144,7 +144,7 @@ def test_a_real_face_through_the_camera_is_boxed_and_labelled(engine, open_page)
     # The offline cache fills on a first visit without offering an "update" to a page nobody updated,
     # and the app worker's scripts then run once from it (codecache.js, a module worker).
     page.wait("navigator.serviceWorker.controller !== null", 60)
-    page.wait("document.body.dataset.offline !== undefined", 60)
+    page.wait_offline()
     assert page.run("return document.getElementById('update').hidden")
     shot(engine, page, "running")
     record = page.run_async(engines.REQUESTS)
