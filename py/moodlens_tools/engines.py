@@ -179,6 +179,11 @@ WAIT_IN_PAGE = """const [args, ms] = arguments; const probe = %s; const end = pe
 STATE = "document.body.dataset.state"
 IN_ERROR = f"{STATE} === 'error'"
 RESULTS = "document.getElementById('results').textContent"
+# On the parsed #results ``r``: a face linked to its person (the descriptor model loads after the
+# first emotion).
+PERSON_LINKED = "r.faces && r.faces.some((f) => f.person_id != null)"
+# A first visit's one-offs are over: the offline copy in place, codecache.js run (boot.js sets it).
+OFFLINE = "document.body.dataset.offline !== undefined"
 # What a failed wait reports: the app's state and status line (either may be missing: another page).
 SIGNALS = ("const s = document.getElementById('status');"
            " return [document.body ? document.body.dataset.state || null : null, s ? s.innerText : null];")
@@ -273,13 +278,13 @@ class Page:
         """The first #results with a face linked to its person: the face-descriptor model, which
         loads after the first emotion and stays for the page's life, is in and has run. Counts
         that must stay flat (tensors) are taken from here on, after the start's one-offs."""
-        return self.wait_result("r.faces && r.faces.some((f) => f.person_id != null)", timeout)
+        return self.wait_result(PERSON_LINKED, timeout)
 
     def wait_offline(self, timeout: float = 60.0) -> None:
         """Until a first visit's one-offs are over (``body[data-offline]``, set by boot.js): the
         service worker has downloaded the offline copy and the app worker's scripts have run once
         from it (codecache.js). Their requests then no longer fall in what a test counts."""
-        self.wait("document.body.dataset.offline !== undefined", timeout)
+        self.wait(OFFLINE, timeout)
 
     def press_start(self, timeout: float = 10.0) -> None:
         """Click Start camera and wait for the app to act on it: out of the error state it was

@@ -189,8 +189,8 @@ def marks(page) -> dict:
 
 FIRST_EMOTION = "performance.getEntriesByName('moodlens:first-emotion', 'mark').length > 0"
 # A face linked to a person in #results (the descriptor model loads after the first emotion).
-A_PERSON = ("(() => { try { return JSON.parse(document.getElementById('results').textContent).faces"
-            ".some((f) => f.person_id != null); } catch (e) { return false; } })()")
+A_PERSON = (f"(() => {{ try {{ const r = JSON.parse({engines.RESULTS}); return Boolean({engines.PERSON_LINKED}); }}"
+            " catch (e) { return false; } })()")
 
 
 class Clicker:
@@ -284,7 +284,7 @@ def wait_offline(page, timeout: float = 60.0) -> float | None:
     over and downloads the copy as it installs): one-off costs of a first visit, kept out of the
     steady state measured after it. None where that did not happen (an insecure context, a
     browser without service workers) within ``timeout``."""
-    return after_first_emotion(page, "document.body.dataset.offline !== undefined", timeout)
+    return after_first_emotion(page, engines.OFFLINE, timeout)
 
 
 def main_thread(page, t0: float | None, t1: float) -> dict | None:
