@@ -30,6 +30,19 @@
     addEventListener("DOMContentLoaded", () => window.moodlensFail(`This browser cannot run ${missing.join(" or ")}, ` +
       "which Moodlens needs. Try a current Chrome, Edge, Firefox or Safari."));
   }
+  // The first paint shows the camera and the controls. The sections under them (photos, video,
+  // the footer: [data-later] in index.html, hidden by style.css where scripts run) are laid out
+  // in the frames after it, one section a frame: laid out with the rest, they made the page's
+  // first frame the start's longest task on a slow device (docs/performance.md, "The first frames").
+  // Each appears under what is already shown, so nothing on the screen moves.
+  const afterNextFrame = (then) => requestAnimationFrame(() => setTimeout(then));
+  const showLater = () => {
+    const section = document.querySelector("[data-later]");
+    if (!section) return;
+    section.removeAttribute("data-later");
+    afterNextFrame(showLater);
+  };
+  addEventListener("DOMContentLoaded", () => afterNextFrame(showLater));
   // Resource errors (a <script> or <link> that failed) do not bubble: listen in the capture phase.
   addEventListener("error", (event) => {
     const file = event.target && (event.target.src || event.target.href);

@@ -182,6 +182,9 @@ def test_nothing_moves_while_the_app_boots(engine, open_page):
     """What the first paint shows stays where it is when the boot finishes: the model list, the
     bars and the status line are laid out from the start (index.html, filled in by build.py)."""
     page = open_page("")
+    # The sections under the first screen appear in the frames after the first paint (boot.js),
+    # long before Python is up: they are there while the app loads.
+    page.wait("document.querySelector('[data-later]') === null", 30)
     before = page.run(LAYOUT, STILL)
     assert before["state"] == "loading", before  # measured before the boot finished, or this proves nothing
     page.wait_state("ready", 90)
