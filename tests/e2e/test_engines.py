@@ -121,6 +121,7 @@ def test_a_real_face_through_the_camera_is_boxed_and_labelled(engine, open_page)
     happy = hex_rgb(EMOTION.label("happy").color)
     assert any(max(abs(a - b) for a, b in zip(p, happy)) < 40 for p in pixels), pixels
     assert page.run("return document.getElementById('emoji').textContent") == EMOTION.label("happy").emoji
+    assert "Color Emoji" in page.run("return getComputedStyle(document.getElementById('emoji')).fontFamily")
     # People: the face descriptor runs in this engine's worker too, and the face becomes a person.
     linked = page.wait_result("r.faces && r.faces.length && r.faces[0].person_id !== null", 90)
     assert (linked["faces"][0]["person_id"], linked["faces"][0]["person"]) == (1, "Person 1")

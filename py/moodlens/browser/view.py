@@ -52,6 +52,7 @@ class View:
         self._figures: list = []  # (figure, canvas, caption) per face, in #inputs
         self._bar_values: list = []
         self._mood = None
+        self._emoji_font = False
         self._drawn = None  # the faces the overlay shows now
         self._announced = ("", -ANNOUNCE_EVERY_MS)
         self.mirror = True
@@ -204,6 +205,11 @@ class View:
                 fill.style.setProperty("--p", f"{bar.value:.4f}")
                 value.textContent = f"{round(bar.value * 100)}%"
             self.emoji.textContent = main.emoji
+            if not self._emoji_font:
+                # In the emoji fonts from the first emoji on (style.css): the first paint's
+                # placeholder does not make the browser look them up.
+                self.emoji.classList.add("face")
+                self._emoji_font = True
             self.mood_label.textContent = main.caption
             if main.color != self._mood:
                 self._mood = main.color
