@@ -6,7 +6,8 @@ or a stretch of steady running):
 
 - ``long_tasks``, ``longest_task_ms``, ``blocked_share``: tasks over 50 ms, the longest (None:
   none over 50 ms), and the share of the window spent inside them. Where the engine has the Long Tasks API (Chromium) they
-  are its entries (``tasks_from: "Long Tasks API"``); elsewhere (Firefox, WebKit) they come from
+  are its entries (``tasks_from: "Long Tasks API"``; ``tasks``: each one's start, from the
+  window's, and duration, ms, to tell which part of a start they fall in); elsewhere (Firefox, WebKit) they come from
   the heartbeat (``tasks_from: "heartbeat"``): a dedicated worker posts the page a message every
   10 ms, and a stretch in which those messages waited (each from when it was sent to when the page
   ran it, overlapping stretches merged) is one long task or several back to back with no message
@@ -108,7 +109,8 @@ def figures(data: dict, t0: float, t1: float, sent: dict | None = None) -> dict:
         clipped = sum(max(0.0, min(s + d, t1) - max(s, t0)) for s, d in tasks)
         out.update(tasks_from="Long Tasks API", long_tasks=len(tasks),
                    longest_task_ms=round(max(d for _, d in tasks), 1) if tasks else None,
-                   blocked_share=round(clipped / window, 3) if window > 0 else None)
+                   blocked_share=round(clipped / window, 3) if window > 0 else None,
+                   tasks=[[round(s - t0, 1), round(d, 1)] for s, d in tasks])
     elif beat:
         out.update(tasks_from="heartbeat", long_tasks=beat["long_tasks"], longest_task_ms=beat["longest_task_ms"],
                    blocked_share=beat["blocked_share"])

@@ -43,6 +43,7 @@ def test_the_long_tasks_api_wins_where_there_is_one_and_is_clipped_to_the_window
     assert figures["tasks_from"] == "Long Tasks API"
     assert figures["long_tasks"] == 3  # the 40 ms entry is not over 50 ms
     assert figures["longest_task_ms"] == 200
+    assert figures["tasks"] == [[-100.0, 150.0], [500.0, 120.0], [950.0, 200.0]]  # from the window's start
     assert figures["blocked_share"] == pytest.approx((50 + 120 + 50) / 1000)
     assert figures["heartbeat"]["long_tasks"] == 1  # kept beside it
 
