@@ -317,7 +317,10 @@
     early();
     pending.splice(0).forEach((then) => then());
   };
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  // In a task of its own after the end of parsing, whose task already holds the browser's own
+  // work on the parsed page (a forced style and layout; at 4x CPU throttling 70-120 ms with this
+  // handler in it, docs/performance.md "The first frames").
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => setTimeout(ready));
   else ready();
 
   // Start before the app is up: the camera opens now, so the person sees themselves (and answers
