@@ -32,8 +32,8 @@
   }
   // The first paint shows the camera and the controls. The sections under them (photos, video,
   // the footer: [data-later] in index.html, hidden by style.css where scripts run) are laid out
-  // in the frames after it, one section a frame: laid out with the rest, they made the page's
-  // first frame the start's longest task on a slow device (docs/performance.md, "The first frames").
+  // in the frames after it, one section a frame: laid out with the rest, they lengthened the
+  // page's first frame, often the start's longest task (docs/performance.md, "The first frames").
   // Each appears under what is already shown, so nothing on the screen moves.
   const afterNextFrame = (then) => requestAnimationFrame(() => setTimeout(then));
   const showLater = () => {
