@@ -142,8 +142,10 @@ def open_app(chromium, video_files, site):
     opened = []
 
     def _open(query: str = "?autostart=1", video: str | None = "one_face", viewport=(1280, 800), flags=(),
-              base: str | None = None, init_script: str | None = None, routes=()) -> AppPage:
-        context = chromium.new_context(size=viewport, flags=tuple(flags), **_camera(video_files, video))
+              base: str | None = None, init_script: str | None = None, routes=(),
+              service_workers: str = "allow") -> AppPage:
+        context = chromium.new_context(size=viewport, flags=tuple(flags), service_workers=service_workers,
+                                       **_camera(video_files, video))
         app = AppPage(chromium, context, context.new_page(), base or site)
         opened.append(app)
         if init_script:
