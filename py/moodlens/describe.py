@@ -1,7 +1,8 @@
 """Face descriptors for a few good views of each track, linked into people.
 
 Contract: ``await Describer(manifest, run, people).update(frame, namespace, detections, tracks,
-now_ms)`` with an (H, W, 4) uint8 frame, the frame's detections and the tracks they belong to ->
+now_ms, fresh)`` with an (H, W, 4) uint8 frame, the frame's detections (``fresh``: found in
+this frame, not followed from an earlier one) and the tracks they belong to ->
 each track's :class:`~moodlens.people.Person` (None while it has had no good view). A descriptor
 costs about as much as six emotion classifications (faceres: 76 ms on wasm here against 11 ms
 for a whole frame), so it is computed only where it pays: for a track that ``People.wants`` a
@@ -82,8 +83,15 @@ class Describer:
         return preprocess.rotated_crop(frame, (x + w / 2.0, y + h / 2.0), side, eye_angle(d), spec.height, spec.width)
 
     async def update(self, frame: np.ndarray, namespace: str, detections: list[Detection], tracks,
-                     now_ms: float) -> list[Person | None]:
+                     now_ms: float, fresh: bool = True) -> list[Person | None]:
+        """``fresh``: the detections were found in this frame. Boxes followed from an earlier frame
+        (the pipeline's ``detect_every``) give no view: the face may have left them, and a view of
+        what is there now (the room behind) would become part of the person, so that the face,
+        seen again, no longer matches it (a likely cause of a returning face once linked to a new
+        person in a busy end-to-end run)."""
         keys = [(namespace, t.id) for t in tracks]
+        if not fresh:
+            return [self.people.person_of(key) for key in keys]
         spec = self.manifest.input
         due, crops = [], []
         for i, (key, d) in enumerate(zip(keys, detections)):

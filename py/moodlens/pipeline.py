@@ -117,14 +117,17 @@ class Pipeline:
             clock.lap("detect")
         else:
             self._since_detection += 1
-        return await self._classify(frame, self._found, now_ms, clock, detected)
+        return await self._classify(frame, self._found, now_ms, clock, detected, fresh=detected)
 
     async def classify_boxes(self, frame: np.ndarray, boxes, now_ms: float = 0.0) -> Result:
         """A step with the face boxes given (a picture that is one face already): no detection."""
-        return await self._classify(frame, [Detection(tuple(b), 1.0) for b in boxes], now_ms, _Stopwatch(), False)
+        return await self._classify(frame, [Detection(tuple(b), 1.0) for b in boxes], now_ms, _Stopwatch(), False,
+                                    fresh=True)
 
     async def _classify(self, frame, found: list[Detection], now_ms: float, clock: _Stopwatch,
-                        detected: bool) -> Result:
+                        detected: bool, fresh: bool) -> Result:
+        """``fresh``: the boxes are this frame's (found in it, or given with it); False when they
+        were followed from an earlier frame (``detect_every``), where the face may have left."""
         boxes = [d.box for d in found]
         probs = np.zeros((0, self.manifest.outputs), dtype=np.float32)
         batch = None
@@ -142,7 +145,7 @@ class Pipeline:
         clock.lap("track")
         persons = [None] * len(tracks)
         if self.describer is not None and tracks:
-            persons = await self.describer.update(frame, self.namespace, found, tracks, now_ms)
+            persons = await self.describer.update(frame, self.namespace, found, tracks, now_ms, fresh=fresh)
             clock.lap("people")
         faces = [present.face_view(self.manifest, t.id, t.box, t.scores, p, person)
                  for t, p, person in zip(tracks, points, persons)]

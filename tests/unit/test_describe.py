@@ -70,6 +70,28 @@ def test_only_tracks_that_want_a_view_and_show_a_good_one_are_described(descript
     assert len(seen) == 2
 
 
+def test_boxes_followed_from_an_earlier_frame_give_no_view(descriptor_manifest):
+    """Between detections the boxes are the last ones found; the face may have left them, so a
+    view there could describe the room behind it."""
+    seen = []
+
+    async def run(batch):
+        seen.append(len(batch))
+        return np.ones((len(batch), 8), np.float32)
+
+    people = People()
+    describer = Describer(descriptor_manifest, run, people)
+    face = Detection((100, 100, 80, 80), 0.9, EYES_NOSE)
+    track = Track(1, face.box, np.zeros(2), 0.0)
+    assert run_async(describer.update(textured(), "camera", [face], [track], 0.0, fresh=False)) == [None]
+    assert seen == [] and len(people) == 0
+    first = run_async(describer.update(textured(), "camera", [face], [track], 100.0))[0]
+    assert seen == [1] and first is not None
+    # A view is due again (0.4 s later), but the boxes are followed ones: the person stays as it was.
+    assert run_async(describer.update(textured(seed=1), "camera", [face], [track], 600.0, fresh=False)) == [first]
+    assert seen == [1] and len(first.views) == 1
+
+
 def test_a_reference_picture_is_described_whatever_its_view(descriptor_manifest):
     async def run(batch):
         return np.ones((len(batch), 8), np.float32)

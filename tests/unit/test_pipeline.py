@@ -131,6 +131,28 @@ def test_detect_every_k_reuses_boxes_between_detections(emotion_manifest):
     assert "detect" not in results[1].stages_ms and "classify" in results[1].stages_ms
 
 
+def test_face_descriptors_come_only_from_frames_the_faces_were_found_in(emotion_manifest):
+    described = []
+
+    class Describer:
+        async def update(self, frame, namespace, detections, tracks, now_ms, fresh=True):
+            described.append(fresh)
+            return [None] * len(tracks)
+
+    detector = CountingDetector([(10, 20, 100, 100)])
+
+    async def classify(batch):
+        return np.tile(np.eye(1, len(emotion_manifest.labels), 3, dtype=np.float32), (len(batch), 1))
+
+    pipe = Pipeline(detector, classify, emotion_manifest, max_faces=5, smoothing=0.0, detect_every=3)
+    pipe.describer = Describer()
+    frame = np.full((480, 640, 4), 128, dtype=np.uint8)
+    results = [run_async(pipe.step(frame, i * 33.0)) for i in range(6)]
+    assert described == [r.detected for r in results] == [True, False, False, True, False, False]
+    run_async(pipe.classify_boxes(frame, [(10, 20, 100, 100)]))  # boxes given with the picture: its own
+    assert described[-1] is True
+
+
 def test_an_empty_view_is_searched_on_every_frame(emotion_manifest):
     detector = CountingDetector([])
     _, results = steps(detector, 4, 3, emotion_manifest)
