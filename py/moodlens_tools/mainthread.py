@@ -1,8 +1,9 @@
 """Main-thread figures from what ``page/mainthread.js`` recorded in a page (CPython only, never
 shipped; the benchmark's).
 
-For a window of the page's clock (the boot: from the first rendered frame to the first emotion;
-or a stretch of steady running):
+For a window of the page's clock (the boot: from the first paint to the first emotion, see
+``boot_start``; what follows the first emotion until the steady state; or a stretch of steady
+running):
 
 - ``long_tasks``, ``longest_task_ms``, ``blocked_share``: tasks over 50 ms, the longest (None:
   none over 50 ms), and the share of the window spent inside them. Where the engine has the Long Tasks API (Chromium) they
@@ -43,6 +44,21 @@ READ = """const [t0, t1] = arguments; const m = window.__main;
     first_frame: m.frames.length ? r(m.frames[0]) : null,
     paint: performance.getEntriesByType('paint').map((e) => [e.name, r(e.startTime)]),
   });"""
+
+
+def boot_start(data: dict) -> tuple[float | None, str | None]:
+    """Where the boot's window starts, and what that moment is: the page's first paint (the paint
+    timing entry: in Chromium the moment the frame was presented, after the task that made it
+    ended), else its first contentful paint (an engine without ``first-paint``), else its first
+    animation frame (an engine without paint timing). From then on the person sees the page and
+    a long task freezes what they see; the tasks that made the first paint happened while the
+    screen still showed nothing of it, and count towards the time to the first paint instead.
+    A task that ends after this moment counts whole."""
+    paint = dict(data.get("paint") or ())
+    for name in ("first-paint", "first-contentful-paint"):
+        if paint.get(name) is not None:
+            return paint[name], name
+    return data.get("first_frame"), "first animation frame" if data.get("first_frame") is not None else None
 
 
 def p95(values: list[float]) -> float | None:
@@ -98,14 +114,15 @@ def click_delays(inputs: list, time_origin: float, sent: dict) -> list[float]:
 
 def figures(data: dict, t0: float, t1: float, sent: dict | None = None) -> dict:
     """The main-thread figures for [t0, t1] from ``READ``'s answer (see the module's doc);
-    ``sent``: the clicks the benchmark sent (``click_delays``)."""
+    ``sent``: the clicks the benchmark sent (``click_delays``). Everything is taken within the
+    window here, whatever ``READ`` was asked for: a task that overlaps it counts whole."""
     window = t1 - t0
     frames = [t for t in data["frames"] if t0 <= t <= t1]
     intervals = [b - a for a, b in zip(frames, frames[1:])]
     beat = heartbeat_figures(data["beats"], t0, t1) if data["beats"] else None
     out = {"window_ms": round(window, 1), "frames": len(frames), "frame_interval_p95_ms": p95(intervals)}
     if data.get("longtasks") is not None:
-        tasks = [(s, d) for s, d in data["longtasks"] if d > LONG_MS]
+        tasks = [(s, d) for s, d in data["longtasks"] if d > LONG_MS and s <= t1 and s + d >= t0]
         clipped = sum(max(0.0, min(s + d, t1) - max(s, t0)) for s, d in tasks)
         out.update(tasks_from="Long Tasks API", long_tasks=len(tasks),
                    longest_task_ms=round(max(d for _, d in tasks), 1) if tasks else None,
@@ -116,7 +133,8 @@ def figures(data: dict, t0: float, t1: float, sent: dict | None = None) -> dict:
                    blocked_share=beat["blocked_share"])
     else:
         out.update(tasks_from=None, long_tasks=None, longest_task_ms=None, blocked_share=None)
-    inputs = click_delays(data["inputs"], data["time_origin"], sent) if sent else []
+    within = [i for i in data["inputs"] if t0 <= i[2] <= t1]
+    inputs = click_delays(within, data["time_origin"], sent) if sent else []
     if inputs:
         out.update(input_from="CDP clicks", inputs=len(inputs), input_delay_p95_ms=p95(inputs))
     else:

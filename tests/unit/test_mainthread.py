@@ -79,3 +79,22 @@ def test_no_heartbeat_and_no_api_give_no_task_figures():
 
 def test_merged_spans():
     assert mainthread.merged_spans([(5, 8), (0, 3), (2, 4), (8, 9)]) == [(0, 4), (5, 9)]
+
+
+def test_the_window_holds_the_tasks_that_overlap_it_and_its_own_clicks_only():
+    tasks = [[0.0, 90.0], [120.0, 60.0], [990.0, 80.0], [1200.0, 300.0]]
+    origin = 1_700_000_000_000.0
+    sent = {(1200, 1): [origin + 50.0], (1201, 1): [origin + 500.0]}
+    inputs = [["pointerdown", 0.0, 95.0, 1200, 1], ["pointerdown", 0.0, 504.0, 1201, 1]]
+    figures = mainthread.figures(data(longtasks=tasks, inputs=inputs, time_origin=origin), 100, 1000, sent)
+    assert figures["tasks"] == [[20.0, 60.0], [890.0, 80.0]]  # the first ended before, the last began after
+    assert figures["inputs"] == 1 and figures["input_delay_p95_ms"] == 4  # the one before waited 45
+
+
+def test_the_boot_starts_at_the_first_paint_else_the_first_contentful_one_else_the_first_frame():
+    painted = data(first_frame=80.0, paint=[["first-paint", 120.0], ["first-contentful-paint", 200.0]])
+    assert mainthread.boot_start(painted) == (120.0, "first-paint")
+    contentful = data(first_frame=80.0, paint=[["first-contentful-paint", 200.0]])
+    assert mainthread.boot_start(contentful) == (200.0, "first-contentful-paint")
+    assert mainthread.boot_start(data(first_frame=80.0, paint=[])) == (80.0, "first animation frame")
+    assert mainthread.boot_start(data(first_frame=None, paint=[])) == (None, None)
