@@ -11,6 +11,8 @@ timeline fed, and the watchdog told (``recovery.py`` acts when results stop comi
 
 from __future__ import annotations
 
+import asyncio
+
 from ..runner import Runner
 from . import remote
 from ._compat import js
@@ -19,6 +21,9 @@ from .recovery import Watchdog
 from .sources.camera import ENDED, CameraError
 
 CAMERA_SETTING = "moodlens.camera"  # the camera the person picked (a device id, never an image)
+# How long the end of the start waits for the face-descriptor model before it is declared over
+# anyway (a stalled download must not keep the offline copy from being made).
+PEOPLE_WAIT_S = 30.0
 
 
 class CameraMode:
@@ -29,6 +34,7 @@ class CameraMode:
         self.task = None  # the runner's task
         self.generation = 0  # bumped when the loop restarts: results of an older loop are void
         self.shown_first = False
+        self.closing = None  # the task that ends the start once the first result is shown
         self.watchdog = Watchdog()
         source.on_ended(self.ended)
 
@@ -64,6 +70,20 @@ class CameraMode:
         self.halt()
         self.view.set_state("ready", "Camera stopped. Press Start camera to go again.")
         self.view.start_done()
+
+    async def _start_over(self) -> None:
+        """The start is over once the first result is shown and the descriptor model, which that
+        result sets loading (live_session.py), is in (or failed, or people are off): only then
+        ``view.start_done()``, on which boot.js registers the service worker. Its download of the
+        offline copy and the compiling after it would otherwise run at the same moment as the
+        model's download and compiling, and on a two-core machine the page's frames came late
+        (docs/performance.md, "After the first emotion")."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.analysis.ensure_people()), PEOPLE_WAIT_S)
+        except Exception:  # noqa: BLE001 - ensure_people says itself what failed; a stall only waits
+            pass
+        finally:
+            self.view.start_done()
 
     def halt(self) -> None:
         """Stop the loop and the camera, clear the picture; the app stays ready to start again."""
@@ -169,7 +189,8 @@ class CameraMode:
         if result.inputs is not None:
             view.show_inputs(result.inputs, self.analysis.pipeline.manifest.input, result.faces)
         if not self.shown_first:
-            view.start_done()  # the first result, with a face or not
+            if self.closing is None:  # the first result, with a face or not
+                self.closing = spawn(self._start_over())
             if main is not None:
                 self.shown_first = True
                 remote.page.mark("moodlens:first-emotion")
