@@ -109,3 +109,32 @@ def test_the_package_zip_holds_every_module_of_the_package(tmp_path):
     site.zip_package(tmp_path / "pkg", tmp_path / "pkg.zip")
     with zipfile.ZipFile(tmp_path / "pkg.zip") as z:
         assert sorted(z.namelist()) == ["pkg/__init__.py", "pkg/a.py", "pkg/sub/__init__.py", "pkg/sub/b.py"]
+
+
+def test_the_first_paint_waits_for_an_element_the_page_has_in_its_first_screen():
+    """index.html's <link rel=expect>: an id that is not in the page would hold back Chromium's
+    first paint until the whole document is parsed; one in a later section would paint it later."""
+    from html.parser import HTMLParser
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.expect, self.in_body, self.ids, self.later = None, False, [], set()
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "link" and a.get("rel") == "expect":
+                assert not self.in_body, "a <link rel=expect> in the body has no effect"
+                assert a.get("blocking") == "render"
+                self.expect = a["href"].removeprefix("#")
+            self.in_body = self.in_body or tag == "body"
+            if "id" in a:
+                self.ids.append(a["id"])
+            if "data-later" in a:  # the sections boot.js shows after the first paint
+                self.later.add(len(self.ids))
+
+    page = Page()
+    page.feed((ROOT / "site" / "index.html").read_text())
+    assert page.expect in page.ids
+    position = page.ids.index(page.expect)
+    assert page.later and all(mark > position for mark in page.later)  # in the first screen, before them
