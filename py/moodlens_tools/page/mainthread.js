@@ -4,7 +4,8 @@
 // of its own beyond a few tiny tasks a second. Read as window.__main; the figures are computed
 // by moodlens_tools/mainthread.py.
 //   frames      requestAnimationFrame timestamps (ms, page clock): frame intervals, and the first
-//               one is where the benchmark's "boot" window starts (the page's first rendered frame)
+//               one is where the benchmark's "boot" window starts in an engine without paint
+//               timing (elsewhere the first paint: mainthread.boot_start)
 //   longtasks   [startTime, duration] of every Long Tasks API entry (tasks over 50 ms), where the
 //               engine has the API (Chromium); null where it has not (Firefox, WebKit)
 //   beats       [sent, received] (ms, page clock) of a message a dedicated worker posts to the page
