@@ -1,15 +1,34 @@
 // Moodlens's service worker: after one visit the app starts and runs without a network.
 // build.py fills in VERSION (a hash of every file's content, so a new deploy is a new worker),
-// FILES (every file of the site), PRECACHE (what a start needs) and MODULES (the scripts the
-// app's worker imports as modules, among PRECACHE); the other files (optional models, the TFLite
-// runtime) are cached the first time they are used. Only the site's own files are cached:
-// nothing a person chooses or the camera sees.
+// FILES (every file of the site), PRECACHE (what a start needs), MODULES (the scripts the app's
+// worker imports as modules, among PRECACHE) and HELD (Pyodide's WebAssembly, among PRECACHE);
+// the other files (optional models, the TFLite runtime) are cached the first time they are used.
+// Only the site's own files are cached: nothing a person chooses or the camera sees.
 const VERSION = {{version}};
 const FILES = new Set({{files}});
 const PRECACHE = {{precache}};
 const MODULES = {{modules}};
+const HELD = {{held}};
 const CACHE = `moodlens-${VERSION}`;
 const SCOPE = new URL("./", self.location).pathname;
+
+// Pyodide's WebAssembly, compiled, held while this worker runs, so that a reload finds its
+// machine code ready. V8 (Chromium's engine) shares a compiled module among the threads of a
+// renderer process for as long as anything holds it, and this worker runs in the page's process
+// and outlives a reload; the copy the page holds (worker.js) dies with the old page, often
+// before the new page's worker looks for it. Without it a capped reload compiled the module
+// again and spent 3.2-3.4 s in V8's optimizing compiler (docs/performance.md, "The warm start").
+// The compile here finds the app worker's module (the first visit's activation, a fetch of the
+// file while the app's module is alive) or makes the one the app worker then finds; it adds no
+// second copy. Only in Chromium's engines (navigator.userAgentData), where the reuse was
+// measured; Firefox compiles a whole module on each compile, so there it would be a second one.
+const HOLDS = typeof WebAssembly === "object" && "compileStreaming" in WebAssembly && "userAgentData" in navigator;
+let held = null; // the compile's promise, once started: one a worker's life, failed or not
+const hold = (source) => {
+  if (!HOLDS || held) return;
+  // A missing or damaged file is for the app's start to report, not this.
+  held = Promise.resolve(source()).then((r) => WebAssembly.compileStreaming(r)).catch(() => null);
+};
 
 // The worker's module scripts are cached as this worker activates, not at install: Chromium
 // compiles a script cached during install at once and keeps its code, but as a classic script,
@@ -33,6 +52,7 @@ self.addEventListener("activate", (event) => {
       if (key.startsWith("moodlens-") && key !== CACHE) await caches.delete(key);
     }
     await self.clients.claim();
+    hold(async () => (await caches.open(CACHE)).match(HELD));
   })());
 });
 
@@ -49,6 +69,7 @@ self.addEventListener("fetch", (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(path);
+    if (path === HELD && hit) hold(() => hit.clone());
     if (hit) return hit;
     const response = await fetch(event.request);
     if (response.ok && response.status === 200) await cache.put(path, response.clone());

@@ -41,6 +41,8 @@ TFJS_PRECACHED = ("tf.min.js", "tf-backend-wasm.min.js", "tfjs-backend-wasm-simd
 # activates, not at install, and codecache.js runs them once from there on a first visit: see
 # site/sw.js for why.
 WORKER_MODULES = ("pyodide/pyodide.asm.js", "vendor/tfjs/tf.min.js", "vendor/tfjs/tf-backend-wasm.min.js")
+# The WebAssembly the service worker holds compiled while it runs: see site/sw.js.
+SW_HELD = "pyodide/pyodide.asm.wasm"
 # @tensorflow/tfjs-tflite, loaded by the page only when a .tflite model is chosen. No threaded
 # build: threads need cross-origin isolation, which the site does not ask for.
 TFLITE_FILES = {
@@ -146,17 +148,17 @@ def fill(staging: Path, name: str, values: dict[str, object]) -> None:
 
 
 def write_service_worker(staging: Path, precached: list[str]) -> None:
-    """sw.js with the site's version (a hash of every file's content), file list, precache and
-    the worker's module scripts."""
+    """sw.js with the site's version (a hash of every file's content), file list, precache, the
+    worker's module scripts and the WebAssembly it holds compiled."""
     files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for name in files:
         digest.update(f"{name}\0{sha256(staging / name)}\n".encode())
-    missing = [m for m in WORKER_MODULES if m not in precached]
+    missing = [m for m in WORKER_MODULES + (SW_HELD,) if m not in precached]
     if missing:
-        raise BuildError(f"the precache lacks the worker's module scripts {missing}")
+        raise BuildError(f"the precache lacks {missing}, which the service worker needs cached")
     fill(staging, "sw.js", {"version": digest.hexdigest()[:16], "files": files + ["sw.js"],
-                            "precache": precached, "modules": list(WORKER_MODULES)})
+                            "precache": precached, "modules": list(WORKER_MODULES), "held": SW_HELD})
 
 
 def naming_form(prefix: str) -> str:
