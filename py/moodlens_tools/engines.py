@@ -650,6 +650,10 @@ class TestSite:
         tags = "".join(f'<script src="./{s}"></script>' for s in scripts)
         test_dirs = [PAGE_SCRIPTS] + ([Path(extra)] if extra else [])
         recording = any(s.endswith("/record.js") for s in scripts)
+        # Every path asked of this server, in order, by the page, its workers and its service
+        # worker alike (a page's resource timing lists its own requests only).
+        self.served: list[str] = []
+        served = self.served
 
         class Handler(SiteHandler):  # the project's server: its MIME types and production headers
             site_headers = production_headers() if headers is None else headers
@@ -665,6 +669,7 @@ class TestSite:
 
             def send_head(self):
                 clean = self.path.split("?", 1)[0]
+                served.append(clean)
                 if recording and clean == "/worker.js":  # the worker's recorder, where the page has record.js
                     text = "importScripts('./__test__/worker-record.js');\n" + (dist / "worker.js").read_text()
                     body = text.encode()

@@ -8,7 +8,8 @@ For each system and each camera video (one face; a group of four), in one engine
 (empty cache) and warm start (reload) to the first emotion on screen with its breakdown (the
 median of ``--starts``, 3 by default, each cold one in a fresh engine, the systems in turns),
 steady-state results per second, per-stage p50/p95, end-to-end latency (camera capture to
-results on screen), bytes per asset (as served, gzip, brotli), peak browser memory (PSS, all processes)
+results on screen), bytes per file a cold start downloads to its first emotion (the page's,
+its workers' and its service worker's requests; as served, gzip, brotli), peak browser memory (PSS, all processes)
 and wasm memory, and the page's main thread from its first paint to the first emotion (the
 boot), from the first emotion to the steady state (the run's own cold start: the one-off work
 after it) and while running: long tasks, the longest, the share of time blocked, the frame interval
@@ -30,6 +31,7 @@ and chart.png and prints a table. Not part of the test run: numbers are measurem
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -332,17 +334,25 @@ def reload(page) -> None:
         page.reload()
 
 
-def transfer(urls: list[str], base: str, folder: Path) -> dict:
-    """Bytes per asset as served and compressed, for the files the page fetched."""
+@functools.lru_cache(maxsize=None)
+def compressed_sizes(path: Path) -> dict:
+    """A file's bytes as served, gzip -9 and brotli (quality 11), once a run: brotli takes
+    seconds on the runtime's 10 MB."""
+    data = path.read_bytes()
+    return {"bytes": len(data), "gzip": len(gzip.compress(data, 9)), "brotli": len(brotli.compress(data))}
+
+
+def transfer(served: list[str], folder: Path) -> dict:
+    """Bytes per asset as served and compressed, for the files the server sent (``served``:
+    ``TestSite.served``, the page's, its workers' and its service worker's requests alike; the
+    benchmark's own scripts under /__test__/ left out)."""
     assets = {}
-    for url in dict.fromkeys(urls):
-        if not url.startswith(base):
+    for served_path in dict.fromkeys(served):
+        if served_path.startswith("/__test__/"):
             continue
-        path = folder / url[len(base):].split("?")[0]
+        path = folder / (served_path.lstrip("/") or "index.html")
         if path.is_file():
-            data = path.read_bytes()
-            assets[path.relative_to(folder).as_posix()] = {
-                "bytes": len(data), "gzip": len(gzip.compress(data, 9)), "brotli": len(brotli.compress(data))}
+            assets[path.relative_to(folder).as_posix()] = compressed_sizes(path)
     total = {k: sum(a[k] for a in assets.values()) for k in ("bytes", "gzip", "brotli")}
     return {"assets": assets, "total": total}
 
@@ -430,12 +440,11 @@ def _run_system(browser: str, name: str, query: str, folder: Path, camera: dict,
     try:
         page = DEVICE.open(engine, f"{site.base}index.html{query}", camera="face")
         cold = boot(page)
+        served_cold = list(site.served)  # to the first emotion; compressed once the run is measured
         if name == "moodlens" and "people=0" not in query:
             cold["person_after_ms"] = wait_person(page)
         if name == "moodlens":
             cold["offline_after_ms"] = wait_offline(page)
-        urls = page.run("return [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]")
-        bytes_cold = transfer(urls, site.base, folder)
 
         # Steady state: every result of `seconds` after the first, peak memory sampled meanwhile;
         # the main thread meanwhile.
@@ -499,7 +508,7 @@ def _run_system(browser: str, name: str, query: str, folder: Path, camera: dict,
             "faces_per_result": round(faces, 2),
             "running_cpu": cpu and {**cpu, "ms_a_result": round(cpu["cpus"] * 1000 / rate, 1)},
             "stages_ms": {k: percentiles(v) for k, v in stages.items()},
-            "transfer": bytes_cold,
+            "transfer": transfer(served_cold, folder),
             "peak_browser_bytes": peak_memory,
             "peak_wasm_bytes": peak_wasm,
             "inferences": len(samples),
