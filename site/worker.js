@@ -106,8 +106,9 @@ async function fetchChecked(path) {
 }
 
 // What Python needs unpacked before it runs, and where (written by build.py): the app's package
-// and NumPy's wheel, as one unzip each, in JavaScript, instead of Pyodide's package loader
-// (which unpacks in Python and links every extension module during the boot).
+// and NumPy's wheel, one unpackArchive each (Pyodide unpacks it with Python's zipfile), instead
+// of Pyodide's package loader, which also loads every extension module of the package during the
+// boot; here NumPy's load as NumPy imports them.
 const ARCHIVES = {{archives}};
 
 (async () => {
