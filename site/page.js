@@ -269,8 +269,15 @@
   }
 
   const kept = []; // the worker's compiled WebAssembly modules, for the next visit (worker.js)
+  const keep = ({keep: module, url}) => {
+    kept.push(module);
+    // The service worker holds Pyodide's module across reloads (sw.js): asked now that this
+    // page's copy exists, its compile finds that copy instead of compiling beside the worker.
+    const controller = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (controller) controller.postMessage({hold: url});
+  };
   worker.onmessage = ({data}) => {
-    if (data.keep) kept.push(data.keep);
+    if (data.keep) keep(data);
     else if (data.ops) whenParsed(() => apply(data.ops));
     else if (data.call !== undefined) answer(data);
     else if (data.fatal) whenParsed(() => fail(data.fatal));

@@ -18,16 +18,19 @@ const SCOPE = new URL("./", self.location).pathname;
 // and outlives a reload; the copy the page holds (worker.js) dies with the old page, often
 // before the new page's worker looks for it. Without it a capped reload compiled the module
 // again and spent 3.2-3.4 s in V8's optimizing compiler (docs/performance.md, "The warm start").
-// The compile here finds the app worker's module (the first visit's activation, a fetch of the
-// file while the app's module is alive) or makes the one the app worker then finds; it adds no
-// second copy. Only in Chromium's engines (navigator.userAgentData), where the reuse was
-// measured; Firefox compiles a whole module on each compile, so there it would be a second one.
+// It compiles once the app's worker has its module, so it finds that one and adds no second
+// copy: as it activates on a first visit, and when a page says its worker has compiled the file
+// (page.js). Compiling as the file was fetched instead ran beside the worker's compile, and the
+// worker's waited 0.5-0.7 s for this thread (capped). Only in Chromium's engines
+// (navigator.userAgentData), where the reuse was measured; Firefox compiles a whole module on
+// each compile, so there it would be a second one.
 const HOLDS = typeof WebAssembly === "object" && "compileStreaming" in WebAssembly && "userAgentData" in navigator;
 let held = null; // the compile's promise, once started: one a worker's life, failed or not
-const hold = (source) => {
+const hold = () => {
   if (!HOLDS || held) return;
   // A missing or damaged file is for the app's start to report, not this.
-  held = Promise.resolve(source()).then((r) => WebAssembly.compileStreaming(r)).catch(() => null);
+  held = caches.open(CACHE).then((cache) => cache.match(HELD)).then((r) => r && WebAssembly.compileStreaming(r))
+    .catch(() => null);
 };
 
 // The worker's module scripts are cached as this worker activates, not at install: Chromium
@@ -52,13 +55,16 @@ self.addEventListener("activate", (event) => {
       if (key.startsWith("moodlens-") && key !== CACHE) await caches.delete(key);
     }
     await self.clients.claim();
-    hold(async () => (await caches.open(CACHE)).match(HELD));
+    hold();
   })());
 });
 
-// The page asks for the new version when the person accepts the update.
+// The page asks for the new version when the person accepts the update, and for Pyodide's
+// module to be held once its worker has compiled it (above).
 self.addEventListener("message", (event) => {
   if (event.data === "update") self.skipWaiting();
+  else if (event.data && typeof event.data.hold === "string" &&
+           new URL(event.data.hold, self.location).pathname === SCOPE + HELD) hold();
 });
 
 self.addEventListener("fetch", (event) => {
@@ -69,7 +75,6 @@ self.addEventListener("fetch", (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(path);
-    if (path === HELD && hit) hold(() => hit.clone());
     if (hit) return hit;
     const response = await fetch(event.request);
     if (response.ok && response.status === 200) await cache.put(path, response.clone());

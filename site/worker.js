@@ -15,7 +15,8 @@ if (typeof WebAssembly === "object") {
   delete WebAssembly.promising;
 }
 
-// Every WebAssembly module compiled here (Pyodide's, TF.js's) goes to the page, which holds it.
+// Every WebAssembly module compiled here (Pyodide's, TF.js's) goes to the page, which holds it,
+// with the URL it came from (the page then asks the service worker to hold Pyodide's too: sw.js).
 // V8 shares a compiled module within the browser's process while anything still holds it, and
 // the page's thread outlives this worker across a reload: the next worker then finds the
 // modules' machine code ready instead of compiling most of it again (the browser's disk cache
@@ -24,8 +25,9 @@ if (typeof WebAssembly === "object") {
 if (typeof WebAssembly === "object" && WebAssembly.instantiateStreaming) {
   const instantiateStreaming = WebAssembly.instantiateStreaming;
   WebAssembly.instantiateStreaming = async (source, imports) => {
-    const result = await instantiateStreaming(source, imports);
-    try { self.postMessage({keep: result.module}); } catch { /* this browser cannot pass it */ }
+    const response = await source;
+    const result = await instantiateStreaming(response, imports);
+    try { self.postMessage({keep: result.module, url: response.url}); } catch { /* this browser cannot pass it */ }
     return result;
   };
 }
