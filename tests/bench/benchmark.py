@@ -568,9 +568,10 @@ def main_thread_metrics(o: dict | None, h: dict | None) -> list[tuple]:
 
 
 def first_paint(r: dict | None):
-    """The median cold start's first paint, ms from navigation (where the boot's window starts)."""
+    """The median cold start's first paint, ms from navigation (where the boot's window starts;
+    ``mainthread.boot_start``'s choice among the paint entries)."""
     paint = ((r or {}).get("main_thread", {}).get("boot_cold") or {}).get("paint_ms") or {}
-    return paint.get("first-paint", paint.get("first-contentful-paint"))
+    return mainthread.boot_start({"paint": paint.items()})[0]
 
 
 def running_cpu_metrics(o: dict, h: dict) -> list[tuple]:
