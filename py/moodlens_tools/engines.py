@@ -298,6 +298,20 @@ class Page:
 class Engine(contextlib.AbstractContextManager):
     name: str
     version: str
+    log = None  # the browser's own output (an open file) where the driver lets us keep it; gone at close
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the browser's own output: what a crash printed."""
+        if self.log is None:
+            return ""
+        with open(self.log.name, errors="replace") as fh:
+            return "".join(fh.readlines()[-lines:])
+
+    def _drop_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.log.name)
 
     def open(self, url: str, camera: str = "face", size: tuple[int, int] = (1280, 800)) -> Page:
         raise NotImplementedError
@@ -507,10 +521,10 @@ class Firefox(Engine):
             binary = wrap(binary)
         port = _free_port()
         self._profile = Profile(preferences={**FIREFOX_PREFS, "marionette.port": port})
-        self._log = tempfile.NamedTemporaryFile(prefix="moodlens-firefox-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="moodlens-firefox-", suffix=".log", delete=False)
         self._runner = FirefoxRunner(binary=binary, profile=self._profile,
                                      cmdargs=["--marionette", "--headless", "-remote-allow-system-access"],
-                                     process_args={"stream": self._log})
+                                     process_args={"stream": self.log})
         self._runner.start()
         self.client = Marionette(host="127.0.0.1", port=port, startup_timeout=60)
         self.client.start_session()
@@ -534,6 +548,7 @@ class Firefox(Engine):
             self.client.delete_session()
         self._runner.stop()
         self._profile.cleanup()
+        self._drop_log()
 
 
 # -- WebKit ---------------------------------------------------------------------------------
@@ -576,10 +591,18 @@ class WebKit(Engine):
         with os.fdopen(read) as fh:
             self.display = ":" + fh.readline().strip()
         self._drivers: dict[str, object] = {}
+        # The driver's output, MiniBrowser's and its web processes' with it: where a crash says why.
+        self.log = tempfile.NamedTemporaryFile(prefix="moodlens-webkit-", suffix=".log", delete=False)
         self.version = "?"
         self.version = self._driver("none").capabilities.get("browserVersion", "?")
 
     def _driver(self, camera: str):
+        if camera in self._drivers and not _alive(self._drivers[camera]):
+            # MiniBrowser's session ended under an earlier page (WebKit crashed: ``self.log`` says
+            # how); the next page gets a new browser instead of the dead session's errors.
+            with contextlib.suppress(Exception):
+                self._drivers[camera].quit()
+            del self._drivers[camera]
         if camera not in self._drivers:
             from selenium import webdriver
             from selenium.webdriver.webkitgtk.options import Options
@@ -591,7 +614,7 @@ class WebKit(Engine):
                         f"--enable-mock-capture-devices={'true' if camera != 'none' else 'false'}"):
                 options.add_argument(arg)
             service = Service(executable_path=shutil.which("WebKitWebDriver"),
-                              env={**os.environ, "DISPLAY": self.display}, log_output=subprocess.DEVNULL)
+                              env={**os.environ, "DISPLAY": self.display}, log_output=self.log)
             driver = webdriver.WebKitGTK(options=options, service=service)
             driver.set_script_timeout(120)
             self._drivers[camera] = driver
@@ -609,6 +632,18 @@ class WebKit(Engine):
                 driver.quit()
         self._xvfb.terminate()
         self._xvfb.wait(10)
+        self._drop_log()
+
+
+def _alive(driver) -> bool:
+    """Whether a WebDriver session still answers (a crashed browser's does not)."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        driver.current_url
+    except WebDriverException:
+        return False
+    return True
 
 
 def launch(name: str, face_video: Path | None = None, playwright=None, wrap=None) -> Engine:

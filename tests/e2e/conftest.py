@@ -17,6 +17,22 @@ from moodlens_tools import engines
 from . import media
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test in Firefox or WebKit reports the end of the browser's own output beside
+    its traceback (and in tests/.artifacts/engines/TEST-PHASE.log): where a crash of the engine
+    itself says what happened."""
+    report = yield
+    engine = getattr(item, "funcargs", {}).get("engine")
+    if report.failed and getattr(engine, "log", None) is not None:
+        tail = engine.log_tail()
+        report.sections.append((f"{engine.label}: the end of its own output", tail))
+        # Kept too where a rerun's report is not printed (pytest_rerunfailures: an engine's crash).
+        (ARTIFACTS / "engines").mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "engines" / f"{item.name}-{report.when}.log").write_text(tail)
+    return report
 VIDEOS = {
     "one_face": media.one_face_video,
     "no_face": media.no_face_video,

@@ -16,6 +16,7 @@ import os
 
 import pytest
 from PIL import Image
+from selenium.common.exceptions import InvalidSessionIdException
 
 from moodlens import manifest
 from moodlens_tools import convert_onnx, engines, model_choice
@@ -25,6 +26,12 @@ from . import media
 from .conftest import ARTIFACTS
 from .test_live import hex_rgb, iou
 
+# WebKitGTK 2.50's web process crashes here now and then (a segfault in a worker thread, seen
+# once in a CI run, in none of 18 runs of the engine's tests after it); its WebDriver session
+# ends with it. Such a test runs once more, in a new MiniBrowser (WebKit.open starts one for a
+# dead session); a test that fails any other way is never rerun. The crashed try is reported
+# ("R" and "rerun" in the summary) with WebKit's own output (conftest.py).
+pytestmark = pytest.mark.flaky(reruns=1, only_rerun=[InvalidSessionIdException])
 EMOTION = manifest.load(media.ROOT / "models" / "fer-mini-xception" / "manifest.json")  # the default
 SELECTED = [e for e in os.environ.get("MOODLENS_ENGINES", ",".join(engines.ENGINES)).split(",") if e]
 
