@@ -422,10 +422,12 @@ class Chromium(Engine):
         return page
 
     def close(self):
-        for browser in self._browsers.values():
-            browser.close()
-        if self._own:
-            self._pw.stop()
+        try:
+            for browser in self._browsers.values():
+                browser.close()
+        finally:  # a browser killed under it (procs.Deadline) fails its close: Playwright must stop all the same
+            if self._own:
+                self._pw.stop()
 
 
 # -- Firefox --------------------------------------------------------------------------------

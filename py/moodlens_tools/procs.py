@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -72,3 +73,18 @@ class Deadline:
         if self.fired:
             raise DeadlineExceeded(f"{self.what}: still running after {self.seconds:g} s (a page that stopped "
                                    "answering?); its browser was stopped") from error
+
+
+def once_more_if_stalled(seconds: float, what: str, stalls: list[str], run, pids=browser_pids):
+    """``run()`` under a ``Deadline``; a run that outlasts it (a page that stopped answering:
+    seen twice, both times human's page at 4× throttling) is taken once more, in the fresh
+    browser ``run`` launches, and noted in ``stalls``, so one stalled page does not cost the
+    benchmark's other results. A second stall ends with its ``DeadlineExceeded``."""
+    try:
+        with Deadline(seconds, what, pids):
+            return run()
+    except DeadlineExceeded as exc:
+        stalls.append(str(exc))
+        print(f"{exc}; once more, in a fresh browser", file=sys.stderr, flush=True)
+    with Deadline(seconds, what, pids):
+        return run()

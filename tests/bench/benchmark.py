@@ -405,12 +405,14 @@ def median_start(starts: list[dict]) -> tuple[dict, dict | None]:
 # How long one system's run may take before its browser is stopped (procs.Deadline), beyond twice
 # its steady-state window: a capped run takes 2-3 minutes here.
 RUN_LIMIT_S = 600
+# The runs that stopped answering and were taken again (procs.once_more_if_stalled), for the report.
+STALLS: list[str] = []
 
 
 def cold_start(browser: str, name: str, query: str, folder: Path, camera: dict) -> dict:
     """One more cold start (a fresh engine, an empty profile): its marks and main thread."""
-    with procs.Deadline(RUN_LIMIT_S, f"a cold start of {name} in {browser}"):
-        return _cold_start(browser, name, query, folder, camera)
+    return procs.once_more_if_stalled(RUN_LIMIT_S, f"a cold start of {name} in {browser}", STALLS,
+                                      lambda: _cold_start(browser, name, query, folder, camera))
 
 
 def _cold_start(browser: str, name: str, query: str, folder: Path, camera: dict) -> dict:
@@ -429,8 +431,9 @@ def run_system(browser: str, name: str, query: str, folder: Path, camera: dict, 
     """One system on one video in a fresh engine (an empty profile: the first load is cold;
     the caller adds its other cold starts) and ``warm_starts`` reloads; ``sweep``: Moodlens's
     click-to-video sweep too."""
-    with procs.Deadline(RUN_LIMIT_S + 2 * seconds, f"{name} in {browser}"):
-        return _run_system(browser, name, query, folder, camera, seconds, warm_starts, sweep)
+    return procs.once_more_if_stalled(
+        RUN_LIMIT_S + 2 * seconds, f"{name} in {browser}", STALLS,
+        lambda: _run_system(browser, name, query, folder, camera, seconds, warm_starts, sweep))
 
 
 def _run_system(browser: str, name: str, query: str, folder: Path, camera: dict, seconds: float,
@@ -1120,11 +1123,13 @@ def run(args) -> int:
         if not results[video]:
             del results[video]
     rows = summary(results)
-    report.update(results=results, table=rows)
+    report.update(results=results, table=rows, stalls=STALLS)
     path = write(report, "results.json")
     if rows:
         chart(rows, OUT / "chart.png")
     print_table(rows, results)
+    for stall in STALLS:
+        print(f"taken again: {stall}")
     print(f"\nwrote {path} and {OUT / 'chart.png'}")
     return 0
 

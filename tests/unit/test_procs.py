@@ -50,3 +50,37 @@ def test_a_run_within_its_deadline_is_left_alone():
         assert child.poll() is None, "the browser was stopped"
     finally:
         child.kill()
+
+
+def test_a_stalled_run_is_taken_once_more_and_noted():
+    children, stalls = [], []
+
+    def run():  # the first "browser" never answers; the second does
+        children.append(subprocess.Popen(["sleep", "60"] if not children else ["true"]))
+        return children[-1].wait(timeout=20)
+
+    try:
+        assert procs.once_more_if_stalled(0.3, "the stuck run", stalls, run,
+                                          pids=lambda: [children[-1].pid]) == 0
+        assert [c.returncode for c in children] == [-9, 0]
+        assert stalls == ["the stuck run: still running after 0.3 s (a page that stopped answering?); "
+                          "its browser was stopped"]
+    finally:
+        for child in children:
+            child.kill()
+
+
+def test_a_run_that_stalls_twice_ends_with_its_error():
+    children, stalls = [], []
+
+    def run():
+        children.append(subprocess.Popen(["sleep", "60"]))
+        return children[-1].wait(timeout=20)
+
+    try:
+        with pytest.raises(procs.DeadlineExceeded, match="the stuck run"):
+            procs.once_more_if_stalled(0.3, "the stuck run", stalls, run, pids=lambda: [children[-1].pid])
+        assert len(children) == 2 and len(stalls) == 1
+    finally:
+        for child in children:
+            child.kill()
