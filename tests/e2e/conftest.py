@@ -33,6 +33,8 @@ def pytest_runtest_makereport(item, call):
         (ARTIFACTS / "engines").mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "engines" / f"{item.name}-{report.when}.log").write_text(tail)
     return report
+
+
 VIDEOS = {
     "one_face": media.one_face_video,
     "no_face": media.no_face_video,
