@@ -688,9 +688,11 @@ class TestSite:
         test_dirs = [PAGE_SCRIPTS] + ([Path(extra)] if extra else [])
         recording = any(s.endswith("/record.js") for s in scripts)
         # Every path asked of this server, in order, by the page, its workers and its service
-        # worker alike (a page's resource timing lists its own requests only).
+        # worker alike (a page's resource timing lists its own requests only), and when
+        # (``served_at``: epoch seconds, index for index).
         self.served: list[str] = []
-        served = self.served
+        self.served_at: list[float] = []
+        served, served_at = self.served, self.served_at
 
         class Handler(SiteHandler):  # the project's server: its MIME types and production headers
             site_headers = production_headers() if headers is None else headers
@@ -706,6 +708,7 @@ class TestSite:
 
             def send_head(self):
                 clean = self.path.split("?", 1)[0]
+                served_at.append(time.time())
                 served.append(clean)
                 if recording and clean == "/worker.js":  # the worker's recorder, where the page has record.js
                     text = "importScripts('./__test__/worker-record.js');\n" + (dist / "worker.js").read_text()
