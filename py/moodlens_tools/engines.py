@@ -688,11 +688,10 @@ class TestSite:
         test_dirs = [PAGE_SCRIPTS] + ([Path(extra)] if extra else [])
         recording = any(s.endswith("/record.js") for s in scripts)
         # Every path asked of this server, in order, by the page, its workers and its service
-        # worker alike (a page's resource timing lists its own requests only), and when
-        # (``served_at``: epoch seconds, index for index).
-        self.served: list[str] = []
-        self.served_at: list[float] = []
-        served, served_at = self.served, self.served_at
+        # worker alike (a page's resource timing lists its own requests only), with when
+        # (epoch seconds).
+        self.served: list[tuple[str, float]] = []
+        served = self.served
 
         class Handler(SiteHandler):  # the project's server: its MIME types and production headers
             site_headers = production_headers() if headers is None else headers
@@ -708,8 +707,7 @@ class TestSite:
 
             def send_head(self):
                 clean = self.path.split("?", 1)[0]
-                served_at.append(time.time())
-                served.append(clean)
+                served.append((clean, time.time()))
                 if recording and clean == "/worker.js":  # the worker's recorder, where the page has record.js
                     text = "importScripts('./__test__/worker-record.js');\n" + (dist / "worker.js").read_text()
                     body = text.encode()

@@ -309,10 +309,10 @@ def main_thread(page, t0: float | None, t1: float) -> dict | None:
     return out
 
 
-FIRST_EMOTION_AT = "return performance.getEntriesByName('moodlens:first-emotion', 'mark')[0].startTime"
+_FIRST_EMOTION = "performance.getEntriesByName('moodlens:first-emotion', 'mark')[0].startTime"
+FIRST_EMOTION_AT = f"return {_FIRST_EMOTION}"
 # The same moment on the machine's clock (epoch ms), to compare with when the server sent a file.
-FIRST_EMOTION_EPOCH_MS = ("return performance.timeOrigin"
-                          " + performance.getEntriesByName('moodlens:first-emotion', 'mark')[0].startTime")
+FIRST_EMOTION_EPOCH_MS = f"return performance.timeOrigin + {_FIRST_EMOTION}"
 
 
 def boot(page, timeout: float = 120.0) -> dict:
@@ -347,8 +347,8 @@ def compressed_sizes(path: Path) -> dict:
 
 def transfer(served: list[str], folder: Path) -> dict:
     """Bytes per asset as served and compressed, for the files the server sent (``served``:
-    ``TestSite.served``, the page's, its workers' and its service worker's requests alike; the
-    benchmark's own scripts under /__test__/ left out)."""
+    the paths of ``TestSite.served``, the page's, its workers' and its service worker's
+    requests alike; the benchmark's own scripts under /__test__/ left out)."""
     assets = {}
     for served_path in dict.fromkeys(served):
         if served_path.startswith("/__test__/"):
@@ -450,7 +450,7 @@ def _run_system(browser: str, name: str, query: str, folder: Path, camera: dict,
         # time the benchmark has read the boot, a capped page has asked for what comes after it
         # (the face-descriptor model).
         first_ms = page.run(FIRST_EMOTION_EPOCH_MS)
-        served_cold = [path for path, at in zip(site.served, site.served_at) if at * 1000 <= first_ms]
+        served_cold = [path for path, at in list(site.served) if at * 1000 <= first_ms]
         if name == "moodlens" and "people=0" not in query:
             cold["person_after_ms"] = wait_person(page)
         if name == "moodlens":
