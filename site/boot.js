@@ -65,13 +65,32 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
     const watch = new MutationObserver(() => { if (ready()) { watch.disconnect(); register(); } });
     watch.observe(document.body, {attributes: true, attributeFilter: ["data-started"]});
   };
-  // body[data-offline]: the offline copy is in place and a first visit's one-offs are over.
+  // body[data-offline]: the offline copy is in place.
   const offlineReady = () => { document.body.dataset.offline = ""; };
-  // On a first visit, once the offline copy is in place: the app worker's scripts run once from
-  // it, in a worker of their own, so that the next visit finds them compiled (codecache.js).
+  // On a first visit, once the offline copy is in place and the page analyses no live video (the
+  // camera stopped, or the tab hidden): the app worker's scripts run once from the copy, in a
+  // worker of their own, so that the next visit finds them compiled (codecache.js); then
+  // body[data-compiled]. Not while the camera runs: beside the analysis, on two cores, that run
+  // was what made the page's frames late and its tasks long after the first emotion at 4×
+  // throttling, which a visitor sees. A visitor who never stops the camera nor leaves the tab
+  // gets a second start that compiles them, as before codecache.js (docs/performance.md, "After
+  // the first emotion").
+  const quiet = () => document.hidden || document.body.dataset.state !== "running";
+  let compiling = false; // asked for once a visit
   const compileForNextVisit = () => {
-    const worker = new Worker("codecache.js", {type: "module"});
-    worker.onmessage = worker.onerror = () => { worker.terminate(); offlineReady(); };
+    if (compiling) return;
+    compiling = true;
+    const run = () => {
+      watch.disconnect();
+      document.removeEventListener("visibilitychange", check);
+      const worker = new Worker("codecache.js", {type: "module"});
+      worker.onmessage = worker.onerror = () => { worker.terminate(); document.body.dataset.compiled = ""; };
+    };
+    const check = () => { if (quiet()) run(); };
+    const watch = new MutationObserver(check);
+    watch.observe(document.body, {attributes: true, attributeFilter: ["data-state"]});
+    document.addEventListener("visibilitychange", check);
+    check();
   };
   addEventListener("load", () => whenReady(async () => {
     const first = navigator.serviceWorker.controller === null; // this visit makes the offline copy
@@ -90,7 +109,7 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
     };
     navigator.serviceWorker.addEventListener("controllerchange", () => {
       if (accepted) location.reload();
-      else if (first) compileForNextVisit();
+      else if (first) { offlineReady(); compileForNextVisit(); }
     });
     if (!first) offlineReady();
     // An update is a worker waiting behind another, active one. (Not "the page has a controller":

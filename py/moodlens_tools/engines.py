@@ -182,7 +182,8 @@ RESULTS = "document.getElementById('results').textContent"
 # On the parsed #results ``r``: a face linked to its person (the descriptor model loads after the
 # first emotion).
 PERSON_LINKED = "r.faces && r.faces.some((f) => f.person_id != null)"
-# A first visit's one-offs are over: the offline copy in place, codecache.js run (boot.js sets it).
+# A first visit's offline copy is in place (boot.js sets it; codecache.js runs later, once the
+# camera stops, and sets body[data-compiled]).
 OFFLINE = "document.body.dataset.offline !== undefined"
 # What a failed wait reports: the app's state and status line (either may be missing: another page).
 SIGNALS = ("const s = document.getElementById('status');"
@@ -281,9 +282,9 @@ class Page:
         return self.wait_result(PERSON_LINKED, timeout)
 
     def wait_offline(self, timeout: float = 60.0) -> None:
-        """Until a first visit's one-offs are over (``body[data-offline]``, set by boot.js): the
-        service worker has downloaded the offline copy and the app worker's scripts have run once
-        from it (codecache.js). Their requests then no longer fall in what a test counts."""
+        """Until a first visit's offline copy is in place (``body[data-offline]``, set by
+        boot.js): the service worker has downloaded it, and its requests no longer fall in what a
+        test counts. (The one-off after it, codecache.js, waits until the camera stops.)"""
         self.wait(OFFLINE, timeout)
 
     def press_start(self, timeout: float = 10.0) -> None:

@@ -282,10 +282,10 @@ ONE_OFFS = ("person_after_ms", "offline_after_ms")
 
 
 def wait_offline(page, timeout: float = 60.0) -> float | None:
-    """Ms from the first emotion until the offline copy is in place and the app worker's scripts
-    have run once from it (``body[data-offline]``; the service worker registers once the start is
-    over and downloads the copy as it installs): one-off costs of a first visit, kept out of the
-    steady state measured after it. None where that did not happen (an insecure context, a
+    """Ms from the first emotion until the offline copy is in place (``body[data-offline]``; the
+    service worker registers once the start is over and downloads the copy as it installs): a
+    one-off cost of a first visit, kept out of the steady state measured after it (codecache.js
+    waits until the camera stops, which the benchmark's first visit never does). None where that did not happen (an insecure context, a
     browser without service workers) within ``timeout``."""
     return after_first_emotion(page, engines.OFFLINE, timeout)
 

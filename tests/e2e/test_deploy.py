@@ -83,14 +83,33 @@ def test_the_offline_cache_fills_only_once_the_start_is_over(open_app):
     idle.page.wait_for_function("() => window.__registeredAt !== undefined", timeout=60_000)
 
 
-def test_a_second_visit_finds_the_workers_scripts_compiled(open_app, tmp_path):
+# Records when the page starts codecache.js's worker, on the page's clock.
+CODECACHE_TIME = """(() => {
+  const Worker = window.Worker;
+  window.Worker = class extends Worker {
+    constructor(url, options) {
+      super(url, options);
+      if (String(url).includes("codecache.js")) window.__codecacheAt = performance.now();
+    }
+  };
+})();"""
+
+
+def test_the_workers_scripts_are_compiled_for_the_next_visit_once_the_camera_stops(open_app, tmp_path):
     """The app worker's module scripts (Pyodide's runtime, TF.js) run once from the offline copy on
     the first visit (codecache.js), so Chromium kept their compiled code: the second visit's
     worker compiles none of them (each module's compile consumed a code cache; without that
-    first-visit run the second visit compiled all three)."""
-    app = open_app("?autostart=1")
+    first-visit run the second visit compiled all three). That run waits while the camera runs
+    (it made the page's frames late beside the analysis) and starts once the camera stops."""
+    app = open_app("?autostart=1", init_script=CODECACHE_TIME)
     app.wait_state("running")
     app.wait_offline()
+    assert app.page.evaluate("window.__codecacheAt") is None  # the offline copy is in, the camera runs
+    stopped_at = app.page.evaluate("performance.now()")
+    app.page.click("#start")
+    app.wait_state("ready")
+    app.page.wait_for_function("document.body.dataset.compiled !== undefined", timeout=60_000)
+    assert app.page.evaluate("window.__codecacheAt") >= stopped_at
     trace = tmp_path / "trace.json"
     browser = app.context.browser
     browser.start_tracing(page=app.page, path=str(trace), categories=["v8"])
