@@ -285,8 +285,9 @@ def wait_offline(page, timeout: float = 60.0) -> float | None:
     """Ms from the first emotion until the offline copy is in place (``body[data-offline]``; the
     service worker registers once the start is over and downloads the copy as it installs): a
     one-off cost of a first visit, kept out of the steady state measured after it (codecache.js
-    waits until the camera stops, which the benchmark's first visit never does). None where that did not happen (an insecure context, a
-    browser without service workers) within ``timeout``."""
+    waits until the camera stops, which the benchmark's first visit never does). None where
+    that did not happen (an insecure context, a browser without service workers) within
+    ``timeout``."""
     return after_first_emotion(page, engines.OFFLINE, timeout)
 
 
