@@ -59,12 +59,20 @@
 // 0.5 CPU, registering as soon as the camera was starting added 0.3-0.7 CPU s to a first visit's
 // start; docs/performance.md).
 if ("serviceWorker" in navigator && window.isSecureContext) {
-  const whenReady = (register) => {
-    const ready = () => document.body.dataset.started !== undefined;
-    if (ready()) return register();
-    const watch = new MutationObserver(() => { if (ready()) { watch.disconnect(); register(); } });
-    watch.observe(document.body, {attributes: true, attributeFilter: ["data-started"]});
+  // then() once holds() is true: now, or when body's `attribute` or the tab's visibility changes.
+  const when = (holds, attribute, then) => {
+    if (holds()) return then();
+    const check = () => {
+      if (!holds()) return;
+      watch.disconnect();
+      document.removeEventListener("visibilitychange", check);
+      then();
+    };
+    const watch = new MutationObserver(check);
+    watch.observe(document.body, {attributes: true, attributeFilter: [attribute]});
+    document.addEventListener("visibilitychange", check);
   };
+  const whenReady = (register) => when(() => document.body.dataset.started !== undefined, "data-started", register);
   // body[data-offline]: the offline copy is in place.
   const offlineReady = () => { document.body.dataset.offline = ""; };
   // On a first visit, once the offline copy is in place and the page analyses no live video (the
@@ -80,17 +88,10 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
   const compileForNextVisit = () => {
     if (compiling) return;
     compiling = true;
-    const run = () => {
-      watch.disconnect();
-      document.removeEventListener("visibilitychange", check);
+    when(quiet, "data-state", () => {
       const worker = new Worker("codecache.js", {type: "module"});
       worker.onmessage = worker.onerror = () => { worker.terminate(); document.body.dataset.compiled = ""; };
-    };
-    const check = () => { if (quiet()) run(); };
-    const watch = new MutationObserver(check);
-    watch.observe(document.body, {attributes: true, attributeFilter: ["data-state"]});
-    document.addEventListener("visibilitychange", check);
-    check();
+    });
   };
   addEventListener("load", () => whenReady(async () => {
     const first = navigator.serviceWorker.controller === null; // this visit makes the offline copy
