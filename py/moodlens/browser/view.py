@@ -51,6 +51,7 @@ class View:
         self._bar_fills: list = []
         self._figures: list = []  # (figure, canvas, caption) per face, in #inputs
         self._bar_values: list = []
+        self._bar_shares: list = []  # each bar's --p as last written
         self._mood = None
         self._emoji_font = False
         self._drawn = None  # the faces the overlay shows now
@@ -167,6 +168,7 @@ class View:
     def use_labels(self, manifest: Manifest) -> None:
         self.bars.replaceChildren()
         self._bar_fills, self._bar_values = [], []
+        self._bar_shares = [None] * len(manifest.labels)
         for label in manifest.labels:
             li = self.doc.createElement("li")
             li.className = "bar"
@@ -201,16 +203,19 @@ class View:
     def show(self, result_json: dict, main: FaceView | None, spoken: str, now_ms: float) -> None:
         self.results.textContent = json.dumps(result_json)
         if main is not None:
-            for fill, value, bar in zip(self._bar_fills, self._bar_values, main.bars):
-                fill.style.setProperty("--p", f"{bar.value:.4f}")
-                value.textContent = f"{round(bar.value * 100)}%"
-            self.emoji.textContent = main.emoji
+            for i, (fill, value, bar) in enumerate(zip(self._bar_fills, self._bar_values, main.bars)):
+                share = f"{bar.value:.3f}"  # a thousandth of the bar: a quarter of a pixel or less
+                if share != self._bar_shares[i]:
+                    self._bar_shares[i] = share
+                    fill.style.setProperty("--p", share)
+                _set_text(value, f"{round(bar.value * 100)}%")
+            _set_text(self.emoji, main.emoji)
             if not self._emoji_font:
                 # In the emoji fonts from the first emoji on (style.css): the first paint's
                 # placeholder does not make the browser look them up.
                 self.emoji.classList.add("face")
                 self._emoji_font = True
-            self.mood_label.textContent = main.caption
+            _set_text(self.mood_label, main.caption)
             if main.color != self._mood:
                 self._mood = main.color
                 self.root_style.setProperty("--mood", main.color)
@@ -218,7 +223,7 @@ class View:
                 # (a result from the model just switched away from has none: skipped)
                 self._show_affect(main, now_ms)
         else:
-            self.mood_label.textContent = "No face in view"
+            _set_text(self.mood_label, "No face in view")
         self._announce(spoken, now_ms)
 
     def _show_affect(self, main: FaceView, now_ms: float) -> None:
@@ -303,7 +308,17 @@ class View:
         for fill, value in zip(self._bar_fills, self._bar_values):
             fill.style.setProperty("--p", "0")
             value.textContent = "0%"
+        self._bar_shares = ["0"] * len(self._bar_fills)
         self._trail, self._trail_face = [], None
+
+
+def _set_text(element, text: str) -> None:
+    """``element``'s text, written only when it changes. Every write is an update the page
+    applies, lays out and paints on its own thread, for every result; with a face held still most
+    of the panel reads the same from one result to the next (docs/performance.md, "What makes the
+    per-frame path fast")."""
+    if element.textContent != text:
+        element.textContent = text
 
 
 def model_details(manifest: Manifest) -> dict[str, str]:
