@@ -46,7 +46,7 @@ def test_a_result_that_reads_as_the_last_sends_only_the_raw_json(page, emotion_m
     happy = emotion_manifest.label_names.index("happy")
     scores = np.full(len(emotion_manifest.labels), 0.01)
     scores[happy] = 1 - 0.01 * (len(scores) - 1)
-    # A thousandth of a bar or less (a quarter of a pixel at most), the same percentages.
+    # A thousandth of a bar or less (a third of a pixel at most), the same percentages.
     nudged = scores + np.where(np.arange(len(scores)) == happy, -0.0002, 0.0002 / (len(scores) - 1))
     moved = scores.copy()
     moved[happy] -= 0.05

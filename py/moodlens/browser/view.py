@@ -204,7 +204,7 @@ class View:
         self.results.textContent = json.dumps(result_json)
         if main is not None:
             for i, (fill, value, bar) in enumerate(zip(self._bar_fills, self._bar_values, main.bars)):
-                share = f"{bar.value:.3f}"  # a thousandth of the bar: a quarter of a pixel or less
+                share = f"{bar.value:.3f}"  # a thousandth of the bar: a third of a pixel or less
                 if share != self._bar_shares[i]:
                     self._bar_shares[i] = share
                     fill.style.setProperty("--p", share)
