@@ -63,6 +63,9 @@ class Style:
     def setProperty(self, name, value):
         self.properties[name] = value
 
+    def getPropertyValue(self, name):
+        return self.properties.get(name, "")
+
 
 class Canvas2D:
     def clearRect(self, *_):

@@ -188,12 +188,19 @@ class ClassList:
 
 
 class Style:
+    """An element's inline style: written to the page, and what the app wrote read back here."""
+
     def __init__(self, page, ref):
         object.__setattr__(self, "_page", page)
         object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_values", {})
 
     def setProperty(self, name: str, value: str) -> None:  # noqa: N802 - the DOM's name
+        self._values[name] = value
         self._page.op("style", self._ref, name, value)
+
+    def getPropertyValue(self, name: str) -> str:  # noqa: N802 - the DOM's name
+        return self._values.get(name, "")
 
     def __setattr__(self, name: str, value) -> None:
         self.setProperty("".join(f"-{c.lower()}" if c.isupper() else c for c in name), value)

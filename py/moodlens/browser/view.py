@@ -51,7 +51,6 @@ class View:
         self._bar_fills: list = []
         self._figures: list = []  # (figure, canvas, caption) per face, in #inputs
         self._bar_values: list = []
-        self._bar_shares: list = []  # each bar's --p as last written
         self._mood = None
         self._emoji_font = False
         self._drawn = None  # the faces the overlay shows now
@@ -168,7 +167,6 @@ class View:
     def use_labels(self, manifest: Manifest) -> None:
         self.bars.replaceChildren()
         self._bar_fills, self._bar_values = [], []
-        self._bar_shares = [None] * len(manifest.labels)
         for label in manifest.labels:
             li = self.doc.createElement("li")
             li.className = "bar"
@@ -203,11 +201,9 @@ class View:
     def show(self, result_json: dict, main: FaceView | None, spoken: str, now_ms: float) -> None:
         self.results.textContent = json.dumps(result_json)
         if main is not None:
-            for i, (fill, value, bar) in enumerate(zip(self._bar_fills, self._bar_values, main.bars)):
-                share = f"{bar.value:.3f}"  # a thousandth of the bar: a third of a pixel or less
-                if share != self._bar_shares[i]:
-                    self._bar_shares[i] = share
-                    fill.style.setProperty("--p", share)
+            for fill, value, bar in zip(self._bar_fills, self._bar_values, main.bars):
+                # A thousandth of the bar: a third of a pixel or less.
+                _set_style(fill, "--p", f"{bar.value:.3f}")
                 _set_text(value, f"{round(bar.value * 100)}%")
             _set_text(self.emoji, main.emoji)
             if not self._emoji_font:
@@ -308,7 +304,6 @@ class View:
         for fill, value in zip(self._bar_fills, self._bar_values):
             fill.style.setProperty("--p", "0")
             value.textContent = "0%"
-        self._bar_shares = ["0"] * len(self._bar_fills)
         self._trail, self._trail_face = [], None
 
 
@@ -319,6 +314,12 @@ def _set_text(element, text: str) -> None:
     per-frame path fast")."""
     if element.textContent != text:
         element.textContent = text
+
+
+def _set_style(element, name: str, value: str) -> None:
+    """``element``'s style property, written only when it changes (as ``_set_text``)."""
+    if element.style.getPropertyValue(name) != value:
+        element.style.setProperty(name, value)
 
 
 def model_details(manifest: Manifest) -> dict[str, str]:
