@@ -1,5 +1,5 @@
 """How a model's output is read back: at once where TF.js's backend reads synchronously, awaited
-where its values come from the GPU (moodlens.browser.tfjs.read)."""
+where its values come from the GPU (moodlens.browser.tfjs.read_values)."""
 
 from __future__ import annotations
 
@@ -40,14 +40,14 @@ def awaited(monkeypatch):
 def test_wasm_and_cpu_outputs_are_read_at_once(monkeypatch, awaited, backend):
     monkeypatch.setattr(tfjs, "backend", lambda: backend)
     tensor = Tensor()
-    assert asyncio.run(tfjs.read(tensor)) == [0.25, 0.75]
+    assert asyncio.run(tfjs.read_values(tensor)) == [0.25, 0.75]
     assert (tensor.calls, awaited) == (["dataSync"], [])
 
 
 def test_webgl_outputs_are_awaited(monkeypatch, awaited):
     monkeypatch.setattr(tfjs, "backend", lambda: "webgl")
     tensor = Tensor()
-    assert asyncio.run(tfjs.read(tensor)) == [0.5, 0.5]
+    assert asyncio.run(tfjs.read_values(tensor)) == [0.5, 0.5]
     assert (tensor.calls, awaited) == ([], ["data"])
 
 
@@ -55,5 +55,5 @@ def test_a_failed_read_raises_the_same_error_either_way(monkeypatch, awaited):
     """A synchronous throw arrives as the JsError a rejected data() would have been."""
     monkeypatch.setattr(tfjs, "backend", lambda: "wasm")
     with pytest.raises(JsError) as failed:
-        asyncio.run(tfjs.read(Tensor(fails="Tensor is disposed.")))
+        asyncio.run(tfjs.read_values(Tensor(fails="Tensor is disposed.")))
     assert (failed.value.name, failed.value.message) == ("Error", "Tensor is disposed.")

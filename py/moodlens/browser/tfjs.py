@@ -267,7 +267,7 @@ class Model(Leased):
         y = None
         try:
             y = _first_output(self.model.predict(x), size)
-            data = await read(y)
+            data = await read_values(y)
             out_shape = tuple(y.shape.to_py())
         finally:
             x.dispose()
@@ -286,7 +286,7 @@ class Model(Leased):
         y = None
         try:
             y = _first_output(self.model.predict(x))
-            await read(y)
+            await read_values(y)
             return int(y.size) // max(1, int(y.shape[0]))
         finally:
             x.dispose()
@@ -320,7 +320,7 @@ class Model(Leased):
 SYNC_READ = ("wasm", "cpu")
 
 
-async def read(tensor):
+async def read_values(tensor):
     """A tensor's values (a TypedArray). On a backend in ``SYNC_READ`` they are read at once:
     awaiting ``data()`` there waits for nothing, but costs a promise and a turn of Python's event
     loop per model run, two a camera frame (unthrottled, 55-60 results a second against 42-59 in
