@@ -309,25 +309,27 @@ def test_an_action_that_fails_unexpectedly_is_said_logged_and_leaves_controls_us
     app.wait_state("running")
 
 
-STALL_ON_WASM = """() => {
+STALL_ON_WEBGL = """() => {
   const data = tf.Tensor.prototype.data;
   self.__stall = true;
   tf.Tensor.prototype.data = function () {
-    return self.__stall && tf.getBackend() === 'wasm' ? new Promise(() => {}) : data.call(this);
+    return self.__stall && tf.getBackend() === 'webgl' ? new Promise(() => {}) : data.call(this);
   };
 }"""
 
 
 def test_a_stalled_loop_is_restarted_then_moved_to_another_backend(open_app):
-    app = open_app("?autostart=1&backend=wasm")
+    """A GPU that stops answering: every read-back on WebGL waits forever. (On wasm and cpu the
+    app reads a model's output at once, tfjs.read_values: nothing there waits.)"""
+    app = open_app("?autostart=1&backend=webgl")
     app.wait_state("running")
-    app.wait_frames(3)
+    assert app.wait_frames(3)["diagnostics"]["backend"] == "webgl"
     page = app.page
-    app.worker().evaluate(STALL_ON_WASM)  # every read-back on wasm now waits forever
+    app.worker().evaluate(STALL_ON_WEBGL)
     page.wait_for_function("() => document.getElementById('notes').textContent.includes('loop was restarted')",
                            timeout=15_000)
     page.wait_for_function(
-        "() => JSON.parse(document.getElementById('results').textContent).diagnostics.backend !== 'wasm'", timeout=30_000)
+        "() => JSON.parse(document.getElementById('results').textContent).diagnostics.backend !== 'webgl'", timeout=30_000)
     after = app.wait_frames(app.results()["frame"] + 3)
     assert after["faces"] and after["faces"][0]["emotion"] == "happy"
     assert after["diagnostics"]["backend_how"] == "fallback"
@@ -357,8 +359,10 @@ def test_a_lost_frame_callback_is_restarted_and_the_backend_kept(open_app):
 
 def test_switching_the_model_while_photos_are_analysed_keeps_the_old_one_until_they_are_done(open_app):
     """The switch lands while a picture's faces are being found (its detector's read-back is
-    held until the new model is in): that picture still finishes on the model it started with."""
-    app = open_app("")
+    held until the new model is in): that picture still finishes on the model it started with.
+    On WebGL, whose read-backs are awaited: on wasm a picture's detection and classification run
+    without a pause (tfjs.read_values), so no switch can land between them."""
+    app = open_app("?backend=webgl")
     app.wait_state("ready")
     page = app.page
     page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg")])  # photo mode's detectors load
@@ -375,8 +379,10 @@ def test_switching_the_model_while_photos_are_analysed_keeps_the_old_one_until_t
       };
     }""")
     page.set_input_files("#photos", [str(media.SAMPLES / "sample1.jpg"), str(media.SAMPLES / "sample2.jpg")])
-    worker.evaluate("""() => new Promise((resolve) => {
-      const check = () => (self.__held > 0 ? resolve() : setTimeout(check, 20));  // polled in the worker
+    worker.evaluate("""() => new Promise((resolve, reject) => {
+      const until = performance.now() + 60000;
+      const check = () => (self.__held > 0 ? resolve() :  // polled in the worker
+        performance.now() > until ? reject(new Error("no detector read-back was held")) : setTimeout(check, 20));
       check();
     })""")
     page.select_option("#model", "oarriaga-emotion")
